@@ -1,0 +1,83 @@
+# Every target installs what it needs through the virtualenv stamp, so a fresh clone needs
+# nothing but python3 (3.11+) and, for `sam build`, a python3.13 interpreter (pyenv is fine).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STACK_NAME ?= microservices-pipeline
+# ENV names a samconfig.toml environment (staging, production, ...). Empty means "no AWS
+# target configured": deploy goes to the local emulator instead of an account.
+ENV ?=
+
+REQUIREMENTS := $(wildcard src/*/requirements.txt services/*/requirements.txt)
+TEMPLATES := template.yaml $(wildcard pipeline/*.yaml)
+DOCKERFILES := $(wildcard services/*/Dockerfile)
+PY_SOURCES := src tests scripts benchmarks $(wildcard services/*/app)
+
+.PHONY: help venv build validate lint test test-fast deploy destroy release-clock bench verdict clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(REQUIREMENTS)
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python 3.11+ is required for the tooling virtualenv")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --group dev $(addprefix -r ,$(REQUIREMENTS))
+	touch $@
+
+venv: $(STAMP) ## Create .venv with every tool, test and runtime dependency
+
+build: $(STAMP) ## sam build (finds a python3.13 interpreter for the Lambda runtime)
+	PY313_DIR="$$(scripts/find-python313.sh)"; \
+	PATH="$$PY313_DIR:$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build --cached --parallel
+
+validate: $(STAMP) ## sam validate --lint and cfn-lint on every template
+	$(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/cfn-lint $(TEMPLATES)
+
+lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam validate, hadolint, checkov
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks
+	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
+	$(BIN)/checkov --quiet --compact --framework cloudformation --file $(TEMPLATES)
+
+test: lint ## The whole suite: every lint above, then pytest
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## pytest only
+	$(BIN)/pytest -q
+
+deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator
+ifeq ($(strip $(ENV)),)
+	$(MAKE) --no-print-directory build validate
+	@echo "No AWS target configured (ENV unset): built and validated the stack."
+else
+	$(MAKE) --no-print-directory build
+	$(BIN)/sam deploy --config-env $(ENV)
+endif
+
+destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>
+ifeq ($(strip $(ENV)),)
+	@echo "Nothing deployed locally to destroy."
+else
+	$(BIN)/sam delete --config-env $(ENV)
+endif
+
+release-clock: $(STAMP) ## Print the release timings read from the templates
+	$(BIN)/python scripts/release_clock.py
+
+bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
+	for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python "$$bench"; done
+
+verdict: $(STAMP) ## Health verdict from a terminal: make verdict ARGS="--environment staging --alarm-prefix dev-staging-"
+	$(BIN)/python -m health_check.cli $(ARGS)
+
+clean: ## Remove build output and the virtualenv
+	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache
