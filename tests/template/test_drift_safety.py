@@ -1,0 +1,196 @@
+"""Guards docs/drift-safety.md: a stack update after CodeDeploy deployments changes no routing.
+
+After the pipeline's first deployment CodeDeploy owns two things CloudFormation created: the
+listeners' forward actions (the live target group alternates between blue and green) and the
+ECS services' task definitions (a new revision per release). CloudFormation only calls a
+resource's update API when that resource's template properties change, so the template keeps
+those properties constant: a later `sam deploy` then never resends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import PIPELINE_DIR, load_template, resources_of_type
+from tests.template.cfn_render import Renderer
+
+ENVIRONMENTS = ("Staging", "Production")
+LISTENERS = {
+    "StagingListener": "Staging",
+    "StagingTestListener": "Staging",
+    "ProductionListener": "Production",
+    "ProductionTestListener": "Production",
+}
+# The parameters a listener may depend on, each stable for the life of a service stack except
+# CertificateArn, whose change docs/drift-safety.md treats as a planned operation. Adding one
+# here means documenting why changing it cannot reset a forward action.
+LISTENER_PARAMETERS = {"LoadBalancerArn", "ServiceIndex", "CertificateArn"}
+
+
+@pytest.fixture(scope="module")
+def service() -> dict[str, Any]:
+    return load_template(PIPELINE_DIR / "service.yaml")
+
+
+def references(node: Any) -> Iterator[str]:
+    """Every logical id or parameter (not pseudo parameter) a piece of template names."""
+    if isinstance(node, list):
+        for item in node:
+            yield from references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                if not value.startswith("AWS::"):
+                    yield value
+            elif key == "Fn::GetAtt":
+                yield value[0]
+            elif key == "Fn::Sub":
+                text, local = (value, {}) if isinstance(value, str) else value
+                yield from (
+                    name.split(".")[0]
+                    for name in _sub_names(text)
+                    if name not in local and not name.startswith("AWS::")
+                )
+                yield from references(local)
+            else:
+                yield from references(value)
+
+
+def _sub_names(text: str) -> Iterator[str]:
+    for chunk in text.split("${")[1:]:
+        yield chunk.split("}")[0]
+
+
+def mentions_condition(node: Any) -> bool:
+    return "Fn::If" in str(node)
+
+
+# ------------------------------------------------------------------ listeners
+@pytest.mark.parametrize(("listener", "environment"), LISTENERS.items())
+def test_listener_forwards_only_to_its_blue_target_group_with_no_condition(
+    service: dict[str, Any], listener: str, environment: str
+) -> None:
+    # GIVEN the listener's default actions, which CodeDeploy rewrites during every release
+    actions = service["Resources"][listener]["Properties"]["DefaultActions"]
+
+    # THEN they are a constant: one forward to blue, no parameter, no condition. A change
+    # here would make CloudFormation write them back and send live traffic to a target group
+    # CodeDeploy may have drained.
+    assert actions == [
+        {"Type": "forward", "TargetGroupArn": {"Ref": f"{environment}BlueTargetGroup"}}
+    ]
+    assert not mentions_condition(actions)
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+def test_listener_depends_only_on_parameters_that_stay_put(
+    service: dict[str, Any], listener: str
+) -> None:
+    # GIVEN everything the listener's properties name
+    parameters = set(service["Parameters"])
+    named = set(references(service["Resources"][listener]["Properties"]))
+
+    # THEN the only parameters are the allowed ones (the rest are its own target group)
+    assert named & parameters <= LISTENER_PARAMETERS
+    assert named - parameters <= {f"{LISTENERS[listener]}BlueTargetGroup"}
+
+
+@pytest.mark.parametrize("listener", ["StagingTestListener", "ProductionTestListener"])
+def test_certificate_changes_never_touch_a_test_listener(
+    service: dict[str, Any], listener: str
+) -> None:
+    # THEN switching HTTPS on or off leaves the test listeners' template unchanged
+    named = set(references(service["Resources"][listener]["Properties"]))
+    assert "CertificateArn" not in named
+    assert not mentions_condition(service["Resources"][listener]["Properties"])
+
+
+@pytest.mark.parametrize("listener", ["StagingListener", "ProductionListener"])
+def test_certificate_decides_protocol_and_certificate_only(
+    service: dict[str, Any], listener: str
+) -> None:
+    # GIVEN the production-traffic listener rendered with and without a certificate
+    properties = service["Resources"][listener]["Properties"]
+    plain = Renderer(service, {"ServiceIndex": "0"}).render(properties)
+    secure = Renderer(service, {"ServiceIndex": "0", "CertificateArn": "arn:c"}).render(properties)
+
+    # THEN only the TLS properties differ: the forward action is the same in both
+    changed = {key for key in plain.keys() | secure.keys() if plain.get(key) != secure.get(key)}
+    assert changed == {"Protocol", "SslPolicy", "Certificates"}
+
+
+# ------------------------------------------------------------------ ECS services
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_service_names_its_task_family_not_the_task_definition_resource(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the ECS service and its environment's task definition
+    resource = service["Resources"][f"{environment}Service"]
+    task_definition = service["Resources"][f"{environment}TaskDefinition"]["Properties"]
+
+    # WHEN both are resolved
+    stack = Renderer(service, {"ServiceName": "api-service", "EnvironmentSuffix": "dev"})
+    family = stack.render(resource["Properties"]["TaskDefinition"])
+
+    # THEN the service names the family (latest ACTIVE revision at creation), a string that no
+    # template change alters, instead of the revision ARN a Ref would give: CloudFormation then
+    # never sends a task definition ECS refuses on a CODE_DEPLOY service
+    assert (
+        family
+        == stack.render(task_definition["Family"])
+        == "api-service-" + (f"{environment.lower()}-dev")
+    )
+    assert f"{environment}TaskDefinition" not in set(references(resource["Properties"]))
+    assert f"{environment}TaskDefinition" in resource["DependsOn"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_service_properties_that_code_deploy_owns_are_constants(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the properties ECS refuses to update on a CODE_DEPLOY service
+    properties = service["Resources"][f"{environment}Service"]["Properties"]
+
+    # THEN the load balancer binding names the blue group and the container, nothing else,
+    # and no platform version is pinned
+    assert set(references(properties["LoadBalancers"])) == {
+        f"{environment}BlueTargetGroup",
+        "ServiceName",
+    }
+    assert "PlatformVersion" not in properties
+    assert properties["DeploymentController"] == {"Type": "CODE_DEPLOY"}
+    assert not mentions_condition(properties)
+
+
+def test_no_service_depends_on_a_resource_that_changes_with_each_template_edit(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN every reference each ECS service makes
+    task_definitions = set(resources_of_type(service, "AWS::ECS::TaskDefinition"))
+    for logical_id, resource in resources_of_type(service, "AWS::ECS::Service").items():
+        # THEN none reads a task definition's revision (DependsOn only orders creation)
+        assert not task_definitions & set(references(resource["Properties"])), logical_id
+
+
+# ------------------------------------------------------------------ target groups
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("colour", ["Blue", "Green"])
+def test_target_groups_can_be_replaced_and_rarely_need_to_be(
+    service: dict[str, Any], environment: str, colour: str
+) -> None:
+    # GIVEN a target group (a replaced one would leave both the listener and CodeDeploy's
+    # target-group pair pointing at a deleted group)
+    properties = service["Resources"][f"{environment}{colour}TargetGroup"]["Properties"]
+
+    # THEN it carries no fixed name (a replacement cannot clash) and the properties that force
+    # replacement are constants or the VPC
+    assert "Name" not in properties
+    assert (properties["TargetType"], properties["Protocol"], properties["Port"]) == (
+        "ip",
+        "HTTP",
+        8080,
+    )
+    assert properties["VpcId"] == {"Ref": "VpcId"}

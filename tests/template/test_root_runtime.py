@@ -1,0 +1,346 @@
+"""template.yaml's runtime wiring: parameters, clusters, CodeDeploy, bootstrap image, nested
+stacks and the services' least-privilege task policies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
+
+SERVICE_STACKS = {
+    "ApiServiceStack": "api-service",
+    "AuthServiceStack": "auth-service",
+    "NotificationServiceStack": "notification-service",
+}
+ECS_DEPLOYMENT_CONFIGS = {
+    "CodeDeployDefault.ECSAllAtOnce",
+    "CodeDeployDefault.ECSCanary10Percent5Minutes",
+    "CodeDeployDefault.ECSCanary10Percent15Minutes",
+    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+}
+
+
+def policy_statements(root: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = root["Resources"][logical_id]["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "name"),
+    [
+        ("StagingCluster", "staging-cluster-${EnvironmentSuffix}"),
+        ("ProductionCluster", "production-cluster-${EnvironmentSuffix}"),
+    ],
+)
+def test_clusters_are_named_per_suffix_with_container_insights_on_fargate(
+    root_template: dict[str, Any], logical_id: str, name: str
+) -> None:
+    cluster = root_template["Resources"][logical_id]["Properties"]
+
+    assert cluster["ClusterName"] == {"Fn::Sub": name}
+    # The running-task-count alarms read Container Insights' RunningTaskCount.
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
+    assert cluster["CapacityProviders"] == ["FARGATE"]
+
+
+def test_codedeploy_application_is_ecs_and_named_per_suffix(
+    root_template: dict[str, Any],
+) -> None:
+    application = root_template["Resources"]["CodeDeployApplication"]["Properties"]
+
+    assert application == {
+        "ApplicationName": {"Fn::Sub": "microservices-${EnvironmentSuffix}"},
+        "ComputePlatform": "ECS",
+    }
+
+
+def test_codedeploy_role_is_trusted_by_codedeploy_and_invokes_exactly_the_two_hooks(
+    root_template: dict[str, Any],
+) -> None:
+    role = root_template["Resources"]["CodeDeployServiceRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    (invoke,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+
+    assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    functions = sorted(resource["Fn::Sub"].rsplit(":", 1)[1] for resource in invoke["Resource"])
+    assert functions == [
+        "CodeDeployHook_SmokeTest-${EnvironmentSuffix}",
+        "CodeDeployHook_TrafficGuard-${EnvironmentSuffix}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "default"),
+    [
+        ("EgressMode", "VpcEndpoints"),
+        ("CertificateArn", ""),
+        ("DesiredCount", 2),
+        ("EcrTagMutability", "MUTABLE"),
+        ("StagingTrafficShift", "CodeDeployDefault.ECSAllAtOnce"),
+        ("ProductionTrafficShift", "CodeDeployDefault.ECSCanary10Percent5Minutes"),
+        ("LoadBalancerDeletionProtection", "false"),
+    ],
+)
+def test_runtime_parameter_defaults(
+    root_template: dict[str, Any], parameter: str, default: object
+) -> None:
+    assert root_template["Parameters"][parameter]["Default"] == default
+
+
+def test_traffic_shift_parameters_allow_only_ecs_predefined_configs(
+    root_template: dict[str, Any],
+) -> None:
+    for name in ("StagingTrafficShift", "ProductionTrafficShift"):
+        assert set(root_template["Parameters"][name]["AllowedValues"]) == ECS_DEPLOYMENT_CONFIGS
+
+
+def test_tag_mutability_description_says_why_immutable_is_safer(
+    root_template: dict[str, Any],
+) -> None:
+    description = root_template["Parameters"]["EcrTagMutability"]["Description"]
+
+    assert "IMMUTABLE is safer with commit-hash tags" in description
+
+
+def test_every_parameter_is_described_and_grouped(root_template: dict[str, Any]) -> None:
+    groups = root_template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+
+    assert sorted(grouped) == sorted(root_template["Parameters"])
+    for name, parameter in root_template["Parameters"].items():
+        assert parameter.get("Description"), name
+
+
+def test_network_stack_is_nested_from_the_local_network_template(
+    root_template: dict[str, Any],
+) -> None:
+    stack = root_template["Resources"]["NetworkStack"]
+
+    assert stack["Type"] == "AWS::CloudFormation::Stack"
+    assert stack["Properties"]["TemplateURL"] == "pipeline/network.yaml"
+    assert stack["Properties"]["Parameters"]["EgressMode"] == {"Ref": "EgressMode"}
+    assert stack["Properties"]["Parameters"]["CertificateArn"] == {"Ref": "CertificateArn"}
+
+
+def test_each_service_is_a_nested_stack_with_its_own_index(
+    root_template: dict[str, Any],
+) -> None:
+    indexes = []
+    for logical_id, service in SERVICE_STACKS.items():
+        stack = root_template["Resources"][logical_id]
+        assert stack["Type"] == "AWS::CloudFormation::Stack"
+        assert stack["Properties"]["TemplateURL"] == "pipeline/service.yaml"
+        assert stack["Properties"]["Parameters"]["ServiceName"] == service
+        indexes.append(stack["Properties"]["Parameters"]["ServiceIndex"])
+
+    # The index picks the listener ports, so two services sharing one would clash.
+    assert indexes == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "template_path"),
+    [("NetworkStack", "network.yaml")] + [(stack, "service.yaml") for stack in SERVICE_STACKS],
+)
+def test_nested_stack_parameters_match_the_nested_template(
+    root_template: dict[str, Any], logical_id: str, template_path: str
+) -> None:
+    # GIVEN the parameters the nested template declares
+    declared = load_template(PIPELINE_DIR / template_path)["Parameters"]
+    required = {name for name, spec in declared.items() if "Default" not in spec}
+
+    # WHEN the root passes its values
+    passed = set(root_template["Resources"][logical_id]["Properties"]["Parameters"])
+
+    # THEN every required one is passed and none is unknown
+    assert required <= passed
+    assert passed <= set(declared)
+
+
+def test_bootstrap_image_is_pulled_through_a_cache_of_a_public_registry(
+    root_template: dict[str, Any],
+) -> None:
+    rule = root_template["Resources"]["BootstrapImageCacheRule"]["Properties"]
+    image = root_template["Resources"]["ApiServiceStack"]["Properties"]["Parameters"][
+        "BootstrapImage"
+    ]["Fn::Sub"]
+
+    # No credentials: the upstream registry is public, so the rule needs no secret.
+    assert rule["UpstreamRegistryUrl"] == "registry.k8s.io"
+    assert "CredentialArn" not in rule
+    assert rule["EcrRepositoryPrefix"] == {"Fn::Sub": "bootstrap-${EnvironmentSuffix}"}
+    # The tasks pull from this account's private ECR, reachable in every egress mode.
+    assert image.startswith("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/")
+    assert "/${BootstrapImageCacheRule}/${BootstrapImage}" in image
+
+
+def test_every_service_stack_starts_from_the_same_bootstrap_image(
+    root_template: dict[str, Any],
+) -> None:
+    images = [
+        root_template["Resources"][stack]["Properties"]["Parameters"]["BootstrapImage"]
+        for stack in SERVICE_STACKS
+    ]
+
+    assert all(image == images[0] for image in images)
+
+
+def test_task_policies_grant_no_wildcards(root_template: dict[str, Any]) -> None:
+    policies = resources_of_type(root_template, "AWS::IAM::ManagedPolicy")
+
+    assert policies
+    for logical_id in policies:
+        for statement in policy_statements(root_template, logical_id):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, logical_id
+            assert statement["Resource"] != "*", logical_id
+
+
+@pytest.mark.parametrize(
+    ("stack", "policy", "actions", "resources"),
+    [
+        (
+            "ApiServiceStack",
+            "ApiServiceTaskPolicy",
+            {"ssm:GetParameter"},
+            {"StagingJwksParameter", "ProductionJwksParameter"},
+        ),
+        (
+            "AuthServiceStack",
+            "AuthServiceTaskPolicy",
+            {"ssm:GetParameter", "ssm:PutParameter"},
+            {"StagingJwksParameter", "ProductionJwksParameter"},
+        ),
+        (
+            "NotificationServiceStack",
+            "NotificationServiceTaskPolicy",
+            {"sns:Publish"},
+            {"StagingServiceMessagesTopic", "ProductionServiceMessagesTopic"},
+        ),
+    ],
+)
+def test_each_service_gets_only_its_own_permissions(
+    root_template: dict[str, Any],
+    stack: str,
+    policy: str,
+    actions: set[str],
+    resources: set[str],
+) -> None:
+    # GIVEN the policy the service stack attaches to that service's task role
+    passed = root_template["Resources"][stack]["Properties"]["Parameters"]["TaskPolicyArn"]
+    (statement,) = policy_statements(root_template, policy)
+
+    # THEN it allows exactly the service's actions on exactly its resources
+    assert passed == {"Ref": policy}
+    assert set(as_list(statement["Action"])) == actions
+    named = json.dumps(statement["Resource"])
+    assert {name for name in resources if name in named} == resources
+    assert len(as_list(statement["Resource"])) == len(resources)
+
+
+def test_only_auth_service_receives_the_secret(root_template: dict[str, Any]) -> None:
+    secrets = {
+        stack: root_template["Resources"][stack]["Properties"]["Parameters"].get("ServiceSecretArn")
+        for stack in SERVICE_STACKS
+    }
+
+    assert secrets == {
+        "ApiServiceStack": None,
+        "AuthServiceStack": {"Ref": "AuthServiceSecret"},
+        "NotificationServiceStack": None,
+    }
+
+
+def test_auth_secret_generates_the_signing_seed_with_an_empty_client_list(
+    root_template: dict[str, Any],
+) -> None:
+    generated = root_template["Resources"]["AuthServiceSecret"]["Properties"][
+        "GenerateSecretString"
+    ]
+
+    assert json.loads(generated["SecretStringTemplate"]) == {"clients": {}}
+    assert generated["GenerateStringKey"] == "signing_seed"
+    assert generated["PasswordLength"] >= 32
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_per_environment_jwks_parameter_and_message_topic(
+    root_template: dict[str, Any], environment: str
+) -> None:
+    resources = root_template["Resources"]
+    title = environment.title()
+    jwks = resources[f"{title}JwksParameter"]["Properties"]
+    topic = resources[f"{title}ServiceMessagesTopic"]["Properties"]
+
+    assert jwks["Name"] == f"/pipeline/{environment}/auth-service/jwks"
+    assert jwks["Type"] == "String"
+    assert json.loads(jwks["Value"]) == {"keys": []}
+    assert topic["TopicName"] == {
+        "Fn::Sub": f"service-messages-{environment}-${{EnvironmentSuffix}}"
+    }
+    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_service_config_names_the_jwks_parameter_and_the_topic(
+    root_template: dict[str, Any],
+) -> None:
+    resources = root_template["Resources"]
+
+    for stack in ("ApiServiceStack", "AuthServiceStack"):
+        extra = resources[stack]["Properties"]["Parameters"]["StagingExtraConfig"]["Fn::Sub"]
+        assert extra == '"jwks_parameter": "${StagingJwksParameter}"'
+    notification = resources["NotificationServiceStack"]["Properties"]["Parameters"]
+    assert notification["ProductionExtraConfig"]["Fn::Sub"] == (
+        '"topic_arn": "${ProductionServiceMessagesTopic}"'
+    )
+
+
+def test_outputs_give_every_service_url_per_environment_and_the_clusters(
+    root_template: dict[str, Any],
+) -> None:
+    outputs = root_template["Outputs"]
+
+    for stack in SERVICE_STACKS:
+        prefix = stack.removesuffix("Stack")
+        for environment in ("Staging", "Production"):
+            assert outputs[f"{prefix}{environment}Endpoint"]["Value"] == {
+                "Fn::GetAtt": [stack, f"Outputs.{environment}Endpoint"]
+            }
+    assert outputs["StagingClusterName"]["Value"] == {"Ref": "StagingCluster"}
+    assert outputs["ProductionClusterName"]["Value"] == {"Ref": "ProductionCluster"}
+    assert outputs["LoadBalancerDnsName"]["Value"] == {
+        "Fn::GetAtt": ["NetworkStack", "Outputs.LoadBalancerDnsName"]
+    }
+
+
+@pytest.mark.slow
+def test_cfn_lint_reports_nothing_on_the_root_and_network_templates() -> None:
+    # GIVEN the cfn-lint installed beside this interpreter
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+
+    # WHEN it checks both templates
+    result = subprocess.run(
+        [str(cfn_lint), "template.yaml", "pipeline/network.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # THEN there is no error and no warning
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""

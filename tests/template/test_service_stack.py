@@ -1,0 +1,793 @@
+"""pipeline/service.yaml: one service in staging and production, checked value by value."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from tests.support import PIPELINE_DIR, load_template, resources_of_type
+from tests.template.cfn_render import Renderer
+
+ENVIRONMENTS = ("Staging", "Production")
+SERVICE = "auth-service"
+SUFFIX = "dev"
+CHECKS = ("running-tasks", "5xx-rate", "healthy-hosts")
+# Issue 3: healthy within 15 s of health checking, drained within 30 s, a bad release detected
+# within 2 minutes.
+MAX_SECONDS_TO_HEALTHY = 15
+MAX_DEREGISTRATION_SECONDS = 30
+MAX_DETECTION_SECONDS = 120
+# As template.yaml passes it: this account's pull-through cache of registry.k8s.io.
+BOOTSTRAP_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bootstrap-dev/echoserver:1.10"
+
+
+@pytest.fixture(scope="module")
+def service() -> dict[str, Any]:
+    return load_template(PIPELINE_DIR / "service.yaml")
+
+
+def props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return properties
+
+
+def renderer(template: dict[str, Any], **values: Any) -> Renderer:
+    """The stack as root would create it for auth-service, with resource Refs resolved."""
+    base = {
+        "EnvironmentSuffix": SUFFIX,
+        "ServiceName": SERVICE,
+        "ServiceIndex": "1",
+        "BootstrapImage": BOOTSTRAP_IMAGE,
+    }
+    stack = Renderer(template, {**base, **values})
+    for environment in ENVIRONMENTS:
+        config = props(template, f"{environment}Config")
+        stack.values[f"{environment}Config"] = stack.render(config["Name"])
+        log_group = props(template, f"{environment}LogGroup")
+        stack.values[f"{environment}LogGroup"] = stack.render(log_group["LogGroupName"])
+    return stack
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+# ------------------------------------------------------------------ target groups and listeners
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("colour", ["Blue", "Green"])
+def test_target_group_turns_a_task_healthy_within_15_seconds(
+    service: dict[str, Any], environment: str, colour: str
+) -> None:
+    # GIVEN one of the four target groups
+    group = props(service, f"{environment}{colour}TargetGroup")
+
+    # WHEN a new task starts answering /health
+    seconds_to_healthy = group["HealthCheckIntervalSeconds"] * group["HealthyThresholdCount"]
+
+    # THEN it takes traffic after at most 15 s, and a dead one leaves after two failed checks
+    assert (group["TargetType"], group["Protocol"], group["Port"]) == ("ip", "HTTP", 8080)
+    assert (group["HealthCheckPath"], group["Matcher"]) == ("/health", {"HttpCode": "200"})
+    assert seconds_to_healthy <= MAX_SECONDS_TO_HEALTHY
+    assert group["HealthCheckIntervalSeconds"] == 5
+    assert group["UnhealthyThresholdCount"] == 2
+    assert group["HealthCheckTimeoutSeconds"] < group["HealthCheckIntervalSeconds"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("colour", ["Blue", "Green"])
+def test_target_group_drains_within_30_seconds(
+    service: dict[str, Any], environment: str, colour: str
+) -> None:
+    # GIVEN the target group's attributes
+    attributes = {
+        item["Key"]: item["Value"]
+        for item in props(service, f"{environment}{colour}TargetGroup")["TargetGroupAttributes"]
+    }
+
+    # THEN deregistration waits at most 30 s instead of the 300 s default
+    assert int(attributes["deregistration_delay.timeout_seconds"]) <= MAX_DEREGISTRATION_SECONDS
+
+
+def test_listener_port_map_follows_the_network_port_scheme(service: dict[str, Any]) -> None:
+    # GIVEN the ports per service index
+    ports = service["Mappings"]["ListenerPorts"]
+
+    # THEN index n gets 8080+n, 8180+n, 9080+n and 9180+n, the ranges NetworkStack opens
+    assert sorted(ports) == [str(n) for n in range(10)]
+    for n in range(10):
+        assert ports[str(n)] == {
+            "Production": 8080 + n,
+            "Staging": 8180 + n,
+            "ProductionTest": 9080 + n,
+            "StagingTest": 9180 + n,
+        }
+
+
+@pytest.mark.parametrize(
+    ("listener", "port_key"),
+    [
+        ("StagingListener", "Staging"),
+        ("StagingTestListener", "StagingTest"),
+        ("ProductionListener", "Production"),
+        ("ProductionTestListener", "ProductionTest"),
+    ],
+)
+def test_each_listener_takes_its_port_for_the_service_index(
+    service: dict[str, Any], listener: str, port_key: str
+) -> None:
+    # GIVEN auth-service (index 1)
+    stack = renderer(service, ServiceIndex="1")
+
+    # WHEN its listener port is resolved
+    port = stack.render(props(service, listener)["Port"])
+
+    # THEN it is the port the scheme gives index 1, on the shared load balancer
+    assert port == service["Mappings"]["ListenerPorts"]["1"][port_key]
+    assert props(service, listener)["LoadBalancerArn"] == ref("LoadBalancerArn")
+
+
+@pytest.mark.parametrize("listener", ["StagingListener", "ProductionListener"])
+def test_production_traffic_listener_speaks_modern_tls_when_a_certificate_is_given(
+    service: dict[str, Any], listener: str
+) -> None:
+    # GIVEN a certificate
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+    stack = renderer(service, CertificateArn=arn)
+
+    # WHEN the listener is resolved
+    resolved = stack.render(props(service, listener))
+
+    # THEN it is HTTPS with the TLS 1.2/1.3 policy and that certificate
+    assert resolved["Protocol"] == "HTTPS"
+    assert resolved["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert resolved["Certificates"] == [{"CertificateArn": arn}]
+
+
+@pytest.mark.parametrize("listener", ["StagingListener", "ProductionListener"])
+def test_production_traffic_listener_is_plain_http_without_a_certificate(
+    service: dict[str, Any], listener: str
+) -> None:
+    # WHEN the listener is resolved with the default (empty) certificate
+    resolved = renderer(service).render(props(service, listener))
+
+    # THEN it is HTTP with neither policy nor certificate
+    assert resolved["Protocol"] == "HTTP"
+    assert "SslPolicy" not in resolved
+    assert "Certificates" not in resolved
+
+
+@pytest.mark.parametrize("listener", ["StagingTestListener", "ProductionTestListener"])
+def test_test_listener_stays_http_even_with_a_certificate(
+    service: dict[str, Any], listener: str
+) -> None:
+    # GIVEN a certificate
+    stack = renderer(service, CertificateArn="arn:aws:acm:eu-west-1:1:certificate/x")
+
+    # THEN the hooks still reach the test listener over HTTP
+    assert stack.render(props(service, listener))["Protocol"] == "HTTP"
+
+
+# ------------------------------------------------------------------ repository
+def test_repository_is_named_scanned_encrypted_and_emptied_on_delete(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN the repository
+    repository = props(service, "Repository")
+
+    # THEN it follows the contract and can be deleted with the stack
+    assert renderer(service).render(repository["RepositoryName"]) == f"{SERVICE}-{SUFFIX}"
+    assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["EmptyOnDelete"] is True
+    assert repository["EncryptionConfiguration"]["EncryptionType"] in {"AES256", "KMS"}
+
+
+@pytest.mark.parametrize(
+    ("mutability", "expected"), [("MUTABLE", "MUTABLE"), ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION")]
+)
+def test_tag_mutability_follows_the_parameter(
+    service: dict[str, Any], mutability: str, expected: str
+) -> None:
+    # WHEN the repository is resolved for each parameter value
+    repository = renderer(service, EcrTagMutability=mutability).render(props(service, "Repository"))
+
+    # THEN the setting follows it
+    assert repository["ImageTagMutability"] == expected
+
+
+def test_immutable_tags_still_let_the_build_cache_tag_be_rewritten(service: dict[str, Any]) -> None:
+    # GIVEN immutable tags
+    repository = renderer(service, EcrTagMutability="IMMUTABLE").render(
+        props(service, "Repository")
+    )
+
+    # WHEN the build pushes its registry cache again
+    patterns = [
+        item["ImageTagMutabilityExclusionFilterValue"]
+        for item in repository["ImageTagMutabilityExclusionFilters"]
+    ]
+
+    # THEN the cache tag is excluded from immutability, and a commit-hash tag is not
+    assert any(fnmatch.fnmatch("buildcache", pattern) for pattern in patterns)
+    assert not any(fnmatch.fnmatch("3f9c2ab", pattern) for pattern in patterns)
+
+
+def lifecycle_rules(service: dict[str, Any]) -> list[dict[str, Any]]:
+    text = props(service, "Repository")["LifecyclePolicy"]["LifecyclePolicyText"]
+    rules: list[dict[str, Any]] = sorted(json.loads(text)["rules"], key=lambda r: r["rulePriority"])
+    return rules
+
+
+def first_rule_selecting(rules: list[dict[str, Any]], tag: str | None) -> dict[str, Any]:
+    """ECR's rule order: the first rule whose tag selection matches an image decides for it."""
+    for rule in rules:
+        selection = rule["selection"]
+        if tag is None and selection["tagStatus"] in {"untagged", "any"}:
+            return rule
+        patterns = selection.get("tagPatternList", ["*"])
+        tagged = tag is not None and selection["tagStatus"] in {"tagged", "any"}
+        if tagged and any(fnmatch.fnmatch(str(tag), pattern) for pattern in patterns):
+            return rule
+    raise AssertionError(f"no lifecycle rule selects {tag!r}")
+
+
+def test_lifecycle_expires_untagged_images_after_7_days(service: dict[str, Any]) -> None:
+    # WHEN an untagged image is evaluated
+    rule = first_rule_selecting(lifecycle_rules(service), None)
+
+    # THEN it expires 7 days after its push
+    assert rule["selection"]["countType"] == "sinceImagePushed"
+    assert (rule["selection"]["countUnit"], rule["selection"]["countNumber"]) == ("days", 7)
+    assert rule["action"] == {"type": "expire"}
+
+
+def test_lifecycle_keeps_a_bounded_number_of_release_images(service: dict[str, Any]) -> None:
+    # WHEN a commit-hash tagged image is evaluated
+    rule = first_rule_selecting(lifecycle_rules(service), "3f9c2ab")
+
+    # THEN only the newest few dozen are kept
+    assert rule["selection"]["countType"] == "imageCountMoreThan"
+    assert 10 <= rule["selection"]["countNumber"] <= 50
+
+
+def test_lifecycle_never_counts_the_build_cache_among_release_images(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN the release-image rule
+    rules = lifecycle_rules(service)
+    release_rule = first_rule_selecting(rules, "3f9c2ab")
+
+    # WHEN the registry build cache image is evaluated
+    cache_rule = first_rule_selecting(rules, "buildcache")
+
+    # THEN a rule of its own decides, one that always keeps the newest cache image
+    assert cache_rule is not release_rule
+    assert cache_rule["selection"]["countType"] == "imageCountMoreThan"
+    assert cache_rule["selection"]["countNumber"] >= 1
+
+
+# ------------------------------------------------------------------ configuration and logs
+@pytest.mark.parametrize(
+    ("environment", "log_level"), [("Staging", "DEBUG"), ("Production", "INFO")]
+)
+def test_ssm_configuration_is_the_contract_json(
+    service: dict[str, Any], environment: str, log_level: str
+) -> None:
+    # GIVEN auth-service with a JWKS parameter and two smoke paths
+    jwks = f"/pipeline/{environment.lower()}/auth-service/jwks"
+    stack = renderer(
+        service,
+        SmokePaths="/health,/.well-known/jwks.json",
+        **{f"{environment}ExtraConfig": f'"jwks_parameter": "{jwks}"'},
+    )
+
+    # WHEN the parameter is resolved
+    parameter = stack.render(props(service, f"{environment}Config"))
+
+    # THEN it is /pipeline/{environment}/{service}/config holding the contract's JSON
+    assert parameter["Name"] == f"/pipeline/{environment.lower()}/{SERVICE}/config"
+    assert parameter["Type"] == "String"
+    assert json.loads(parameter["Value"]) == {
+        "environment": environment.lower(),
+        "service": SERVICE,
+        "log_level": log_level,
+        "smoke_paths": ["/health", "/.well-known/jwks.json"],
+        "jwks_parameter": jwks,
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ssm_configuration_without_extra_keys_is_valid_json(
+    service: dict[str, Any], environment: str
+) -> None:
+    # WHEN the parameter is resolved with every default
+    value = renderer(service).render(props(service, f"{environment}Config")["Value"])
+
+    # THEN it parses and lists /health as the smoke path
+    assert json.loads(value)["smoke_paths"] == ["/health"]
+    assert set(json.loads(value)) == {"environment", "service", "log_level", "smoke_paths"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_log_group_is_per_environment_with_14_day_retention(
+    service: dict[str, Any], environment: str
+) -> None:
+    # WHEN the log group is resolved
+    group = renderer(service).render(props(service, f"{environment}LogGroup"))
+
+    # THEN it has the contract's name and retention
+    assert group["LogGroupName"] == f"/ecs/{environment.lower()}/{SERVICE}-{SUFFIX}"
+    assert group["RetentionInDays"] == 14
+
+
+# ------------------------------------------------------------------ task definitions
+@pytest.mark.parametrize(
+    ("environment", "cpu", "memory"), [("Staging", "256", "512"), ("Production", "512", "1024")]
+)
+def test_task_definition_size_and_family_per_environment(
+    service: dict[str, Any], environment: str, cpu: str, memory: str
+) -> None:
+    # WHEN the task definition is resolved
+    task = renderer(service).render(props(service, f"{environment}TaskDefinition"))
+
+    # THEN it is a Fargate awsvpc task of the environment's size and family
+    assert (task["Cpu"], task["Memory"]) == (cpu, memory)
+    assert task["Family"] == f"{SERVICE}-{environment.lower()}-{SUFFIX}"
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+    # The bootstrap image and CodeBuild's standard image are x86_64.
+    assert task["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_container_gets_its_name_port_environment_and_configuration(
+    service: dict[str, Any], environment: str
+) -> None:
+    # WHEN the container is resolved
+    stack = renderer(service)
+    (container,) = stack.render(props(service, f"{environment}TaskDefinition"))[
+        "ContainerDefinitions"
+    ]
+
+    # THEN it follows the contract: name, port 8080, identity, SERVICE_CONFIG from SSM
+    config_arn = (
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment.lower()}/"
+        f"{SERVICE}/config"
+    )
+    assert container["Name"] == SERVICE
+    assert container["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
+    assert {item["Name"]: item["Value"] for item in container["Environment"]} == {
+        "SERVICE_NAME": SERVICE,
+        "PORT": "8080",
+        "SERVICE_VERSION": "bootstrap",
+        "GIT_COMMIT": "unknown",
+    }
+    assert container["Secrets"] == [{"Name": "SERVICE_CONFIG", "ValueFrom": config_arn}]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_container_gets_service_secret_only_when_one_is_given(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN a service secret
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-service-dev-AbCdEf"
+    stack = renderer(service, ServiceSecretArn=secret)
+
+    # WHEN the container is resolved
+    (container,) = stack.render(props(service, f"{environment}TaskDefinition"))[
+        "ContainerDefinitions"
+    ]
+
+    # THEN SERVICE_SECRET comes from it, next to SERVICE_CONFIG
+    assert {"Name": "SERVICE_SECRET", "ValueFrom": secret} in container["Secrets"]
+    assert [item["Name"] for item in container["Secrets"]] == ["SERVICE_CONFIG", "SERVICE_SECRET"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_container_logs_to_its_environment_log_group_and_stops_before_the_drain_ends(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the container and the environment's target group
+    (container,) = props(service, f"{environment}TaskDefinition")["ContainerDefinitions"]
+    attributes = props(service, f"{environment}BlueTargetGroup")["TargetGroupAttributes"]
+    drain = int(
+        next(a["Value"] for a in attributes if a["Key"] == "deregistration_delay.timeout_seconds")
+    )
+
+    # THEN logs go to the environment's group and a stop is shorter than the drain
+    options = container["LogConfiguration"]["Options"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert options["awslogs-group"] == ref(f"{environment}LogGroup")
+    assert container["StopTimeout"] <= drain
+
+
+# ------------------------------------------------------------------ IAM
+def execution_statements(stack: Renderer, service: dict[str, Any]) -> list[dict[str, Any]]:
+    policy = stack.render(props(service, "ExecutionRole")["Policies"])[0]
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_execution_role_reads_exactly_the_two_configuration_parameters(
+    service: dict[str, Any],
+) -> None:
+    # WHEN the execution role's policy is resolved
+    statements = execution_statements(renderer(service), service)
+
+    # THEN ssm:GetParameters is granted on the staging and production configuration only
+    (ssm,) = [s for s in statements if s["Action"] == "ssm:GetParameters"]
+    prefix = "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline"
+    assert ssm["Resource"] == [
+        f"{prefix}/staging/{SERVICE}/config",
+        f"{prefix}/production/{SERVICE}/config",
+    ]
+
+
+def test_execution_role_reads_the_secret_when_one_is_given(service: dict[str, Any]) -> None:
+    # GIVEN a service secret
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-service-dev-AbCdEf"
+
+    # WHEN the policy is resolved
+    statements = execution_statements(renderer(service, ServiceSecretArn=secret), service)
+
+    # THEN secretsmanager:GetSecretValue is granted on that secret only
+    grants = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert grants == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
+    ]
+
+
+def test_execution_role_reads_no_secret_without_one(service: dict[str, Any]) -> None:
+    # WHEN the policy is resolved with the default (no secret)
+    statements = execution_statements(renderer(service), service)
+
+    # THEN no statement mentions Secrets Manager
+    assert not [s for s in statements if "secretsmanager" in str(s["Action"])]
+
+
+def test_execution_role_may_pull_the_bootstrap_image_through_its_cache_rule(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN the bootstrap image as the root stack passes it
+    statements = execution_statements(renderer(service, BootstrapImage=BOOTSTRAP_IMAGE), service)
+
+    # THEN the first pull may create and import into the cache rule's repositories only
+    (cache,) = [s for s in statements if "ecr:BatchImportUpstreamImage" in s["Action"]]
+    assert cache["Resource"] == ("arn:aws:ecr:eu-west-1:123456789012:repository/bootstrap-dev/*")
+
+
+@pytest.mark.parametrize(("policy", "attached"), [("", None), ("arn:aws:iam::1:policy/p", True)])
+def test_task_role_carries_the_service_policy_when_given(
+    service: dict[str, Any], policy: str, attached: bool | None
+) -> None:
+    # WHEN the task role is resolved
+    role = renderer(service, TaskPolicyArn=policy).render(props(service, "TaskRole"))
+
+    # THEN the managed policy is attached only when the root stack passes one
+    assert role.get("ManagedPolicyArns") == ([policy] if attached else None)
+
+
+# ------------------------------------------------------------------ ECS services
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ecs_service_is_fargate_code_deploy_on_the_blue_target_group(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the environment's ECS service
+    ecs_service = props(service, f"{environment}Service")
+    stack = renderer(service)
+
+    # THEN it follows the contract and starts on the blue target group
+    assert stack.render(ecs_service["ServiceName"]) == f"{SERVICE}-{SUFFIX}"
+    assert ecs_service["Cluster"] == ref(f"{environment}ClusterName")
+    assert ecs_service["LaunchType"] == "FARGATE"
+    assert ecs_service["DeploymentController"] == {"Type": "CODE_DEPLOY"}
+    assert ecs_service["DesiredCount"] == ref("DesiredCount")
+    assert ecs_service["LoadBalancers"] == [
+        {
+            "TargetGroupArn": ref(f"{environment}BlueTargetGroup"),
+            "ContainerName": ref("ServiceName"),
+            "ContainerPort": 8080,
+        }
+    ]
+    assert ecs_service["PropagateTags"] == "SERVICE"
+    assert ecs_service["EnableExecuteCommand"] is False
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ecs_service_runs_in_the_network_stacks_subnets(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the service's awsvpc configuration
+    network = props(service, f"{environment}Service")["NetworkConfiguration"]
+
+    # THEN subnets, security group and public IPs come from the egress mode
+    assert network["AwsvpcConfiguration"] == {
+        "Subnets": ref("TaskSubnetIds"),
+        "SecurityGroups": [ref("TaskSecurityGroupId")],
+        "AssignPublicIp": ref("TaskAssignPublicIp"),
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_health_check_grace_period_covers_start_up_and_the_health_checks(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the grace period and the time the health checks need to pass
+    grace = props(service, f"{environment}Service")["HealthCheckGracePeriodSeconds"]
+    group = props(service, f"{environment}BlueTargetGroup")
+    checks = group["HealthCheckIntervalSeconds"] * group["HealthyThresholdCount"]
+
+    # THEN a task that starts within 10 s is never replaced for failing checks it cannot pass yet,
+    # and a broken one is replaced within a minute
+    assert checks + 10 <= grace <= 60
+
+
+def test_only_production_scales_with_target_tracking(service: dict[str, Any]) -> None:
+    # GIVEN every scalable target and policy
+    targets = resources_of_type(service, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = resources_of_type(service, "AWS::ApplicationAutoScaling::ScalingPolicy")
+
+    # WHEN the production target is resolved
+    (target,) = targets.values()
+    stack = renderer(service, ProductionClusterName="production-cluster-dev")
+    stack.attributes["ProductionService.Name"] = f"{SERVICE}-{SUFFIX}"
+    resource_id = stack.render(target["Properties"]["ResourceId"])
+
+    # THEN only the production service scales, between 2 and the parameter, on CPU
+    assert resource_id == f"service/production-cluster-dev/{SERVICE}-{SUFFIX}"
+    assert target["Properties"]["MinCapacity"] == 2
+    assert target["Properties"]["MaxCapacity"] == ref("ProductionMaxCount")
+    (policy,) = policies.values()
+    tracking = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+    assert policy["Properties"]["PolicyType"] == "TargetTrackingScaling"
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "ECSServiceAverageCPUUtilization"
+    )
+    assert tracking["TargetValue"] == 60
+
+
+# ------------------------------------------------------------------ CodeDeploy
+@pytest.mark.parametrize(
+    ("environment", "default_shift"),
+    [
+        ("Staging", "CodeDeployDefault.ECSAllAtOnce"),
+        ("Production", "CodeDeployDefault.ECSCanary10Percent5Minutes"),
+    ],
+)
+def test_deployment_group_shifts_traffic_per_environment_parameter(
+    service: dict[str, Any], environment: str, default_shift: str
+) -> None:
+    # GIVEN the deployment group
+    group = props(service, f"{environment}DeploymentGroup")
+
+    # WHEN it is resolved with the defaults
+    resolved = renderer(service).render(
+        {key: value for key, value in group.items() if key != "AlarmConfiguration"}
+        | {"ECSServices": [], "LoadBalancerInfo": {}}
+    )
+
+    # THEN it is {environment}-{service}, blue/green with the environment's default shift
+    assert resolved["DeploymentGroupName"] == f"{environment.lower()}-{SERVICE}"
+    assert resolved["DeploymentConfigName"] == default_shift
+    assert group["ApplicationName"] == ref("CodeDeployApplicationName")
+    assert group["ServiceRoleArn"] == ref("CodeDeployServiceRoleArn")
+    assert group["DeploymentStyle"] == {
+        "DeploymentType": "BLUE_GREEN",
+        "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+    }
+    blue_green = group["BlueGreenDeploymentConfiguration"]
+    assert blue_green["DeploymentReadyOption"]["ActionOnTimeout"] == "CONTINUE_DEPLOYMENT"
+    assert blue_green["TerminateBlueInstancesOnDeploymentSuccess"] == {
+        "Action": "TERMINATE",
+        "TerminationWaitTimeInMinutes": ref("BlueTerminationWaitMinutes"),
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_deployment_group_pairs_its_environments_target_groups_and_listeners(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the deployment group
+    group = props(service, f"{environment}DeploymentGroup")
+
+    # THEN it shifts between this environment's groups on its production and test listeners
+    (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
+    assert pair["TargetGroups"] == [
+        {"Name": get_att(f"{environment}BlueTargetGroup", "TargetGroupName")},
+        {"Name": get_att(f"{environment}GreenTargetGroup", "TargetGroupName")},
+    ]
+    assert pair["ProdTrafficRoute"] == {"ListenerArns": [ref(f"{environment}Listener")]}
+    assert pair["TestTrafficRoute"] == {"ListenerArns": [ref(f"{environment}TestListener")]}
+    assert group["ECSServices"] == [
+        {
+            "ClusterName": ref(f"{environment}ClusterName"),
+            "ServiceName": get_att(f"{environment}Service", "Name"),
+        }
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_deployment_group_rolls_back_on_failure_and_on_its_own_alarms(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the deployment group and the environment's alarms
+    group = props(service, f"{environment}DeploymentGroup")
+    alarms = {
+        logical_id
+        for logical_id, alarm in resources_of_type(service, "AWS::CloudWatch::Alarm").items()
+        if logical_id.startswith(environment)
+    }
+
+    # THEN both rollback events are on and the alarm list is exactly this environment's alarms
+    assert group["AutoRollbackConfiguration"] == {
+        "Enabled": True,
+        "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    assert {item["Name"]["Ref"] for item in group["AlarmConfiguration"]["Alarms"]} == alarms
+    assert len(alarms) == len(CHECKS)
+
+
+# ------------------------------------------------------------------ alarms
+def alarms_of(service: dict[str, Any], environment: str) -> dict[str, dict[str, Any]]:
+    stack = renderer(service)
+    return {
+        stack.render(alarm["Properties"]["AlarmName"]): alarm["Properties"]
+        for logical_id, alarm in resources_of_type(service, "AWS::CloudWatch::Alarm").items()
+        if logical_id.startswith(environment)
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_alarm_names_share_the_environment_prefix(
+    service: dict[str, Any], environment: str
+) -> None:
+    # WHEN the environment's alarm names are resolved
+    names = set(alarms_of(service, environment))
+
+    # THEN they are {suffix}-{environment}-{service}-{check}
+    assert names == {f"{SUFFIX}-{environment.lower()}-{SERVICE}-{check}" for check in CHECKS}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(
+    service: dict[str, Any], environment: str
+) -> None:
+    for alarm in alarms_of(service, environment).values():
+        assert alarm["AlarmActions"] == [ref("NotificationTopicArn")]
+        assert alarm["OKActions"] == [ref("NotificationTopicArn")]
+
+
+@pytest.mark.parametrize(
+    ("check", "missing_data"),
+    [("running-tasks", "breaching"), ("healthy-hosts", "breaching"), ("5xx-rate", "notBreaching")],
+)
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_missing_data_never_makes_a_dead_service_look_healthy(
+    service: dict[str, Any], environment: str, check: str, missing_data: str
+) -> None:
+    # GIVEN the alarm of one check
+    alarm = alarms_of(service, environment)[f"{SUFFIX}-{environment.lower()}-{SERVICE}-{check}"]
+
+    # THEN silence counts as failure for the liveness checks; for the error rate it means
+    # no traffic, which the liveness checks already cover
+    assert alarm["TreatMissingData"] == missing_data
+
+
+def alarm_period(alarm: dict[str, Any]) -> int:
+    if "Period" in alarm:
+        return int(alarm["Period"])
+    periods = {item["MetricStat"]["Period"] for item in alarm["Metrics"] if "MetricStat" in item}
+    (period,) = periods
+    return int(period)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_alarm_fires_within_two_minutes(service: dict[str, Any], environment: str) -> None:
+    for name, alarm in alarms_of(service, environment).items():
+        datapoints = alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"])
+        assert alarm_period(alarm) * datapoints <= MAX_DETECTION_SECONDS, name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_running_tasks_alarm_reads_container_insights_of_this_service(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the running-task alarm
+    alarm = alarms_of(service, environment)[
+        f"{SUFFIX}-{environment.lower()}-{SERVICE}-running-tasks"
+    ]
+
+    # THEN it fires when fewer than one task of this service runs in this cluster
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "ClusterName", "Value": ref(f"{environment}ClusterName")},
+        {"Name": "ServiceName", "Value": get_att(f"{environment}Service", "Name")},
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+
+
+@pytest.mark.parametrize("check", ["5xx-rate", "healthy-hosts"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_load_balancer_alarms_watch_both_target_groups(
+    service: dict[str, Any], environment: str, check: str
+) -> None:
+    # GIVEN an alarm on load-balancer metrics
+    alarm = alarms_of(service, environment)[f"{SUFFIX}-{environment.lower()}-{SERVICE}-{check}"]
+
+    # WHEN its metrics' target groups are collected
+    groups = set()
+    for item in alarm["Metrics"]:
+        if "MetricStat" in item:
+            dimensions = {d["Name"]: d["Value"] for d in item["MetricStat"]["Metric"]["Dimensions"]}
+            assert dimensions["LoadBalancer"] == ref("LoadBalancerFullName")
+            groups.add(dimensions["TargetGroup"]["Fn::GetAtt"][0])
+
+    # THEN both blue and green count, because live traffic alternates between them
+    assert groups == {f"{environment}BlueTargetGroup", f"{environment}GreenTargetGroup"}
+    assert [item["Id"] for item in alarm["Metrics"] if item.get("ReturnData")] == [
+        alarm["Metrics"][0]["Id"]
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_error_rate_alarm_divides_target_5xx_by_requests(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the error-rate alarm
+    alarm = alarms_of(service, environment)[f"{SUFFIX}-{environment.lower()}-{SERVICE}-5xx-rate"]
+    metrics = {item["Id"]: item for item in alarm["Metrics"]}
+
+    # THEN it is a percentage of 5XX over requests, above 5 %
+    names = {
+        item["MetricStat"]["Metric"]["MetricName"]
+        for item in metrics.values()
+        if "MetricStat" in item
+    }
+    assert names == {"HTTPCode_Target_5XX_Count", "RequestCount"}
+    assert "100 * errors / requests" in metrics["rate"]["Expression"]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 5)
+
+
+# ------------------------------------------------------------------ outputs
+def test_outputs_cover_the_contract(service: dict[str, Any]) -> None:
+    # THEN every output docs/contracts.md promises to the root stack exists
+    contract = {
+        "RepositoryName",
+        "RepositoryArn",
+        "RepositoryUri",
+        "StagingEndpoint",
+        "ProductionEndpoint",
+        "ExecutionRoleArn",
+        "TaskRoleArn",
+        "StagingServiceName",
+        "ProductionServiceName",
+    }
+    assert contract <= set(service["Outputs"])
+
+
+@pytest.mark.parametrize(
+    ("certificate", "scheme"), [("", "http"), ("arn:aws:acm:eu-west-1:1:certificate/x", "https")]
+)
+def test_endpoints_are_load_balancer_dns_plus_port(
+    service: dict[str, Any], certificate: str, scheme: str
+) -> None:
+    # GIVEN auth-service behind a load balancer
+    dns = "pipeline-dev-123.eu-west-1.elb.amazonaws.com"
+    stack = renderer(service, CertificateArn=certificate, LoadBalancerDnsName=dns)
+
+    # WHEN the endpoints are resolved
+    staging = stack.render(service["Outputs"]["StagingEndpoint"]["Value"])
+    production = stack.render(service["Outputs"]["ProductionEndpoint"]["Value"])
+
+    # THEN they are scheme://dns:port on the service's ports
+    assert (staging, production) == (f"{scheme}://{dns}:8181", f"{scheme}://{dns}:8081")
