@@ -1,0 +1,1 @@
+"""Health-validation Lambda: gates a pipeline stage on its alarms and ECS services, with a bake."""

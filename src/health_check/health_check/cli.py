@@ -1,0 +1,95 @@
+"""Operator's health verdict from a terminal; never reports to CodePipeline.
+
+    python -m health_check.cli --environment staging --alarm-prefix dev-staging- \\
+        [--cluster staging-cluster-dev --services api-service-dev,auth-service-dev] \\
+        [--region eu-west-1] [--profile ops] [--endpoint-url http://127.0.0.1:5000]
+
+Exit status: 0 healthy, 1 unhealthy (or not yet healthy), 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError
+
+from health_check.aws import AwsGateway
+from health_check.errors import HealthCheckError
+from health_check.job import collect_facts
+from health_check.params import parse_user_parameters
+from health_check.verdict import AlarmFact, Outcome, ServiceFact, decide
+
+EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_ERROR = 0, 1, 2
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m health_check.cli",
+        description="Print an environment's health verdict: alarms by prefix and ECS services.",
+    )
+    parser.add_argument("--environment", required=True, help="e.g. staging")
+    parser.add_argument("--alarm-prefix", required=True, help="e.g. dev-staging-")
+    parser.add_argument("--cluster", help="ECS cluster of --services")
+    parser.add_argument("--services", help="comma-separated ECS service names")
+    parser.add_argument("--region", help="AWS region (default: the SDK's)")
+    parser.add_argument("--profile", help="AWS named profile")
+    parser.add_argument("--endpoint-url", help="e.g. a moto server or LocalStack")
+    return parser.parse_args(argv)
+
+
+def render(alarms: list[AlarmFact], services: list[ServiceFact]) -> str:
+    rows = [("ALARM", "STATE", "REASON")]
+    rows += [(alarm.name, alarm.state, alarm.reason) for alarm in alarms]
+    lines = _table(rows)
+    if services:
+        service_rows = [("SERVICE", "STATUS", "RUNNING/DESIRED")]
+        service_rows += [
+            (service.name, service.status, f"{service.running}/{service.desired}")
+            for service in services
+        ]
+        lines += ["", *_table(service_rows)]
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, str, str]]) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    return [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _arguments(argv)
+    # The same parser and validation as the Lambda's UserParameters; bake 0 means "verdict now".
+    user_parameters: dict[str, object] = {
+        "environment": args.environment,
+        "alarm_prefix": args.alarm_prefix,
+        "bake_seconds": 0,
+    }
+    if args.cluster is not None or args.services is not None:
+        user_parameters["cluster"] = args.cluster
+        user_parameters["services"] = (
+            [name.strip() for name in args.services.split(",")] if args.services else None
+        )
+    try:
+        params = parse_user_parameters(json.dumps(user_parameters))
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        alarms, services = collect_facts(AwsGateway(session, args.endpoint_url), params)
+    except (HealthCheckError, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    verdict = decide(alarms, services, bake_seconds=0, elapsed_seconds=0)
+    print(render(alarms, services), file=out)
+    healthy = verdict.outcome is Outcome.SUCCEEDED
+    print(
+        f"\n{'HEALTHY' if healthy else 'UNHEALTHY'} ({verdict.outcome.value}): {verdict.message}",
+        file=out,
+    )
+    return EXIT_HEALTHY if healthy else EXIT_UNHEALTHY
+
+
+if __name__ == "__main__":
+    sys.exit(main())

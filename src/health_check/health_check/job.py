@@ -1,0 +1,185 @@
+"""One CodePipeline job: parse it, gather the facts, decide, act on a failure, report once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
+from health_check.aws import AwsGateway
+from health_check.errors import (
+    AwsCallError,
+    ConfigurationError,
+    HealthCheckError,
+    NotAJobEventError,
+    ParameterError,
+    TokenError,
+)
+from health_check.observability import logger
+from health_check.params import (
+    CheckParameters,
+    decode_token,
+    encode_token,
+    new_token,
+    parse_user_parameters,
+)
+from health_check.settings import Settings
+from health_check.verdict import AlarmFact, Outcome, ServiceFact, Verdict, decide
+
+# The one place errors become outcomes.
+_OUTCOME_OF_ERROR: dict[type[HealthCheckError], Outcome] = {
+    ParameterError: Outcome.FAILED_PARAMETERS,
+    TokenError: Outcome.FAILED_CONTINUATION,
+    ConfigurationError: Outcome.FAILED_MISCONFIGURED,
+    AwsCallError: Outcome.FAILED_AWS_ERROR,
+}
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    outcome: Outcome
+    message: str
+    percent_complete: int = 0
+    continuation_token: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "continuation_token": self.continuation_token,
+        }
+
+
+def job_id_of(event: object) -> str:
+    """The job id, or NotAJobEventError: without it there is nothing to report to."""
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    job_id = job.get("id") if isinstance(job, dict) else None
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise NotAJobEventError(
+            "not a CodePipeline job event: expected {'CodePipeline.job': {'id': ...}}; "
+            "no job result can be reported"
+        )
+    return job_id
+
+
+def collect_facts(
+    gateway: AwsGateway, params: CheckParameters
+) -> tuple[list[AlarmFact], list[ServiceFact]]:
+    alarms = gateway.describe_alarms(params.alarm_prefix)
+    services = gateway.describe_services(params.cluster, params.services) if params.cluster else []
+    return alarms, services
+
+
+def run_job(
+    event: dict[str, Any],
+    gateway: AwsGateway,
+    environ: Mapping[str, str],
+    now: Callable[[], float],
+) -> JobResult:
+    """Exactly one job result for every event that has a job id; raises NotAJobEventError else."""
+    job_id = job_id_of(event)
+    logger.append_keys(job_id=job_id)
+    try:
+        result = _check(CodePipelineJobEvent(event), job_id, gateway, environ, now())
+    except HealthCheckError as error:
+        result = JobResult(job_id, _OUTCOME_OF_ERROR[type(error)], str(error))
+    except Exception as error:
+        # Fail closed on a bug too: a check that did not finish must never pass.
+        logger.exception("unexpected error while checking")
+        result = JobResult(job_id, Outcome.FAILED_INTERNAL, f"internal error: {error!r}")
+    logger.info("verdict", outcome=result.outcome.value, verdict_message=result.message)
+    # Outside the try on purpose: if CodePipeline refuses the result the error propagates, the
+    # asynchronous invocation is retried by Lambda and, failing that, the action times out.
+    # Either way the stage fails; catching it here would leave the job unreported.
+    if result.outcome.succeeded:
+        gateway.put_job_success(
+            job_id, result.message, result.percent_complete, result.continuation_token
+        )
+    else:
+        gateway.put_job_failure(job_id, result.message)
+    return result
+
+
+def _check(
+    job: CodePipelineJobEvent,
+    job_id: str,
+    gateway: AwsGateway,
+    environ: Mapping[str, str],
+    checked_at: float,
+) -> JobResult:
+    settings = Settings.from_env(environ)
+    raw_parameters, raw_token = _job_inputs(job)
+    params = parse_user_parameters(raw_parameters)
+    logger.append_keys(environment=params.environment)
+    if raw_token is None:
+        token = new_token(params, int(checked_at))
+    elif isinstance(raw_token, str):
+        token = decode_token(raw_token, params, checked_at)
+    else:
+        raise TokenError("continuation token is not a string")
+    alarms, services = collect_facts(gateway, params)
+    verdict = decide(alarms, services, params.bake_seconds, checked_at - token.started_at)
+    message = verdict.message
+    if verdict.outcome.environment_unhealthy:
+        message += _roll_back(gateway, settings, params, job_id, verdict)
+    return JobResult(
+        job_id,
+        verdict.outcome,
+        message,
+        verdict.percent_complete,
+        encode_token(token) if verdict.outcome.continues else None,
+    )
+
+
+def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
+    try:
+        data = job.data
+        raw_token = data.get("continuationToken")
+        raw_parameters = data.action_configuration.configuration.get("UserParameters")
+    except (KeyError, TypeError, AttributeError):
+        raise ParameterError(
+            "job has no data.actionConfiguration.configuration to read UserParameters from"
+        ) from None
+    return raw_parameters, raw_token
+
+
+def _roll_back(
+    gateway: AwsGateway,
+    settings: Settings,
+    params: CheckParameters,
+    job_id: str,
+    verdict: Verdict,
+) -> str:
+    """Notify and stop the environment's deployments; a failure of either is reported, not fatal."""
+    notes: list[str] = []
+    breached = "\n".join(f"  - {name}" for name in verdict.breached_alarms) or "  (none)"
+    try:
+        gateway.publish(
+            settings.notification_topic_arn,
+            f"Health check failed: {params.environment}",
+            f"Environment: {params.environment}\nPipeline job: {job_id}\n"
+            f"Breached alarms:\n{breached}\nVerdict: {verdict.message}\n",
+        )
+    except AwsCallError as error:
+        notes.append(f"notification not sent ({error})")
+    try:
+        deployments = gateway.active_deployments(
+            settings.codedeploy_application, f"{params.environment}-"
+        )
+    except AwsCallError as error:
+        notes.append(f"in-progress deployments not stopped ({error})")
+        deployments = []
+    stopped: list[str] = []
+    for deployment_id in deployments:
+        try:
+            gateway.stop_deployment(deployment_id)
+            stopped.append(deployment_id)
+        except AwsCallError as error:
+            notes.append(f"deployment {deployment_id} not stopped ({error})")
+    if stopped:
+        notes.append(f"stopped with rollback: {', '.join(stopped)}")
+    return "".join(f"; {note}" for note in notes)

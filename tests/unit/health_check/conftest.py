@@ -1,0 +1,115 @@
+"""Fixtures for the health-check tests: moto for what it implements, recorders for the rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from health_check.aws import AwsGateway
+from moto import mock_aws
+
+from tests.unit.health_check.fakes import (
+    APPLICATION,
+    CLUSTER,
+    FAST_CONFIG,
+    REGION,
+    CallRecorder,
+    Clock,
+)
+
+
+@dataclass
+class Aws:
+    """One moto account with helpers to arrange alarms, services and deployments."""
+
+    gateway: AwsGateway
+    reports: CallRecorder
+    stops: CallRecorder
+    topic_arn: str
+    queue_url: str
+    environ: dict[str, str] = field(default_factory=dict)
+
+    def alarm(self, name: str, state: str = "OK", reason: str = "test") -> None:
+        cloudwatch = self.gateway.cloudwatch
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="5XXCount",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)  # type: ignore[arg-type]
+
+    def services(
+        self, monkeypatch: pytest.MonkeyPatch, names: list[str], running: int, desired: int = 2
+    ) -> None:
+        # moto reports MOTO_ECS_SERVICE_RUNNING tasks running for services created meanwhile.
+        monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", str(running))
+        ecs = self.gateway.ecs
+        ecs.create_cluster(clusterName=CLUSTER)
+        task = ecs.register_task_definition(
+            family="app",
+            containerDefinitions=[{"name": "app", "image": "app:1", "memory": 512}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for name in names:
+            ecs.create_service(
+                cluster=CLUSTER, serviceName=name, taskDefinition=task, desiredCount=desired
+            )
+
+    def deployment(self, group: str) -> str:
+        codedeploy = self.gateway.codedeploy
+        if group not in codedeploy.list_deployment_groups(applicationName=APPLICATION).get(
+            "deploymentGroups", []
+        ):
+            codedeploy.create_deployment_group(
+                applicationName=APPLICATION,
+                deploymentGroupName=group,
+                serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+            )
+        return codedeploy.create_deployment(
+            applicationName=APPLICATION,
+            deploymentGroupName=group,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+        )["deploymentId"]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name=REGION)
+        received = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        gateway = AwsGateway(boto3.Session(region_name=REGION), config=FAST_CONFIG)
+        topic_arn = gateway.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        gateway.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        gateway.codedeploy.create_application(applicationName=APPLICATION, computePlatform="ECS")
+        yield Aws(
+            gateway=gateway,
+            # moto implements neither the job-result calls nor StopDeployment.
+            reports=CallRecorder().attach(
+                gateway.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
+            ),
+            stops=CallRecorder().attach(gateway.codedeploy, "StopDeployment"),
+            topic_arn=topic_arn,
+            queue_url=queue_url,
+            environ={"NOTIFICATION_TOPIC_ARN": topic_arn, "CODEDEPLOY_APPLICATION": APPLICATION},
+        )

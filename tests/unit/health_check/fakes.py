@@ -1,0 +1,121 @@
+"""Test doubles: recorders for the calls moto does not implement, fault injection for the ones
+it does (both hook botocore's event system on one client, so other calls still reach moto), an
+injected clock and a CodePipeline job event builder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+REGION = "us-east-1"
+PREFIX = "dev-staging-"
+CLUSTER = "staging-cluster-dev"
+APPLICATION = "microservices-dev"
+JOB_ID = "11111111-2222-3333-4444-555555555555"
+# One attempt, short timeouts: fault tests fail at once instead of sleeping through backoff.
+FAST_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
+
+
+@dataclass
+class Clock:
+    """An injected clock: tests move time forward instead of sleeping."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _reply(status: int, body: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    return AWSResponse("https://fake.invalid", status, HTTPHeaders(), None), body
+
+
+def client_error_body(code: str, message: str = "injected") -> dict[str, Any]:
+    return {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+
+
+@dataclass
+class CallRecorder:
+    """Answers the given operations of one client itself and records their parameters."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # operation -> error code to return
+
+    def attach(self, client: BaseClient, *operations: str) -> CallRecorder:
+        service = client.meta.service_model.service_id.hyphenize()
+        for operation in operations:
+            # The same two events botocore's Stubber uses: parameters as the caller gave them,
+            # then a reply instead of an HTTP request.
+            client.meta.events.register_first(
+                f"before-parameter-build.{service}.{operation}", self._record
+            )
+            client.meta.events.register_first(f"before-call.{service}.{operation}", self._answer)
+        return self
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls.append((model.name, dict(params)))
+
+    def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, Any]:
+        if model.name in self.errors:
+            return _reply(400, client_error_body(self.errors[model.name]))
+        return _reply(200, {"ResponseMetadata": {"HTTPStatusCode": 200}})
+
+    def named(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
+def inject_client_error(client: BaseClient, operation: str, code: str) -> None:
+    """Every call of `operation` fails with the AWS error `code` (as after all retries)."""
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def fail(**_: Any) -> tuple[AWSResponse, Any]:
+        return _reply(400, client_error_body(code))
+
+    client.meta.events.register_first(f"before-call.{service}.{operation}", fail)
+
+
+def inject_timeout(client: BaseClient, operation: str, kind: str) -> list[int]:
+    """Every attempt of `operation` times out on the wire; returns the attempt counter."""
+    service = client.meta.service_model.service_id.hyphenize()
+    attempts: list[int] = []
+
+    def time_out(request: Any, **_: Any) -> None:
+        attempts.append(1)
+        if kind == "connect":
+            raise ConnectTimeoutError(endpoint_url=request.url)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register_first(f"before-send.{service}.{operation}", time_out)
+    return attempts
+
+
+def job_event(
+    user_parameters: object = None, token: object = None, job_id: str = JOB_ID
+) -> dict[str, Any]:
+    """A CodePipeline job event; dict/list parameters are JSON-encoded, strings passed as is."""
+    if user_parameters is None:
+        user_parameters = {"environment": "staging", "alarm_prefix": PREFIX, "bake_seconds": 300}
+    if not isinstance(user_parameters, str):
+        user_parameters = json.dumps(user_parameters)
+    data: dict[str, Any] = {
+        "actionConfiguration": {
+            "configuration": {"FunctionName": "health-check-dev", "UserParameters": user_parameters}
+        },
+        "inputArtifacts": [],
+        "outputArtifacts": [],
+    }
+    if token is not None:
+        data["continuationToken"] = token
+    return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}

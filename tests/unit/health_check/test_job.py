@@ -1,0 +1,347 @@
+"""The job contract end to end against moto: one job result per job, fail closed, bake."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from health_check.errors import NotAJobEventError, ReportError
+from health_check.job import JobResult, run_job
+from health_check.verdict import Outcome
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.health_check.conftest import Aws
+from tests.unit.health_check.fakes import (
+    CLUSTER,
+    JOB_ID,
+    PREFIX,
+    Clock,
+    inject_client_error,
+    inject_timeout,
+    job_event,
+)
+
+STAGING = {"environment": "staging", "alarm_prefix": PREFIX, "bake_seconds": 300}
+REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
+
+
+def run(aws: Aws, clock: Clock, event: dict[str, Any]) -> JobResult:
+    return run_job(event, aws.gateway, aws.environ, clock)
+
+
+def only_report(aws: Aws) -> tuple[str, dict[str, Any]]:
+    """The single job result reported; fails the test if there were none or several."""
+    (report,) = [(name, params) for name, params in aws.reports.calls if name in REPORTS]
+    return report
+
+
+def failure_message(aws: Aws) -> str:
+    name, params = only_report(aws)
+    assert name == "PutJobFailureResult"
+    assert params["jobId"] == JOB_ID
+    message: str = params["failureDetails"]["message"]
+    return message
+
+
+def test_a_breached_alarm_fails_notifies_and_stops_the_environments_deployments(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN one breached staging alarm and deployments in flight in both environments
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    aws.alarm(f"{PREFIX}auth-5xx", "OK")
+    staging = aws.deployment("staging-api-service")
+    aws.deployment("production-api-service")
+    # WHEN
+    result = run(aws, clock, job_event(STAGING))
+    # THEN the job fails at once, naming the alarm and the stopped deployment
+    assert result.outcome is Outcome.FAILED_ALARM
+    message = failure_message(aws)
+    assert f"{PREFIX}api-5xx" in message
+    assert f"{PREFIX}auth-5xx" not in message
+    assert staging in message
+    # AND the notification names the alarm, the environment and the pipeline job
+    (notification,) = aws.notifications()
+    assert f"{PREFIX}api-5xx" in notification["Message"]
+    assert "staging" in notification["Message"]
+    assert JOB_ID in notification["Message"]
+    # AND only staging's deployment is stopped, with rollback
+    assert aws.stops.named("StopDeployment") == [
+        {"deploymentId": staging, "autoRollbackEnabled": True}
+    ]
+
+
+def test_a_failed_notification_or_stop_still_fails_the_job_and_says_so(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN a breached alarm, and SNS and CodeDeploy both refusing
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    deployment = aws.deployment("staging-api-service")
+    inject_client_error(aws.gateway.sns, "Publish", "AuthorizationError")
+    aws.stops.errors["StopDeployment"] = "AccessDeniedException"
+    # WHEN
+    run(aws, clock, job_event(STAGING))
+    # THEN exactly one failure, mentioning both problems
+    message = failure_message(aws)
+    assert "notification not sent" in message
+    assert f"deployment {deployment} not stopped" in message
+
+
+def test_deployments_that_cannot_be_listed_are_reported_in_the_failure(
+    aws: Aws, clock: Clock
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    inject_client_error(aws.gateway.codedeploy, "ListDeploymentGroups", "AccessDeniedException")
+    run(aws, clock, job_event(STAGING))
+    message = failure_message(aws)
+    assert "in-progress deployments not stopped" in message
+    assert "AccessDeniedException" in message
+
+
+def test_no_alarm_matching_the_prefix_fails_as_misconfigured(aws: Aws, clock: Clock) -> None:
+    aws.alarm("dev-production-api-5xx", "OK")
+    result = run(aws, clock, job_event(STAGING))
+    assert result.outcome is Outcome.FAILED_MISCONFIGURED
+    assert "nothing to validate" in failure_message(aws)
+
+
+def test_healthy_first_invocation_succeeds_with_a_continuation_token(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN healthy alarms
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    # WHEN the first invocation runs
+    result = run(aws, clock, job_event(STAGING))
+    # THEN success with a token recording the bake's start
+    name, params = only_report(aws)
+    assert (name, result.outcome) == ("PutJobSuccessResult", Outcome.BAKING)
+    assert json.loads(params["continuationToken"])["started_at"] == int(clock.now)
+    assert params["executionDetails"]["percentComplete"] == 0
+
+
+def test_the_bake_ends_with_plain_success_once_its_time_has_passed(aws: Aws, clock: Clock) -> None:
+    # GIVEN a first invocation that started the bake
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    first = run(aws, clock, job_event(STAGING))
+    # WHEN CodePipeline re-invokes with the token during and after the bake
+    progress = []
+    for _ in range(5):
+        clock.advance(61)
+        aws.reports.calls.clear()
+        progress.append(run(aws, clock, job_event(STAGING, token=first.continuation_token)))
+    # THEN it keeps baking until 300 s have passed, then succeeds without a token
+    assert [r.outcome for r in progress] == [Outcome.BAKING] * 4 + [Outcome.SUCCEEDED]
+    name, params = only_report(aws)
+    assert name == "PutJobSuccessResult"
+    assert "continuationToken" not in params
+    # AND every continuation carried the same bake start
+    assert {r.continuation_token for r in progress[:4]} == {first.continuation_token}
+
+
+def test_insufficient_data_keeps_waiting_then_fails_closed_when_the_bake_ends(
+    aws: Aws, clock: Clock
+) -> None:
+    aws.alarm(f"{PREFIX}new-alarm", "INSUFFICIENT_DATA")
+    first = run(aws, clock, job_event(STAGING))
+    assert first.outcome is Outcome.WAITING
+    clock.advance(300)
+    aws.reports.calls.clear()
+    last = run(aws, clock, job_event(STAGING, token=first.continuation_token))
+    assert last.outcome is Outcome.FAILED_UNHEALTHY
+    assert f"{PREFIX}new-alarm is INSUFFICIENT_DATA" in failure_message(aws)
+
+
+def test_unsteady_services_wait_then_fail_closed(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN healthy alarms but a service running 1 of 2 tasks
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.services(monkeypatch, ["api-service-dev"], running=1)
+    params = {**STAGING, "cluster": CLUSTER, "services": ["api-service-dev"]}
+    # WHEN / THEN it waits during the bake and fails once it is over
+    first = run(aws, clock, job_event(params))
+    assert first.outcome is Outcome.WAITING
+    clock.advance(301)
+    aws.reports.calls.clear()
+    assert run(aws, clock, job_event(params, first.continuation_token)).outcome is (
+        Outcome.FAILED_UNHEALTHY
+    )
+    assert "api-service-dev (1/2 running)" in failure_message(aws)
+
+
+def test_steady_services_and_ok_alarms_with_no_bake_succeed_at_once(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.services(monkeypatch, ["api-service-dev", "auth-service-dev"], running=2)
+    params = {
+        **STAGING,
+        "bake_seconds": 0,
+        "cluster": CLUSTER,
+        "services": ["api-service-dev", "auth-service-dev"],
+    }
+    assert run(aws, clock, job_event(params)).outcome is Outcome.SUCCEEDED
+    name, params_sent = only_report(aws)
+    assert name == "PutJobSuccessResult"
+    assert "continuationToken" not in params_sent
+
+
+@pytest.mark.parametrize("token", ["", "not json", '{"v": 1}', 42])
+def test_an_unreadable_token_fails_and_never_restarts_the_bake(
+    aws: Aws, clock: Clock, token: object
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    result = run(aws, clock, job_event(STAGING, token=token))
+    assert result.outcome is Outcome.FAILED_CONTINUATION
+    assert "continuation token" in failure_message(aws)
+
+
+def test_bad_user_parameters_fail_the_job_naming_the_problem(aws: Aws, clock: Clock) -> None:
+    result = run(aws, clock, job_event({"environment": "staging", "bake_seconds": -5}))
+    assert result.outcome is Outcome.FAILED_PARAMETERS
+    assert "alarm_prefix is required" in failure_message(aws)
+
+
+def test_missing_function_configuration_fails_the_job(aws: Aws, clock: Clock) -> None:
+    aws.environ.pop("NOTIFICATION_TOPIC_ARN")
+    assert run(aws, clock, job_event(STAGING)).outcome is Outcome.FAILED_MISCONFIGURED
+    assert "NOTIFICATION_TOPIC_ARN" in failure_message(aws)
+
+
+@pytest.mark.parametrize(
+    ("client", "operation", "fault"),
+    [
+        ("cloudwatch", "DescribeAlarms", "ThrottlingException"),
+        ("cloudwatch", "DescribeAlarms", "AccessDenied"),
+        ("cloudwatch", "DescribeAlarms", "read-timeout"),
+        ("cloudwatch", "DescribeAlarms", "connect-timeout"),
+        ("ecs", "DescribeServices", "ThrottlingException"),
+        ("ecs", "DescribeServices", "AccessDeniedException"),
+        ("ecs", "DescribeServices", "read-timeout"),
+    ],
+)
+def test_an_aws_fault_during_the_checks_never_yields_success(
+    aws: Aws,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    client: str,
+    operation: str,
+    fault: str,
+) -> None:
+    # GIVEN an otherwise healthy environment whose check hits a fault
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.services(monkeypatch, ["api-service-dev"], running=2)
+    target = getattr(aws.gateway, client)
+    if fault.endswith("timeout"):
+        inject_timeout(target, operation, fault.removesuffix("-timeout"))
+    else:
+        inject_client_error(target, operation, fault)
+    params = {**STAGING, "bake_seconds": 0, "cluster": CLUSTER, "services": ["api-service-dev"]}
+    # WHEN
+    result = run(aws, clock, job_event(params))
+    # THEN
+    assert result.outcome is Outcome.FAILED_AWS_ERROR
+    assert operation in failure_message(aws)
+
+
+def test_a_fault_during_a_continuation_fails_rather_than_keeps_baking(
+    aws: Aws, clock: Clock
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    first = run(aws, clock, job_event(STAGING))
+    inject_client_error(aws.gateway.cloudwatch, "DescribeAlarms", "ThrottlingException")
+    clock.advance(60)
+    aws.reports.calls.clear()
+    assert run(aws, clock, job_event(STAGING, first.continuation_token)).outcome is (
+        Outcome.FAILED_AWS_ERROR
+    )
+    assert only_report(aws)[0] == "PutJobFailureResult"
+
+
+def test_an_unexpected_bug_fails_the_job_instead_of_escaping(aws: Aws, clock: Clock) -> None:
+    # GIVEN a clock that returns nonsense (a bug outside the typed errors)
+    result = run_job(job_event(STAGING), aws.gateway, aws.environ, lambda: "soon")  # type: ignore[arg-type,return-value]
+    assert result.outcome is Outcome.FAILED_INTERNAL
+    assert "internal error" in failure_message(aws)
+
+
+def test_a_refused_job_result_is_raised_not_swallowed(aws: Aws, clock: Clock) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.reports.errors["PutJobSuccessResult"] = "InvalidJobStateException"
+    with pytest.raises(ReportError, match="InvalidJobStateException"):
+        run(aws, clock, job_event(STAGING))
+    assert len(aws.reports.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"Records": []}, {"CodePipeline.job": {}}, {"CodePipeline.job": {"id": ""}}, []],
+)
+def test_an_event_without_a_job_id_raises_and_reports_nothing(
+    aws: Aws, clock: Clock, event: Any
+) -> None:
+    with pytest.raises(NotAJobEventError, match="not a CodePipeline job event"):
+        run(aws, clock, event)
+    assert aws.reports.calls == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+job_ids = st.one_of(st.none(), st.integers(), st.just(""), st.text(min_size=1, max_size=12))
+malformed_events = st.one_of(
+    json_values,
+    st.builds(lambda job_id: {"CodePipeline.job": {"id": job_id}}, job_ids),
+    st.builds(
+        lambda job_id, data: {"CodePipeline.job": {"id": job_id, "data": data}},
+        job_ids,
+        json_values,
+    ),
+    st.builds(
+        job_event,
+        st.one_of(st.text(max_size=20), json_values),
+        st.one_of(st.none(), st.text(max_size=10), st.integers()),
+    ),
+    st.builds(
+        lambda env, prefix, bake: job_event(
+            {"environment": env, "alarm_prefix": prefix, "bake_seconds": bake}
+        ),
+        st.one_of(st.just("staging"), json_values),
+        st.one_of(st.just(PREFIX), json_values),
+        st.one_of(st.integers(-5, 5), json_values),
+    ),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(event=malformed_events)
+def test_any_event_gets_exactly_one_result_with_a_job_id_and_none_without(
+    aws: Aws, clock: Clock, event: Any
+) -> None:
+    # GIVEN any event, possibly a healthy-looking one (one OK alarm exists)
+    aws.reports.calls.clear()
+    if not aws.gateway.describe_alarms(PREFIX):
+        aws.alarm(f"{PREFIX}api-5xx", "OK")
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    job_id = job.get("id") if isinstance(job, dict) else None
+    has_job_id = isinstance(job_id, str) and bool(job_id.strip())
+    # WHEN
+    try:
+        result: JobResult | None = run(aws, clock, event)
+    except NotAJobEventError:
+        result = None
+    # THEN
+    if has_job_id:
+        assert result is not None
+        (name, params) = only_report(aws)
+        assert params["jobId"] == job_id
+        assert (name == "PutJobSuccessResult") == result.outcome.succeeded
+    else:
+        assert result is None
+        assert aws.reports.calls == []

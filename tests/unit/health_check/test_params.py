@@ -1,0 +1,189 @@
+"""UserParameters and continuation-token parsing: defaults, every rejection, tampering."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from health_check.errors import ParameterError, TokenError
+from health_check.params import (
+    DEFAULT_BAKE_SECONDS,
+    CheckParameters,
+    decode_token,
+    encode_token,
+    new_token,
+    parse_user_parameters,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+NOW = 1_800_000_000.0
+PARAMS = CheckParameters(environment="staging", alarm_prefix="dev-staging-", bake_seconds=300)
+
+
+def test_the_contract_example_parses_with_every_field() -> None:
+    raw = json.dumps(
+        {
+            "environment": "staging",
+            "alarm_prefix": "dev-staging-",
+            "bake_seconds": 120,
+            "cluster": "staging-cluster-dev",
+            "services": ["api-service-dev", "auth-service-dev"],
+        }
+    )
+    assert parse_user_parameters(raw) == CheckParameters(
+        "staging",
+        "dev-staging-",
+        120,
+        "staging-cluster-dev",
+        ("api-service-dev", "auth-service-dev"),
+    )
+
+
+def test_bake_seconds_defaults_and_ecs_is_optional() -> None:
+    params = parse_user_parameters('{"environment": "staging", "alarm_prefix": "dev-staging-"}')
+    assert params.bake_seconds == DEFAULT_BAKE_SECONDS == 300
+    assert params.cluster is None
+    assert params.services == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "named_problem"),
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("{not json", "not valid JSON"),
+        ('["staging"]', "must be a JSON object"),
+        ('{"alarm_prefix": "p-"}', "environment is required"),
+        ('{"environment": "staging"}', "alarm_prefix is required"),
+        ('{"environment": 7, "alarm_prefix": "p-"}', "environment must be a non-empty string"),
+        ('{"environment": "Staging!", "alarm_prefix": "p-"}', "lowercase"),
+        ('{"environment": "staging", "alarm_prefix": ""}', "alarm_prefix must be a non-empty"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_seconds": -1}', "negative"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_seconds": "60"}', "integer"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_seconds": 1.5}', "integer"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_seconds": true}', "integer"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_seconds": 999999}', "at most"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "bake_second": 60}', "unknown keys"),
+        ('{"environment": "staging", "alarm_prefix": "p-", "cluster": "c"}', "together"),
+        (
+            '{"environment": "staging", "alarm_prefix": "p-", "cluster": "c", "services": []}',
+            "non-empty list",
+        ),
+        (
+            '{"environment": "staging", "alarm_prefix": "p-", "cluster": "c", "services": "a"}',
+            "non-empty list",
+        ),
+        (
+            '{"environment": "staging", "alarm_prefix": "p-", "cluster": "", "services": ["a"]}',
+            "cluster must be",
+        ),
+        (
+            '{"environment": "staging", "alarm_prefix": "p-", "cluster": "c", '
+            '"services": ["a", "a"]}',
+            "twice",
+        ),
+    ],
+)
+def test_bad_user_parameters_are_rejected_naming_the_problem(
+    raw: object, named_problem: str
+) -> None:
+    with pytest.raises(ParameterError, match=named_problem):
+        parse_user_parameters(raw)
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(), st.binary()))
+def test_arbitrary_input_either_parses_or_raises_parameter_error(raw: object) -> None:
+    try:
+        params = parse_user_parameters(raw)
+    except ParameterError:
+        return
+    assert params.bake_seconds >= 0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["environment", "alarm_prefix", "bake_seconds", "cluster", "services"]),
+        json_values,
+    )
+)
+def test_mistyped_keys_never_escape_as_anything_but_parameter_error(
+    data: dict[str, object],
+) -> None:
+    try:
+        parse_user_parameters(json.dumps(data))
+    except ParameterError as error:
+        message = str(error)
+    else:
+        return
+    assert message.startswith("UserParameters")
+
+
+def test_a_token_round_trips_with_its_bake_start() -> None:
+    token = new_token(PARAMS, started_at=int(NOW))
+    assert decode_token(encode_token(token), PARAMS, NOW + 120).started_at == int(NOW)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda raw: raw[:-5], "not JSON"),
+        (lambda raw: "[]", "unknown format"),
+        (lambda raw: raw.replace('"v":1', '"v":2'), "unknown format"),
+        (lambda raw: raw.replace(f'"started_at":{int(NOW)}', '"started_at":1'), "integrity"),
+        (lambda raw: raw.replace('"digest":"', '"digest":"0'), "integrity"),
+        (lambda raw: raw[:-1] + ',"extra":1}', "integrity"),
+    ],
+)
+def test_an_unreadable_or_edited_token_is_refused(mangle: object, reason: str) -> None:
+    raw = encode_token(new_token(PARAMS, started_at=int(NOW)))
+    assert callable(mangle)
+    with pytest.raises(TokenError, match=reason):
+        decode_token(mangle(raw), PARAMS, NOW)
+
+
+def test_a_well_formed_token_without_a_numeric_start_is_refused() -> None:
+    body = {"v": 1, "started_at": "yesterday", "environment": "staging", "bake_seconds": 300}
+    digest = hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:16]
+    with pytest.raises(TokenError, match="no bake start"):
+        decode_token(json.dumps({**body, "digest": digest}), PARAMS, NOW)
+
+
+def test_a_token_of_another_check_is_refused() -> None:
+    raw = encode_token(new_token(PARAMS, started_at=int(NOW)))
+    production = CheckParameters("production", "dev-production-", 300)
+    with pytest.raises(TokenError, match="different check"):
+        decode_token(raw, production, NOW)
+
+
+def test_a_token_whose_bake_starts_in_the_future_is_refused() -> None:
+    raw = encode_token(new_token(PARAMS, started_at=int(NOW) + 3600))
+    with pytest.raises(TokenError, match="future"):
+        decode_token(raw, PARAMS, NOW)
+
+
+def test_a_token_long_past_its_bake_is_refused_as_stale() -> None:
+    raw = encode_token(new_token(PARAMS, started_at=int(NOW)))
+    with pytest.raises(TokenError, match="stale"):
+        decode_token(raw, PARAMS, NOW + 300 + 3601)
+
+
+def test_an_encoded_token_fits_codepipelines_2048_character_limit() -> None:
+    long_environment = CheckParameters("e" * 32, "p-", 86_400)
+    assert len(encode_token(new_token(long_environment, started_at=10**12))) < 2048
+
+
+@given(st.text())
+def test_arbitrary_text_is_never_accepted_as_a_token(raw: str) -> None:
+    with pytest.raises(TokenError):
+        decode_token(raw, PARAMS, NOW)

@@ -1,0 +1,74 @@
+"""HealthCheckFunction's block of template.yaml: least privilege and the settings code relies on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import REPO_ROOT, load_template
+
+# Actions AWS authorises only against "*" (no resource-level permissions for these calls).
+STAR_ONLY_ACTIONS = {
+    "codepipeline:PutJobSuccessResult",
+    "codepipeline:PutJobFailureResult",
+    "cloudwatch:DescribeAlarms",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(REPO_ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def function(template: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"]["HealthCheckFunction"]["Properties"]
+    return properties
+
+
+def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in function["Policies"] for s in policy["Statement"]]
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_every_call_the_code_makes_is_allowed(function: dict[str, Any]) -> None:
+    allowed = set().union(*(actions_of(s) for s in statements(function)))
+    assert allowed == STAR_ONLY_ACTIONS | {
+        "ecs:DescribeServices",
+        "sns:Publish",
+        "codedeploy:ListDeploymentGroups",
+        "codedeploy:ListDeployments",
+        "codedeploy:StopDeployment",
+    }
+
+
+def test_only_actions_without_resource_level_permissions_use_a_star(
+    function: dict[str, Any],
+) -> None:
+    for statement in statements(function):
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert actions_of(statement) <= STAR_ONLY_ACTIONS
+        assert not any(action.endswith(":*") for action in actions_of(statement))
+
+
+def test_the_function_gets_the_topic_and_the_codedeploy_application(
+    function: dict[str, Any],
+) -> None:
+    variables = function["Environment"]["Variables"]
+    assert variables["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
+    assert variables["CODEDEPLOY_APPLICATION"] == {"Fn::Sub": "microservices-${EnvironmentSuffix}"}
+    assert function["Handler"] == "health_check.handler.lambda_handler"
+    assert function["Timeout"] == 300
+
+
+def test_its_logs_are_kept_for_14_days(template: dict[str, Any], function: dict[str, Any]) -> None:
+    log_group = template["Resources"]["HealthCheckLogGroup"]["Properties"]
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "HealthCheckLogGroup"}
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/health-check-${EnvironmentSuffix}"}
+    assert log_group["RetentionInDays"] == 14
