@@ -1,0 +1,93 @@
+"""api-service's HTTP interface: thin handlers over the key cache and the item store."""
+
+# No `from __future__ import annotations` here: FastAPI must see the real `Caller` type, which
+# is local to build_app and so cannot be resolved from a string annotation later.
+import os
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header
+from pydantic import BaseModel, Field
+from service_kit.app import create_service_app
+from service_kit.aws import client as aws_client
+from service_kit.config import Identity, load_config
+from service_kit.errors import ServiceError
+
+from api_service.config import ApiConfig
+from api_service.items import ItemStore, StoreFull
+from api_service.key_sources import HttpKeySource, KeySource, NoKeySource, SsmKeySource
+from api_service.tokens import InvalidToken, KeyCache, KeysUnavailable
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api-service"'}
+
+
+class NewItem(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    quantity: int = Field(default=1, ge=0, le=1_000_000)
+
+
+def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> FastAPI:
+    keys = KeyCache(key_source, config.jwks_cache_seconds, config.jwks_min_refresh_seconds)
+    store = ItemStore(config.max_items)
+
+    async def health_checks() -> dict[str, bool]:
+        # Cheap on the 5 s health-check path: reads the key source only when the set is stale.
+        await keys.refresh_if_due()
+        return {"signing_keys": keys.is_fresh()}
+
+    app = create_service_app(identity, config, health_checks)
+
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ServiceError(
+                401, "missing_token", "send Authorization: Bearer <token>", _CHALLENGE
+            )
+        try:
+            claims = await keys.verify(
+                token.strip(), issuer=config.issuer, audience=config.audience
+            )
+        except InvalidToken:
+            raise ServiceError(401, "invalid_token", "the token is not valid", _CHALLENGE) from None
+        except KeysUnavailable:
+            raise ServiceError(503, "keys_unavailable", "cannot verify tokens now") from None
+        return str(claims["sub"])
+
+    Caller = Annotated[str, Depends(caller)]
+
+    @app.get("/items")
+    async def list_items(_: Caller) -> dict[str, Any]:
+        return {"items": [item.as_dict() for item in store.all()]}
+
+    @app.post("/items", status_code=201)
+    async def create_item(new: NewItem, owner: Caller) -> dict[str, Any]:
+        try:
+            return store.add(new.name, new.quantity, owner).as_dict()
+        except StoreFull:
+            raise ServiceError(507, "store_full", "the sample store is full") from None
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: str, _: Caller) -> dict[str, Any]:
+        item = store.get(item_id)
+        if item is None:
+            raise ServiceError(404, "not_found", f"no item {item_id}")
+        return item.as_dict()
+
+    return app
+
+
+def key_source_for(config: ApiConfig, jwks_url: str | None) -> KeySource:
+    if jwks_url:
+        return HttpKeySource(jwks_url)
+    if config.jwks_parameter:
+        return SsmKeySource(aws_client("ssm", fast_fail=True), config.jwks_parameter)
+    return NoKeySource()
+
+
+def create_app() -> FastAPI:
+    """Factory uvicorn calls (service_kit.serve): reads the environment the task injects."""
+    config = load_config(ApiConfig)
+    return build_app(
+        config=config,
+        identity=Identity.from_env("api-service"),
+        key_source=key_source_for(config, os.environ.get("AUTH_JWKS_URL")),
+    )

@@ -1,0 +1,1 @@
+"""Shared plumbing of the sample services, so each service's own code is only its endpoints."""
