@@ -1,0 +1,140 @@
+"""buildspecs/test.yml, run as CodeBuild would, with fake `aws`, `docker` and `pytest`.
+
+The install phase (`make venv`) is not run: the fake pytest stands in for the virtualenv's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
+from tests.buildspecs.conftest import SERVICES, Monorepo, repository_uri
+from tests.support import REPO_ROOT, load_template
+
+ARTIFACT_NAMES = {
+    "api-service": "ApiServiceBuildOutput",
+    "auth-service": "AuthServiceBuildOutput",
+    "notification-service": "NotificationServiceBuildOutput",
+}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def run_test_stage(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path, **extra_env: str
+) -> BuildResult:
+    environment = {"ENVIRONMENT_SUFFIX": "dev", **extra_env}
+    for service, artifact in ARTIFACT_NAMES.items():
+        folder = tmp_path / "artifacts" / artifact
+        folder.mkdir(parents=True)
+        image = {"ImageURI": f"{repository_uri(service)}:{COMMIT}"}
+        (folder / "imageDetail.json").write_text(json.dumps(image))
+        environment[f"CODEBUILD_SRC_DIR_{artifact}"] = str(folder)
+    return run_buildspec(
+        monorepo.path / "buildspecs" / "test.yml",
+        source_dir=monorepo.path,
+        environment=environment,
+        fake_cloud=fake_cloud,
+        phases=("pre_build", "build", "post_build"),
+    )
+
+
+def pytest_call(fake_cloud: FakeCloud) -> dict[str, Any]:
+    [call] = fake_cloud.call_records("pytest")
+    return call
+
+
+def compose_commands(fake_cloud: FakeCloud) -> list[list[str]]:
+    return [argv for argv in fake_cloud.calls("docker") if argv[:1] == ["compose"]]
+
+
+def test_pytest_runs_the_suite_without_integration_tests_and_writes_junit(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN
+    result = run_test_stage(monorepo, fake_cloud, tmp_path)
+
+    # THEN
+    assert result.succeeded, result.log
+    assert pytest_call(fake_cloud)["argv"] == [
+        "tests/",
+        "--ignore=tests/integration",
+        "--junitxml=reports/junit.xml",
+    ]
+    assert (monorepo.path / "reports" / "junit.xml").exists()
+
+
+def test_integration_tests_run_when_a_stack_is_named(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN
+    result = run_test_stage(monorepo, fake_cloud, tmp_path, AWS_SAM_STACK_NAME="stack")
+
+    # THEN
+    assert result.succeeded, result.log
+    assert pytest_call(fake_cloud)["argv"] == ["tests/", "--junitxml=reports/junit.xml"]
+
+
+def test_contract_tests_get_the_freshly_built_images_and_the_compose_endpoints(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN
+    result = run_test_stage(monorepo, fake_cloud, tmp_path)
+
+    # THEN the images come from the build outputs and compose started them before pytest
+    assert result.succeeded, result.log
+    environment = pytest_call(fake_cloud)["env"]
+    for service in SERVICES:
+        variable = service.upper().replace("-", "_") + "_IMAGE"
+        assert environment[variable] == f"{repository_uri(service)}:{COMMIT}"
+    for name in ("API", "AUTH", "NOTIFICATION", "AWS_ENDPOINT"):
+        assert environment[f"CONTRACT_{name}_URL"].startswith("http://127.0.0.1:")
+    up = compose_commands(fake_cloud)[0]
+    assert up == [
+        "compose",
+        *("--file", "services/docker-compose.yml"),
+        *("up", "--detach", "--wait", "--no-build"),
+    ]
+
+
+def test_containers_are_stopped_even_when_tests_fail(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN a failing test run
+    result = run_test_stage(monorepo, fake_cloud, tmp_path, FAKE_PYTEST_EXIT="1")
+
+    # THEN the build fails, and post_build still saved the logs and stopped compose
+    assert not result.succeeded
+    assert result.phase_status["post_build"] == 0
+    subcommands = [argv[3] for argv in compose_commands(fake_cloud)]
+    assert subcommands == ["up", "logs", "down"]
+
+
+@pytest.fixture(scope="module")
+def test_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load((REPO_ROOT / "buildspecs" / "test.yml").read_text())
+    return spec
+
+
+def test_junit_report_is_published_to_the_template_report_group(
+    test_spec: dict[str, Any],
+) -> None:
+    # GIVEN the delivery template's report group and test project
+    template = load_template(REPO_ROOT / "pipeline" / "delivery.yaml")
+    project_name = template["Resources"]["TestProject"]["Properties"]["Name"]["Fn::Sub"]
+    group_name = template["Resources"]["TestReportGroup"]["Properties"]["Name"]["Fn::Sub"]
+
+    # WHEN
+    [(key, report)] = test_spec["reports"].items()
+
+    # THEN CodeBuild files <project>-<key> into the group the template created
+    assert group_name == f"{project_name}-{key}"
+    assert report == {
+        "base-directory": "reports",
+        "files": ["junit.xml"],
+        "file-format": "JUNITXML",
+    }

@@ -1,0 +1,584 @@
+"""pipeline/delivery.yaml: artifacts, source, builds, five-stage pipeline, notifications, IAM."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.support import PIPELINE_DIR, load_template, resources_of_type
+
+DELIVERY_PATH = PIPELINE_DIR / "delivery.yaml"
+SERVICES = {
+    "api-service": "ApiService",
+    "auth-service": "AuthService",
+    "notification-service": "NotificationService",
+}
+SUFFIX = "dev"
+
+
+@pytest.fixture(scope="module")
+def delivery() -> dict[str, Any]:
+    return load_template(DELIVERY_PATH)
+
+
+@pytest.fixture(scope="module")
+def pipeline(delivery: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = delivery["Resources"]["Pipeline"]["Properties"]
+    return properties
+
+
+def stage(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [s for s in pipeline["Stages"] if s["Name"] == name]
+    return found
+
+
+def actions_by_name(pipeline: dict[str, Any], stage_name: str) -> dict[str, dict[str, Any]]:
+    return {action["Name"]: action for action in stage(pipeline, stage_name)["Actions"]}
+
+
+def substituted(value: Any, **names: str) -> str:
+    """The string of a !Sub with ${EnvironmentSuffix} and the given parameters filled in."""
+    text: str = value["Fn::Sub"] if isinstance(value, dict) else value
+    names = {"EnvironmentSuffix": SUFFIX, **names}
+    return re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m.group(1), m.group(0)), text)
+
+
+def policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of a role's inline policies, both branches of a Fn::If included."""
+    statements: list[dict[str, Any]] = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                branches = statement["Fn::If"][1:]
+                statements += [s for s in branches if isinstance(s, dict) and "Effect" in s]
+            else:
+                statements.append(statement)
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------- artifacts
+
+
+def test_artifacts_bucket_is_named_per_suffix_and_region(delivery: dict[str, Any]) -> None:
+    bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
+    assert bucket["BucketName"] == {"Fn::Sub": "cicd-artifacts-${EnvironmentSuffix}-${AWS::Region}"}
+
+
+def test_artifacts_bucket_is_versioned_and_expires_artifacts_after_30_days(
+    delivery: dict[str, Any],
+) -> None:
+    bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == 30
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert "DaysAfterInitiation" in rule["AbortIncompleteMultipartUpload"]
+
+
+def test_artifacts_bucket_is_kms_encrypted_with_the_optional_customer_key(
+    delivery: dict[str, Any],
+) -> None:
+    bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    default = rule["ServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == {
+        "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert rule["BucketKeyEnabled"] is True
+    assert delivery["Parameters"]["KmsKeyArn"]["Default"] == ""
+
+
+def test_artifacts_bucket_blocks_public_access_and_acls(delivery: dict[str, Any]) -> None:
+    bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_artifacts_bucket_policy_denies_requests_without_tls(delivery: dict[str, Any]) -> None:
+    policy = delivery["Resources"]["ArtifactsBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "ArtifactsBucket"}
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${ArtifactsBucket.Arn}/*"} in statement["Resource"]
+
+
+# ---------------------------------------------------------------- source
+
+
+def test_codecommit_repository_is_the_default_source(delivery: dict[str, Any]) -> None:
+    assert delivery["Parameters"]["SourceProvider"]["Default"] == "CodeCommit"
+    assert delivery["Parameters"]["BranchName"]["Default"] == "main"
+    repository = delivery["Resources"]["SourceRepository"]
+    assert repository["Condition"] == "UseCodeCommit"
+    assert repository["Properties"]["RepositoryName"] == {
+        "Fn::Sub": "microservices-monorepo-${EnvironmentSuffix}"
+    }
+
+
+def test_both_source_actions_produce_a_full_clone_named_source_output(
+    pipeline: dict[str, Any],
+) -> None:
+    [source_if] = stage(pipeline, "Source")["Actions"]
+    condition, codecommit, connection = source_if["Fn::If"]
+    assert condition == "UseCodeCommit"
+    assert codecommit["ActionTypeId"]["Provider"] == "CodeCommit"
+    assert connection["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    for action in (codecommit, connection):
+        assert action["Configuration"]["OutputArtifactFormat"] == "CODEBUILD_CLONE_REF"
+        assert action["Configuration"]["BranchName"] == {"Ref": "BranchName"}
+        assert action["OutputArtifacts"] == [{"Name": "SourceOutput"}]
+    assert connection["Configuration"]["ConnectionArn"] == {"Ref": "ConnectionArn"}
+    assert connection["Configuration"]["FullRepositoryId"] == {"Ref": "FullRepositoryId"}
+
+
+def test_codecommit_changes_arrive_by_eventbridge_not_polling(
+    delivery: dict[str, Any], pipeline: dict[str, Any]
+) -> None:
+    [source_if] = stage(pipeline, "Source")["Actions"]
+    assert source_if["Fn::If"][1]["Configuration"]["PollForSourceChanges"] is False
+    rule = delivery["Resources"]["SourceChangeRule"]
+    assert rule["Condition"] == "UseCodeCommit"
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail"]["referenceName"] == [{"Ref": "BranchName"}]
+    [target] = rule["Properties"]["Targets"]
+    assert "codepipeline" in target["Arn"]["Fn::Sub"]
+
+
+def test_connection_source_starts_on_push_to_the_branch_through_a_v2_trigger(
+    pipeline: dict[str, Any],
+) -> None:
+    condition, triggers, _ = pipeline["Triggers"]["Fn::If"]
+    assert condition == "UseConnection"
+    [trigger] = triggers
+    assert trigger["ProviderType"] == "CodeStarSourceConnection"
+    assert trigger["GitConfiguration"]["SourceActionName"] == "Source"
+    assert trigger["GitConfiguration"]["Push"] == [
+        {"Branches": {"Includes": [{"Ref": "BranchName"}]}}
+    ]
+
+
+# ---------------------------------------------------------------- build
+
+
+@pytest.mark.parametrize("project", ["ServiceBuildProject", "TestProject"])
+def test_codebuild_projects_use_a_small_privileged_standard_7_image(
+    delivery: dict[str, Any], project: str
+) -> None:
+    properties = delivery["Resources"][project]["Properties"]
+    environment = properties["Environment"]
+    assert environment["ComputeType"] == "BUILD_GENERAL1_SMALL"
+    assert environment["Image"] == "aws/codebuild/standard:7.0"
+    assert environment["PrivilegedMode"] is True
+    assert properties["Source"]["Type"] == "CODEPIPELINE"
+
+
+def test_each_project_runs_the_buildspec_named_for_its_stage(delivery: dict[str, Any]) -> None:
+    resources = delivery["Resources"]
+    assert resources["ServiceBuildProject"]["Properties"]["Source"]["BuildSpec"] == (
+        "buildspecs/build.yml"
+    )
+    assert resources["TestProject"]["Properties"]["Source"]["BuildSpec"] == "buildspecs/test.yml"
+
+
+def test_build_project_receives_account_suffix_and_hook_arns(delivery: dict[str, Any]) -> None:
+    variables = {
+        v["Name"]: v["Value"]
+        for v in delivery["Resources"]["ServiceBuildProject"]["Properties"]["Environment"][
+            "EnvironmentVariables"
+        ]
+    }
+    assert variables["AWS_ACCOUNT_ID"] == {"Ref": "AWS::AccountId"}
+    assert variables["ENVIRONMENT_SUFFIX"] == {"Ref": "EnvironmentSuffix"}
+    assert variables["SMOKE_TEST_HOOK_ARN"] == {"Ref": "SmokeTestHookArn"}
+    assert variables["TRAFFIC_GUARD_HOOK_ARN"] == {"Ref": "TrafficGuardHookArn"}
+
+
+@pytest.mark.parametrize(
+    ("project", "log_group"),
+    [("ServiceBuildProject", "ServiceBuildLogGroup"), ("TestProject", "TestLogGroup")],
+)
+def test_build_logs_go_to_a_log_group_with_retention(
+    delivery: dict[str, Any], project: str, log_group: str
+) -> None:
+    logs = delivery["Resources"][project]["Properties"]["LogsConfig"]["CloudWatchLogs"]
+    assert logs == {"Status": "ENABLED", "GroupName": {"Ref": log_group}}
+    assert delivery["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+
+
+def test_report_group_collects_test_results(delivery: dict[str, Any]) -> None:
+    group = delivery["Resources"]["TestReportGroup"]["Properties"]
+    assert group["Type"] == "TEST"
+    assert "TestReportGroupArn" in delivery["Outputs"]
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+def test_pipeline_is_v2_in_queued_execution_mode(pipeline: dict[str, Any]) -> None:
+    assert pipeline["PipelineType"] == "V2"
+    assert pipeline["ExecutionMode"] == "QUEUED"
+
+
+def test_pipeline_stages_are_source_build_test_staging_production(
+    pipeline: dict[str, Any],
+) -> None:
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source",
+        "Build",
+        "Test",
+        "Staging",
+        "Production",
+    ]
+
+
+def test_artifacts_are_stored_in_the_bucket_with_the_optional_key(pipeline: dict[str, Any]) -> None:
+    store = pipeline["ArtifactStore"]
+    assert store["Type"] == "S3"
+    assert store["Location"] == {"Ref": "ArtifactsBucket"}
+    assert store["EncryptionKey"]["Fn::If"][0] == "HasKmsKey"
+
+
+def test_every_artifact_name_is_alphanumeric_underscore_or_hyphen(
+    pipeline: dict[str, Any],
+) -> None:
+    names = []
+    for pipeline_stage in pipeline["Stages"]:
+        for action in pipeline_stage["Actions"]:
+            branches = action["Fn::If"][1:] if "Fn::If" in action else [action]
+            for branch in branches:
+                for key in ("InputArtifacts", "OutputArtifacts"):
+                    names += [artifact["Name"] for artifact in branch.get(key, [])]
+    assert names
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name) for name in names)
+
+
+def test_three_service_builds_run_in_parallel_from_the_shared_project(
+    pipeline: dict[str, Any],
+) -> None:
+    actions = stage(pipeline, "Build")["Actions"]
+    assert {a["RunOrder"] for a in actions} == {1}
+    assert len(actions) == 3
+    for action in actions:
+        assert action["Configuration"]["ProjectName"] == {"Ref": "ServiceBuildProject"}
+        assert action["InputArtifacts"] == [{"Name": "SourceOutput"}]
+
+
+@pytest.mark.parametrize(("service", "prefix"), SERVICES.items())
+def test_each_build_action_names_its_service_and_repository(
+    pipeline: dict[str, Any], service: str, prefix: str
+) -> None:
+    action = actions_by_name(pipeline, "Build")[prefix]
+    repository = {f"{prefix}RepositoryUri": f"uri/{service}"}
+    overrides = json.loads(
+        substituted(action["Configuration"]["EnvironmentVariables"], **repository)
+    )
+    assert {o["name"]: o["value"] for o in overrides} == {
+        "SERVICE_NAME": service,
+        "REPOSITORY_URI": f"uri/{service}",
+    }
+    assert action["OutputArtifacts"] == [{"Name": f"{prefix}BuildOutput"}]
+
+
+def test_test_stage_reads_source_and_every_build_output(pipeline: dict[str, Any]) -> None:
+    [action] = stage(pipeline, "Test")["Actions"]
+    assert action["Configuration"] == {
+        "ProjectName": {"Ref": "TestProject"},
+        "PrimarySource": "SourceOutput",
+    }
+    assert [a["Name"] for a in action["InputArtifacts"]] == [
+        "SourceOutput",
+        *(f"{prefix}BuildOutput" for prefix in SERVICES.values()),
+    ]
+    assert action["OutputArtifacts"] == [{"Name": "TestOutput"}]
+
+
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
+def test_environment_stages_roll_back_on_failure(
+    pipeline: dict[str, Any], environment: str
+) -> None:
+    assert stage(pipeline, environment)["OnFailure"] == {"Result": "ROLLBACK"}
+
+
+@pytest.mark.parametrize(("environment", "run_order"), [("Staging", 1), ("Production", 2)])
+@pytest.mark.parametrize(("service", "prefix"), SERVICES.items())
+def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templates(
+    pipeline: dict[str, Any], environment: str, run_order: int, service: str, prefix: str
+) -> None:
+    action = actions_by_name(pipeline, environment)[f"Deploy{prefix}"]
+    artifact = f"{prefix}BuildOutput"
+    assert action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+    assert action["RunOrder"] == run_order
+    assert action["InputArtifacts"] == [{"Name": artifact}]
+    assert action["Configuration"] == {
+        "ApplicationName": {"Ref": "CodeDeployApplicationName"},
+        "DeploymentGroupName": f"{environment.lower()}-{service}",
+        "TaskDefinitionTemplateArtifact": artifact,
+        "TaskDefinitionTemplatePath": f"taskdef-{environment.lower()}.json",
+        "AppSpecTemplateArtifact": artifact,
+        "AppSpecTemplatePath": "appspec.yaml",
+        "Image1ArtifactName": artifact,
+        "Image1ContainerName": "IMAGE1_NAME",
+    }
+
+
+@pytest.mark.parametrize(("environment", "run_order"), [("Staging", 2), ("Production", 3)])
+def test_health_validation_follows_the_deployments_with_contract_user_parameters(
+    pipeline: dict[str, Any], environment: str, run_order: int
+) -> None:
+    actions = stage(pipeline, environment)["Actions"]
+    action = actions_by_name(pipeline, environment)["ValidateHealth"]
+    assert action["ActionTypeId"] == {
+        "Category": "Invoke",
+        "Owner": "AWS",
+        "Provider": "Lambda",
+        "Version": "1",
+    }
+    assert action["RunOrder"] == run_order == max(a["RunOrder"] for a in actions)
+    assert action["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
+    env = environment.lower()
+    assert json.loads(substituted(action["Configuration"]["UserParameters"])) == {
+        "environment": env,
+        "alarm_prefix": f"{SUFFIX}-{env}-",
+        "bake_seconds": 300,
+        "cluster": f"{env}-cluster-{SUFFIX}",
+        "services": [f"{service}-{SUFFIX}" for service in SERVICES],
+    }
+
+
+def test_production_starts_with_an_approval_notifying_the_topic_with_staging_links(
+    pipeline: dict[str, Any],
+) -> None:
+    action = actions_by_name(pipeline, "Production")["ApproveRelease"]
+    assert action["ActionTypeId"]["Category"] == "Approval"
+    assert action["RunOrder"] == 1
+    configuration = action["Configuration"]
+    assert configuration["NotificationArn"] == {"Ref": "NotificationTopicArn"}
+    assert configuration["ExternalEntityLink"] == {"Ref": "ApiServiceStagingEndpoint"}
+    custom_data = configuration["CustomData"]["Fn::Sub"]
+    for prefix in SERVICES.values():
+        assert f"${{{prefix}StagingEndpoint}}" in custom_data
+    # CodePipeline caps CustomData at 500 characters; each URL (ALB name and port) is < 100.
+    fixed_text = re.sub(r"\$\{[^}]+\}", "", custom_data)
+    assert len(fixed_text) + 3 * 100 <= 500
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def test_pipeline_execution_outcomes_reach_the_topic_as_readable_text(
+    delivery: dict[str, Any],
+) -> None:
+    rule = delivery["Resources"]["PipelineExecutionRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["CodePipeline Pipeline Execution State Change"]
+    assert pattern["detail"]["pipeline"] == [{"Ref": "Pipeline"}]
+    assert {"FAILED", "SUCCEEDED", "SUPERSEDED"} <= set(pattern["detail"]["state"])
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Ref": "NotificationTopicArn"}
+    assert "<state>" in target["InputTransformer"]["InputTemplate"]["Fn::Sub"]
+
+
+def test_approval_outcomes_reach_the_topic(delivery: dict[str, Any]) -> None:
+    rule = delivery["Resources"]["ApprovalRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["type"] == {"category": ["Approval"]}
+    assert rule["Targets"][0]["Arn"] == {"Ref": "NotificationTopicArn"}
+
+
+def test_failed_deployments_of_this_application_reach_the_topic(
+    delivery: dict[str, Any],
+) -> None:
+    rule = delivery["Resources"]["DeploymentFailureRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.codedeploy"]
+    assert pattern["detail"] == {
+        "application": [{"Ref": "CodeDeployApplicationName"}],
+        "state": ["FAILURE"],
+    }
+    assert "InputTransformer" in rule["Targets"][0]
+
+
+def test_topic_policy_admits_exactly_the_rules_and_this_account_alarms(
+    delivery: dict[str, Any],
+) -> None:
+    # GIVEN every rule that targets the topic
+    rules = resources_of_type(delivery, "AWS::Events::Rule")
+    publishing = {
+        name
+        for name, rule in rules.items()
+        if any(t["Arn"] == {"Ref": "NotificationTopicArn"} for t in rule["Properties"]["Targets"])
+    }
+    policy = delivery["Resources"]["NotificationTopicPolicy"]["Properties"]
+
+    # WHEN
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+    # THEN
+    assert policy["Topics"] == [{"Ref": "NotificationTopicArn"}]
+    assert set(statements) == {"EventBridgeRules", "CloudWatchAlarms"}
+    events = statements["EventBridgeRules"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == "sns:Publish"
+    source_arns = events["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert {arn["Fn::GetAtt"][0] for arn in source_arns} == publishing
+    alarms = statements["CloudWatchAlarms"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def test_one_role_per_principal(delivery: dict[str, Any]) -> None:
+    principals = {
+        name: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        for name, role in resources_of_type(delivery, "AWS::IAM::Role").items()
+    }
+    assert principals == {
+        "SourceChangeRuleRole": {"Service": "events.amazonaws.com"},
+        "ServiceBuildRole": {"Service": "codebuild.amazonaws.com"},
+        "TestRole": {"Service": "codebuild.amazonaws.com"},
+        "PipelineRole": {"Service": "codepipeline.amazonaws.com"},
+    }
+    projects = resources_of_type(delivery, "AWS::CodeBuild::Project")
+    roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
+    assert sorted(roles) == ["ServiceBuildRole", "TestRole"]
+
+
+def test_no_allow_statement_grants_every_action_of_a_service(delivery: dict[str, Any]) -> None:
+    for name, role in resources_of_type(delivery, "AWS::IAM::Role").items():
+        for statement in policy_statements(role):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                assert action != "*", name
+                assert not action.endswith(":*"), f"{name}: {action}"
+
+
+def test_every_wildcard_resource_carries_a_comment_saying_why() -> None:
+    lines = DELIVERY_PATH.read_text().splitlines()
+    wildcard_lines = [i for i, line in enumerate(lines) if line.strip() == 'Resource: "*"']
+    assert wildcard_lines
+    for index in wildcard_lines:
+        assert lines[index - 1].strip().startswith("#"), f"line {index + 1}"
+
+
+def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
+    delivery: dict[str, Any],
+) -> None:
+    wildcard_actions = {
+        action
+        for role in resources_of_type(delivery, "AWS::IAM::Role").values()
+        for statement in policy_statements(role)
+        if statement["Resource"] == "*"
+        for action in as_list(statement["Action"])
+    }
+    assert wildcard_actions == {
+        "ecr:GetAuthorizationToken",
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+    }
+
+
+def test_pipeline_passes_only_the_service_task_roles_and_only_to_ecs_tasks(
+    delivery: dict[str, Any],
+) -> None:
+    statements = policy_statements(delivery["Resources"]["PipelineRole"])
+    [pass_role] = [s for s in statements if "iam:PassRole" in as_list(s["Action"])]
+    assert pass_role["Resource"] == {"Ref": "TaskRoleArns"}
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+
+
+def test_pipeline_deploys_only_to_this_application(delivery: dict[str, Any]) -> None:
+    statements = policy_statements(delivery["Resources"]["PipelineRole"])
+    [deploy] = [s for s in statements if "codedeploy:CreateDeployment" in as_list(s["Action"])]
+    resources = [r["Fn::Sub"] for r in deploy["Resource"]]
+    assert all("${CodeDeployApplicationName}" in r for r in resources)
+
+
+def test_builds_push_only_to_the_service_repositories(delivery: dict[str, Any]) -> None:
+    for role in ("ServiceBuildRole", "TestRole"):
+        statements = policy_statements(delivery["Resources"][role])
+        ecr = [
+            s
+            for s in statements
+            if any(a.startswith("ecr:") for a in as_list(s["Action"])) and s["Resource"] != "*"
+        ]
+        assert ecr
+        assert all(s["Resource"] == {"Ref": "RepositoryArns"} for s in ecr)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def test_outputs_give_console_url_clone_urls_bucket_and_report_group(
+    delivery: dict[str, Any],
+) -> None:
+    outputs = delivery["Outputs"]
+    assert "codepipeline/pipelines/${Pipeline}" in outputs["PipelineUrl"]["Value"]["Fn::Sub"]
+    assert {"RepositoryCloneUrlHttp", "RepositoryCloneUrlGrc", "ArtifactsBucketName"} <= set(
+        outputs
+    )
+
+
+# ---------------------------------------------------------------- root template wiring
+
+
+def test_root_template_nests_the_delivery_stack_with_every_parameter(
+    root_template: dict[str, Any], delivery: dict[str, Any]
+) -> None:
+    stack = root_template["Resources"]["DeliveryStack"]
+    assert stack["Type"] == "AWS::CloudFormation::Stack"
+    assert stack["Properties"]["TemplateURL"] == "pipeline/delivery.yaml"
+    passed = set(stack["Properties"]["Parameters"])
+    required = {n for n, p in delivery["Parameters"].items() if "Default" not in p}
+    assert required <= passed <= set(delivery["Parameters"])
+
+
+def test_root_template_passes_the_functions_the_pipeline_and_builds_call(
+    root_template: dict[str, Any],
+) -> None:
+    parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    assert parameters["HealthCheckFunctionName"] == {"Ref": "HealthCheckFunction"}
+    assert parameters["HealthCheckFunctionArn"] == {"Fn::GetAtt": ["HealthCheckFunction", "Arn"]}
+    assert parameters["SmokeTestHookArn"] == {"Fn::GetAtt": ["SmokeTestHookFunction", "Arn"]}
+    assert parameters["TrafficGuardHookArn"] == {"Fn::GetAtt": ["TrafficGuardHookFunction", "Arn"]}
+    assert parameters["NotificationTopicArn"] == {"Ref": "NotificationTopic"}
+
+
+def test_root_template_outputs_the_delivery_endpoints(root_template: dict[str, Any]) -> None:
+    outputs = root_template["Outputs"]
+    for name in ("PipelineUrl", "RepositoryCloneUrlHttp", "ArtifactsBucketName"):
+        assert outputs[name]["Value"] == {"Fn::GetAtt": ["DeliveryStack", f"Outputs.{name}"]}
+    for prefix in SERVICES.values():
+        assert f"{prefix}RepositoryUri" in outputs
+
+
+@pytest.mark.parametrize("rule", ["PipelineExecutionRule", "ApprovalRule", "DeploymentFailureRule"])
+def test_notification_messages_are_json_strings_using_only_mapped_paths(
+    delivery: dict[str, Any], rule: str
+) -> None:
+    # GIVEN
+    [target] = delivery["Resources"][rule]["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    template = substituted(transformer["InputTemplate"], **{"AWS::Region": "eu-west-1"})
+
+    # WHEN
+    placeholders = set(re.findall(r"<([a-z-]+)>", template))
+    message = json.loads(re.sub(r"<[a-z-]+>", "x", template))
+
+    # THEN EventBridge delivers plain text, and every placeholder has an input path
+    assert isinstance(message, str)
+    assert placeholders == set(transformer["InputPathsMap"])
