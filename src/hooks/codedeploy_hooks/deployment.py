@@ -1,0 +1,135 @@
+"""What a hook needs to know about a deployment, read from CodeDeploy itself (never configured
+per service): one function serves every service and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from codedeploy_hooks.errors import DeploymentShapeError, UnknownDeploymentError
+
+if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
+
+ENVIRONMENTS = frozenset({"staging", "production"})
+APPLICATION_PREFIX = "microservices-"
+BLUE_GREEN_PAIR = 2  # target groups in a blue/green pair
+_NOT_FOUND = frozenset(
+    {
+        "DeploymentDoesNotExistException",
+        "InvalidDeploymentIdException",
+        "DeploymentGroupDoesNotExistException",
+        "ApplicationDoesNotExistException",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    deployment_id: str
+    application: str
+    deployment_group: str
+    suffix: str
+    environment: str
+    service: str
+    cluster: str
+    ecs_service: str
+    target_group_names: tuple[str, ...]
+    prod_listener_arns: tuple[str, ...]
+    test_listener_arns: tuple[str, ...]
+    # Alarm names wired into the deployment group's alarm configuration (empty when disabled).
+    alarm_names: tuple[str, ...]
+
+    @property
+    def config_parameter(self) -> str:
+        return f"/pipeline/{self.environment}/{self.service}/config"
+
+    @property
+    def alarm_prefix(self) -> str:
+        """Contract: alarms are named {suffix}-{environment}-{service}-{check}."""
+        return f"{self.suffix}-{self.environment}-{self.service}-"
+
+
+def split_group_name(deployment_group: str) -> tuple[str, str]:
+    """`{environment}-{service}` split on the first '-' (service names contain dashes)."""
+    environment, sep, service = deployment_group.partition("-")
+    if not sep or environment not in ENVIRONMENTS or not service:
+        raise DeploymentShapeError(
+            f"deployment group {deployment_group!r} is not named {{environment}}-{{service}} "
+            f"with environment in {sorted(ENVIRONMENTS)}"
+        )
+    return environment, service
+
+
+def suffix_of(application: str) -> str:
+    if not application.startswith(APPLICATION_PREFIX) or application == APPLICATION_PREFIX:
+        raise DeploymentShapeError(
+            f"application {application!r} is not named {APPLICATION_PREFIX}{{suffix}}"
+        )
+    return application.removeprefix(APPLICATION_PREFIX)
+
+
+def resolve(codedeploy: CodeDeployClient, deployment_id: str) -> DeploymentTarget:
+    try:
+        deployment = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        application = deployment.get("applicationName", "")
+        group_name = deployment.get("deploymentGroupName", "")
+        group = codedeploy.get_deployment_group(
+            applicationName=application, deploymentGroupName=group_name
+        )["deploymentGroupInfo"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            raise UnknownDeploymentError(
+                f"CodeDeploy does not know deployment {deployment_id}: {error}"
+            ) from error
+        raise
+    return from_descriptions(deployment_id, dict(deployment), dict(group))
+
+
+def from_descriptions(
+    deployment_id: str, deployment: dict[str, Any], group: dict[str, Any]
+) -> DeploymentTarget:
+    """Pure: GetDeployment's deploymentInfo + GetDeploymentGroup's deploymentGroupInfo."""
+    if deployment.get("computePlatform") != "ECS":
+        raise DeploymentShapeError(
+            f"deployment {deployment_id} is on {deployment.get('computePlatform')!r}, not ECS"
+        )
+    application = str(deployment.get("applicationName", ""))
+    group_name = str(deployment.get("deploymentGroupName", ""))
+    environment, service = split_group_name(group_name)
+    ecs_services = group.get("ecsServices") or []
+    pairs = (group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or []
+    if len(ecs_services) != 1 or len(pairs) != 1:
+        raise DeploymentShapeError(
+            f"deployment group {group_name} must have one ECS service and one target group pair, "
+            f"has {len(ecs_services)} and {len(pairs)}"
+        )
+    pair = pairs[0]
+    alarms = group.get("alarmConfiguration") or {}
+    alarm_names = (
+        tuple(alarm["name"] for alarm in alarms.get("alarms") or [] if alarm.get("name"))
+        if alarms.get("enabled")
+        else ()
+    )
+    target = DeploymentTarget(
+        deployment_id=deployment_id,
+        application=application,
+        deployment_group=group_name,
+        suffix=suffix_of(application),
+        environment=environment,
+        service=service,
+        cluster=str(ecs_services[0].get("clusterName", "")),
+        ecs_service=str(ecs_services[0].get("serviceName", "")),
+        target_group_names=tuple(tg["name"] for tg in pair.get("targetGroups") or []),
+        prod_listener_arns=tuple((pair.get("prodTrafficRoute") or {}).get("listenerArns") or []),
+        test_listener_arns=tuple((pair.get("testTrafficRoute") or {}).get("listenerArns") or []),
+        alarm_names=alarm_names,
+    )
+    if len(target.target_group_names) != BLUE_GREEN_PAIR or not target.prod_listener_arns:
+        raise DeploymentShapeError(
+            f"deployment group {group_name} needs a blue/green target group pair and a "
+            "production listener"
+        )
+    return target

@@ -1,0 +1,27 @@
+"""One GET through the test listener, with the standard library (no HTTP dependency needed)."""
+
+from __future__ import annotations
+
+import http.client
+
+from codedeploy_hooks.checks import ProbeResult
+from codedeploy_hooks.network import Endpoint
+
+
+def probe(endpoint: Endpoint, path: str, timeout: float) -> ProbeResult:
+    """Plain HTTP: the test listeners are HTTP on purpose (only the hooks' security group reaches
+    them), so there is no certificate naming a private address to verify."""
+    connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=timeout)
+    try:
+        connection.request(
+            "GET", path, headers={"Host": endpoint.host_header, "User-Agent": "codedeploy-hook"}
+        )
+        response = connection.getresponse()
+        response.read()
+        return ProbeResult(status=response.status)
+    except TimeoutError:
+        return ProbeResult(status=None, error=f"timed out after {timeout:.1f}s")
+    except (OSError, http.client.HTTPException) as error:
+        return ProbeResult(status=None, error=f"{type(error).__name__}: {error}")
+    finally:
+        connection.close()

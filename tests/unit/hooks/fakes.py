@@ -1,0 +1,300 @@
+"""Test doubles and builders for the hook tests (fixtures using them are in conftest.py): a moto
+world shaped like one service's blue/green deployment, a recording stand-in for the status call,
+fake Lambda contexts and a local HTTP server standing in for the green tasks."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from codedeploy_hooks.checks import Verdict
+from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.dependencies import Dependencies
+from codedeploy_hooks.network import Endpoint
+from codedeploy_hooks.reporting import HookIds, Status
+from codedeploy_hooks.settings import SAFETY_MARGIN_SECONDS, Settings
+
+SUFFIX = "dev"
+APPLICATION = f"microservices-{SUFFIX}"
+GROUP = "staging-api-service"
+CLUSTER = f"staging-cluster-{SUFFIX}"
+ECS_SERVICE = f"api-service-{SUFFIX}"
+CONFIG_PARAMETER = "/pipeline/staging/api-service/config"
+ALARM_PREFIX = f"{SUFFIX}-staging-api-service-"
+GREEN_ADDRESS = "10.0.1.10"
+PLENTY_OF_TIME_MS = 120_000
+
+# One session for every test: moto resets boto3's default session on each start, and reloading the
+# service models (EC2's is megabytes of JSON) for every test would dominate the suite's time.
+_SESSION = boto3.session.Session(region_name="us-east-1")
+
+
+def client(service: str) -> Any:
+    """A client of the shared session; moto intercepts it whenever a mock is active."""
+    return _SESSION.client(service)  # type: ignore[call-overload]
+
+
+# Small numbers so the retry and watch loops finish in milliseconds.
+FAST_SETTINGS = Settings(
+    smoke_attempts=3,
+    smoke_request_timeout_seconds=0.5,
+    backoff_base_seconds=0.01,
+    backoff_max_seconds=0.02,
+    target_settle_seconds=0.2,
+    target_poll_seconds=0.01,
+    watch_seconds=0.0,
+    watch_interval_seconds=0.01,
+)
+
+
+@dataclass
+class FakeContext:
+    """The parts of a LambdaContext the hooks and Powertools read."""
+
+    remaining_ms: int = PLENTY_OF_TIME_MS
+    function_name: str = "CodeDeployHook_Test-dev"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_Test-dev"
+    )
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    log_group_name: str = "/aws/lambda/CodeDeployHook_Test-dev"
+    log_stream_name: str = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def budget_ms(seconds: float) -> int:
+    """Remaining time that leaves `seconds` for the check once the safety margin is kept back."""
+    return int((SAFETY_MARGIN_SECONDS + seconds) * 1000)
+
+
+@dataclass
+class RecordingStatusClient:
+    """Stands in for the CodeDeploy client's status call, which moto does not implement."""
+
+    error: Exception | None = None
+    calls: list[dict[str, str]] = field(default_factory=list)
+
+    def put_lifecycle_event_hook_execution_status(self, **kwargs: str) -> dict[str, str]:
+        self.calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+        return {"lifecycleEventHookExecutionId": kwargs["lifecycleEventHookExecutionId"]}
+
+    @property
+    def statuses(self) -> list[str]:
+        return [call["status"] for call in self.calls]
+
+
+@dataclass
+class RecordingReporter:
+    reports: list[tuple[HookIds, Status]] = field(default_factory=list)
+
+    def report(self, ids: HookIds, status: Status) -> None:
+        self.reports.append((ids, status))
+
+
+@dataclass
+class FixedAddresses:
+    """EndpointResolver pointing every listener at a local server; remembers what it was asked."""
+
+    port: int
+    host_header: str = "alb-test.us-east-1.elb.amazonaws.com"
+    listeners: list[Any] = field(default_factory=list)
+
+    def resolve(self, listener: Any) -> list[Endpoint]:
+        self.listeners.append(listener)
+        return [Endpoint(host="127.0.0.1", port=self.port, host_header=self.host_header)]
+
+
+def passing_check(ids: HookIds, deadline: Deadline) -> Verdict:
+    return Verdict.ok("fine")
+
+
+# ---------------------------------------------------------------- moto world
+@dataclass
+class World:
+    deployment_id: str
+    load_balancer_arn: str
+    load_balancer_dns: str
+    prod_listener_arn: str
+    test_listener_arn: str
+    blue_arn: str
+    green_arn: str
+    interface_addresses: list[str]
+
+    def event(self, execution_id: str = "exec-1") -> dict[str, str]:
+        return {"DeploymentId": self.deployment_id, "LifecycleEventHookExecutionId": execution_id}
+
+
+def build_world(*, alarm_configuration: dict[str, Any] | None = None) -> World:
+    ec2 = client("ec2")
+    elbv2 = client("elbv2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
+    ]
+    balancer = elbv2.create_load_balancer(
+        Name="pipeline-dev", Subnets=subnets, Scheme="internet-facing", Type="application"
+    )["LoadBalancers"][0]
+    blue, green = (
+        elbv2.create_target_group(
+            Name=name, Protocol="HTTP", Port=8080, VpcId=vpc_id, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for name in ("staging-api-blue", "staging-api-green")
+    )
+    prod, test = (
+        elbv2.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )["Listeners"][0]["ListenerArn"]
+        for port, group in ((80, blue), (8080, green))
+    )
+    elbv2.register_targets(TargetGroupArn=green, Targets=[{"Id": GREEN_ADDRESS, "Port": 8080}])
+    name_and_id = balancer["LoadBalancerArn"].split(":loadbalancer/")[1]
+    addresses = [
+        ec2.create_network_interface(SubnetId=subnet, Description=f"ELB {name_and_id}")[
+            "NetworkInterface"
+        ]["PrivateIpAddress"]
+        for subnet in subnets
+    ]
+    # An interface of something else in the VPC: must not be mistaken for the ALB's.
+    ec2.create_network_interface(SubnetId=subnets[0], Description="ECS task")
+
+    client("ssm").put_parameter(
+        Name=CONFIG_PARAMETER,
+        Type="String",
+        Value=json.dumps(
+            {"environment": "staging", "service": "api-service", "smoke_paths": ["/v1/ping"]}
+        ),
+    )
+    cloudwatch = client("cloudwatch")
+    for check in ("5xx", "latency"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{ALARM_PREFIX}{check}",
+            MetricName=check,
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cloudwatch.set_alarm_state(
+            AlarmName=f"{ALARM_PREFIX}{check}", StateValue="OK", StateReason="test"
+        )
+
+    codedeploy = client("codedeploy")
+    codedeploy.create_application(applicationName=APPLICATION, computePlatform="ECS")
+    codedeploy.create_deployment_group(
+        applicationName=APPLICATION,
+        deploymentGroupName=GROUP,
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        ecsServices=[{"serviceName": ECS_SERVICE, "clusterName": CLUSTER}],
+        loadBalancerInfo={
+            "targetGroupPairInfoList": [
+                {
+                    "targetGroups": [{"name": "staging-api-blue"}, {"name": "staging-api-green"}],
+                    "prodTrafficRoute": {"listenerArns": [prod]},
+                    "testTrafficRoute": {"listenerArns": [test]},
+                }
+            ]
+        },
+        **({"alarmConfiguration": alarm_configuration} if alarm_configuration else {}),
+    )
+    deployment_id = codedeploy.create_deployment(
+        applicationName=APPLICATION,
+        deploymentGroupName=GROUP,
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+    )["deploymentId"]
+    return World(
+        deployment_id=deployment_id,
+        load_balancer_arn=balancer["LoadBalancerArn"],
+        load_balancer_dns=balancer["DNSName"],
+        prod_listener_arn=prod,
+        test_listener_arn=test,
+        blue_arn=blue,
+        green_arn=green,
+        interface_addresses=addresses,
+    )
+
+
+def shift_production_to_green(world: World) -> None:
+    """What CodeDeploy's AllowTraffic does: the production listener forwards to green."""
+    client("elbv2").modify_listener(
+        ListenerArn=world.prod_listener_arn,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": world.green_arn}],
+    )
+
+
+def set_alarm(name: str, state: str) -> None:
+    client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason="t")
+
+
+def moto_dependencies(
+    resolver: Any, settings: Settings = FAST_SETTINGS, **overrides: Any
+) -> Dependencies:
+    """Dependencies whose clients talk to moto (call inside the `world` fixture)."""
+    values: dict[str, Any] = {
+        "codedeploy": client("codedeploy"),
+        "elbv2": client("elbv2"),
+        "ssm": client("ssm"),
+        "cloudwatch": client("cloudwatch"),
+        "resolver": resolver,
+        "settings": settings,
+    }
+    values.update(overrides)
+    return Dependencies(**values)
+
+
+# ---------------------------------------------------------------- green tasks
+@dataclass
+class GreenTasks:
+    """A local HTTP server standing in for the green task set behind the test listener."""
+
+    port: int
+    mode: str = "healthy"  # healthy | failing | slow | flaky
+    slow_seconds: float = 2.0
+    failing_paths: set[str] = field(default_factory=set)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Host header)
+
+
+class GreenTasksHandler(BaseHTTPRequestHandler):
+    server: GreenTasksServer
+
+    def do_GET(self) -> None:
+        tasks = self.server.tasks
+        tasks.requests.append((self.path, self.headers.get("Host", "")))
+        if tasks.mode == "slow":
+            time.sleep(tasks.slow_seconds)
+        failing = tasks.mode == "failing" or self.path in tasks.failing_paths
+        if tasks.mode == "flaky" and len(tasks.requests) == 1:
+            failing = True  # the first request fails, the retry succeeds
+        body = b'{"status": "fail"}' if failing else b'{"status": "ok"}'
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+
+class GreenTasksServer(ThreadingHTTPServer):
+    daemon_threads = True
+    tasks: GreenTasks
