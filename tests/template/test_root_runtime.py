@@ -228,7 +228,8 @@ def test_task_policies_grant_no_wildcards(root_template: dict[str, Any]) -> None
         (
             "NotificationServiceStack",
             "NotificationServiceTaskPolicy",
-            {"sns:Publish"},
+            # GetTopicAttributes backs notification-service's /health dependency check.
+            {"sns:Publish", "sns:GetTopicAttributes"},
             {"StagingServiceMessagesTopic", "ProductionServiceMessagesTopic"},
         ),
     ],

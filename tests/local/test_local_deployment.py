@@ -1,0 +1,211 @@
+"""End to end: `sam build`, then the local deployment on an in-process emulator, then a rehearsal.
+
+Two templates: a small fixture (tests/local/fixtures/: both transforms, nested stacks, the five
+types moto's CloudFormation does not model, one type nobody models) that keeps the mechanism
+tested whatever state the real template is in, and the real template.yaml (marked slow: its
+`sam build` installs the functions' dependencies).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import REPO_ROOT
+from tools.local_deploy.__main__ import EXIT_USAGE, main
+from tools.local_deploy.clients import NotLocalEndpointError, local_client, require_local_endpoint
+from tools.local_deploy.deploy import CREATED, UNMODELLED, Deployment, deploy
+from tools.local_deploy.emulator import in_process
+from tools.local_deploy.registry import modelled_types
+from tools.local_deploy.rehearse import Rehearsal, rehearse
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SUFFIX = "local"
+BACKED_BY_LOCAL_MODELS = (
+    "AWS::CloudWatch::Alarm",
+    "AWS::CodeBuild::Project",
+    "AWS::CodePipeline::Pipeline",
+    "AWS::CodeDeploy::Application",
+    "AWS::CodeDeploy::DeploymentGroup",
+)
+
+
+def sam_build(template: Path, build_dir: Path) -> Path:
+    """`sam build` as `make build` runs it, into build_dir; returns the built template."""
+    finder = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "find-python313.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if finder.returncode != 0:
+        pytest.skip("no python3.13 interpreter for `sam build`")
+    sam = shutil.which("sam", path=str(REPO_ROOT / ".venv" / "bin"))
+    assert sam is not None
+    env_path = f"{finder.stdout.strip()}:{REPO_ROOT / '.venv' / 'bin'}:/usr/bin:/bin"
+    completed = subprocess.run(
+        [
+            sam,
+            "build",
+            "--template",
+            str(template),
+            "--build-dir",
+            str(build_dir),
+            "--cache-dir",
+            str(REPO_ROOT / ".aws-sam" / "cache"),
+            "--cached",
+            "--parallel",
+            "--language-extensions",
+        ],
+        cwd=template.parent,
+        env={"PATH": env_path, "SAM_CLI_TELEMETRY": "0", "HOME": str(Path.home())},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return build_dir / "template.yaml"
+
+
+@dataclass
+class LocalRun:
+    endpoint_url: str
+    deployment: Deployment
+    rehearsal: Rehearsal
+    output: str
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(FIXTURES / "template.yaml", id="fixture"),
+        pytest.param(REPO_ROOT / "template.yaml", id="real", marks=pytest.mark.slow),
+    ],
+)
+def local_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRun]:
+    built = sam_build(request.param, tmp_path_factory.mktemp("build"))
+    out = io.StringIO()
+    with in_process() as endpoint_url:
+        deployment = deploy(endpoint_url, built, {"EnvironmentSuffix": SUFFIX}, out)
+        yield LocalRun(endpoint_url, deployment, rehearse(endpoint_url, SUFFIX), out.getvalue())
+
+
+def _stack_trees(cloudformation: Any, stack_id: str) -> Iterator[tuple[dict[str, Any], set[str]]]:
+    """(template resources, logical ids present) for the stack and each nested stack."""
+    body = cloudformation.get_template(StackName=stack_id)["TemplateBody"]
+    summaries = cloudformation.list_stack_resources(StackName=stack_id)["StackResourceSummaries"]
+    yield body["Resources"], {summary["LogicalResourceId"] for summary in summaries}
+    for summary in summaries:
+        if summary["ResourceType"] == "AWS::CloudFormation::Stack":
+            yield from _stack_trees(cloudformation, summary["PhysicalResourceId"])
+
+
+def test_stack_reaches_create_complete(local_run: LocalRun) -> None:
+    # GIVEN a deployment to the emulator  WHEN it finished  THEN the root stack is complete
+    cloudformation = local_client("cloudformation", local_run.endpoint_url)
+    stack = cloudformation.describe_stacks(StackName="microservices-pipeline-local")["Stacks"][0]
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert local_run.deployment.status == "CREATE_COMPLETE"
+
+
+def test_every_expanded_resource_exists_or_is_listed_unmodelled(local_run: LocalRun) -> None:
+    # GIVEN the expanded template of every stack the deployment created
+    cloudformation = local_client("cloudformation", local_run.endpoint_url)
+    stack = cloudformation.describe_stacks(StackName="microservices-pipeline-local")["Stacks"][0]
+    unmodelled = set(local_run.deployment.types_in(UNMODELLED))
+
+    # WHEN each declared resource is looked up in its stack
+    unaccounted = [
+        f"{logical_id} ({resource['Type']})"
+        for resources, present in _stack_trees(cloudformation, stack["StackId"])
+        for logical_id, resource in resources.items()
+        if logical_id not in present
+        and resource["Type"] not in unmodelled
+        and "Condition" not in resource
+    ]
+
+    # THEN none is missing without being reported as unmodelled
+    assert unaccounted == []
+
+
+def test_types_backed_by_local_models_are_created_not_unmodelled(local_run: LocalRun) -> None:
+    # GIVEN a template declaring the five types moto's CloudFormation does not model itself
+    declared = {row.resource_type for row in local_run.deployment.rows}
+    assert set(BACKED_BY_LOCAL_MODELS) <= declared
+
+    # WHEN the deployment is reported  THEN every one of them was created
+    assert set(BACKED_BY_LOCAL_MODELS) <= set(local_run.deployment.types_in(CREATED))
+    assert not set(BACKED_BY_LOCAL_MODELS) & set(local_run.deployment.types_in(UNMODELLED))
+
+
+def test_alarms_exist_in_the_cloudwatch_backend(local_run: LocalRun) -> None:
+    # GIVEN the stack's alarms  WHEN CloudWatch is asked  THEN they are there, not just in CFN
+    cloudwatch = local_client("cloudwatch", local_run.endpoint_url)
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{SUFFIX}-production-")["MetricAlarms"]
+
+    assert alarms
+
+
+def test_types_moto_cannot_model_are_listed_as_unmodelled(local_run: LocalRun) -> None:
+    # GIVEN the types the templates declare that moto's CloudFormation does not model
+    declared = {row.resource_type for row in local_run.deployment.rows}
+    unmodellable = declared - modelled_types()
+
+    # WHEN the deployment is reported  THEN exactly those are listed as unmodelled
+    assert unmodellable, "both templates declare at least one type nobody models"
+    assert set(local_run.deployment.types_in(UNMODELLED)) == unmodellable
+
+
+def test_rehearsal_verdict_fails_for_the_breached_alarm(local_run: LocalRun) -> None:
+    # GIVEN one production alarm put into ALARM  WHEN the verdict runs  THEN it fails on it
+    failing = local_run.rehearsal.failing
+
+    assert failing.exit_code == 1, failing.output
+    assert local_run.rehearsal.breached_alarm in failing.output
+
+
+def test_rehearsal_job_reports_failure_and_notifies(local_run: LocalRun) -> None:
+    # GIVEN the breached alarm  WHEN the pipeline's job logic runs  THEN it fails and notifies
+    rehearsal = local_run.rehearsal
+
+    assert rehearsal.job_outcome == "failed_alarm"
+    assert [operation for operation, _ in rehearsal.reports] == ["PutJobFailureResult"]
+    assert len(rehearsal.notifications) == 1
+    assert rehearsal.breached_alarm in rehearsal.notifications[0]["message"]
+
+
+def test_rehearsal_verdict_passes_without_the_breached_alarm(local_run: LocalRun) -> None:
+    # GIVEN the alarm restored to OK  WHEN the verdict runs again  THEN it passes
+    recovered = local_run.rehearsal.recovered
+
+    assert recovered is not None
+    assert recovered.exit_code == 0, recovered.output
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["", "https://cloudformation.us-east-1.amazonaws.com", "http://10.0.0.5:5000", "file:///x"],
+)
+def test_refuses_an_endpoint_that_is_not_local(endpoint: str) -> None:
+    # GIVEN an endpoint off this machine (or none)  WHEN checked  THEN it is refused
+    with pytest.raises(NotLocalEndpointError):
+        require_local_endpoint(endpoint)
+
+
+def test_command_line_refuses_a_remote_endpoint_before_any_call() -> None:
+    # GIVEN a deploy aimed at AWS  WHEN the CLI runs  THEN it stops with the usage status
+    out = io.StringIO()
+
+    status = main(["deploy", "--endpoint-url", "https://cloudformation.amazonaws.com"], out)
+
+    assert status == EXIT_USAGE

@@ -1,0 +1,156 @@
+"""The emulator: moto's server on 127.0.0.1 with this project's CloudFormation models.
+
+The models must be registered in the process that serves moto, so the server is never moto's own
+`moto_server` script but this module: in-process for tests (`in_process`), or as a background
+process (`python -m tools.local_deploy serve`) whose pid and endpoint are recorded in
+`.local-emulator/emulator.json`, so `make rehearse`, `make verdict` and `make destroy` find it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from moto.server import ThreadedMotoServer
+
+from tools.local_deploy.clients import require_local_endpoint
+from tools.local_deploy.registry import register_models, unregister_placeholders
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = REPO_ROOT / ".local-emulator"
+STATE_FILE = "emulator.json"
+START_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class EmulatorState:
+    pid: int
+    endpoint_url: str
+
+
+class EmulatorError(RuntimeError):
+    """The background emulator could not be started or found."""
+
+
+def _start_server() -> tuple[ThreadedMotoServer, str]:
+    register_models()
+    # Port 0: the kernel picks a free port, so two checkouts (or a test run) never collide.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+@contextmanager
+def in_process() -> Iterator[str]:
+    """An emulator in this process for the duration of the block; yields its endpoint."""
+    # One line per request is noise in a test run (the background emulator logs them to a file).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server, endpoint_url = _start_server()
+    # moto's backends are module globals shared by every server in the process: start empty.
+    # The URL is our own loopback server's (http://127.0.0.1:<port>), never user input.
+    reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
+    try:
+        yield endpoint_url
+    finally:
+        server.stop()
+        unregister_placeholders()
+
+
+def serve(state_dir: Path) -> None:
+    """Run the emulator until SIGTERM/SIGINT, with its pid and endpoint in the state file."""
+    server, endpoint_url = _start_server()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # The directory ignores itself, so it never needs an entry in the project's .gitignore.
+    (state_dir / ".gitignore").write_text("*\n")
+    state = {"pid": os.getpid(), "endpoint_url": endpoint_url}
+    temporary = state_dir / f"{STATE_FILE}.tmp"
+    temporary.write_text(json.dumps(state))
+    temporary.replace(state_dir / STATE_FILE)  # atomic: readers never see half a file
+    print(f"emulator listening on {endpoint_url} (pid {os.getpid()})", flush=True)
+    stop.wait()
+    server.stop()
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _answers(endpoint_url: str) -> bool:
+    parts = urlsplit(endpoint_url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 1):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running(state_dir: Path = STATE_DIR) -> EmulatorState | None:
+    """The background emulator recorded in the state directory, if it still answers."""
+    try:
+        raw = json.loads((state_dir / STATE_FILE).read_text())
+        state = EmulatorState(int(raw["pid"]), require_local_endpoint(raw["endpoint_url"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    if _alive(state.pid) and _answers(state.endpoint_url):
+        return state
+    return None
+
+
+def start_background(state_dir: Path = STATE_DIR) -> EmulatorState:
+    """Start the emulator as a detached process (it outlives `make deploy`) and wait for it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    log = (state_dir / "emulator.log").open("ab")
+    subprocess.Popen(  # noqa: S603 - this interpreter and this package, no shell
+        [sys.executable, "-m", "tools.local_deploy", "serve", "--state-dir", str(state_dir)],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # not killed with make's process group
+    )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        state = running(state_dir)
+        if state:
+            return state
+        time.sleep(0.2)
+    raise EmulatorError(f"the emulator did not start; see {state_dir / 'emulator.log'}")
+
+
+def stop_background(state_dir: Path = STATE_DIR) -> EmulatorState | None:
+    """Stop the recorded emulator (by its pid only); returns what was stopped, if anything."""
+    state = running(state_dir)
+    if state is None:
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        return None
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _alive(state.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return state
