@@ -25,7 +25,8 @@ MAX_SERVICES = 10  # the port scheme gives each index 0-9 its own four listener 
 # Inputs that belong to one service and must not be inherited by the copy.
 SERVICE_SPECIFIC = (
     "TaskPolicyArn",
-    "ServiceSecretArn",
+    "StagingServiceSecretArn",
+    "ProductionServiceSecretArn",
     "StagingExtraConfig",
     "ProductionExtraConfig",
     "SmokePaths",

@@ -253,23 +253,29 @@ def test_each_service_gets_only_its_own_permissions(
     assert len(as_list(statement["Resource"])) == len(resources)
 
 
-def test_only_auth_service_receives_the_secret(root_template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
+def test_only_auth_service_receives_a_secret_of_its_own_environment(
+    root_template: dict[str, Any], environment: str
+) -> None:
     secrets = {
-        stack: root_template["Resources"][stack]["Properties"]["Parameters"].get("ServiceSecretArn")
+        stack: root_template["Resources"][stack]["Properties"]["Parameters"].get(
+            f"{environment}ServiceSecretArn"
+        )
         for stack in SERVICE_STACKS
     }
 
     assert secrets == {
         "ApiServiceStack": None,
-        "AuthServiceStack": {"Ref": "AuthServiceSecret"},
+        "AuthServiceStack": {"Ref": f"{environment}AuthServiceSecret"},
         "NotificationServiceStack": None,
     }
 
 
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
 def test_auth_secret_generates_the_signing_seed_with_an_empty_client_list(
-    root_template: dict[str, Any],
+    root_template: dict[str, Any], environment: str
 ) -> None:
-    generated = root_template["Resources"]["AuthServiceSecret"]["Properties"][
+    generated = root_template["Resources"][f"{environment}AuthServiceSecret"]["Properties"][
         "GenerateSecretString"
     ]
 

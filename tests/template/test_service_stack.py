@@ -376,16 +376,23 @@ def test_container_gets_service_secret_only_when_one_is_given(
     service: dict[str, Any], environment: str
 ) -> None:
     # GIVEN a service secret
-    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-service-dev-AbCdEf"
-    stack = renderer(service, ServiceSecretArn=secret)
+    # GIVEN one secret per environment
+    secrets = {
+        name: f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-{name.lower()}-AbCdEf"
+        for name in ENVIRONMENTS
+    }
+    stack = renderer(
+        service,
+        **{f"{name}ServiceSecretArn": arn for name, arn in secrets.items()},
+    )
 
     # WHEN the container is resolved
     (container,) = stack.render(props(service, f"{environment}TaskDefinition"))[
         "ContainerDefinitions"
     ]
 
-    # THEN SERVICE_SECRET comes from it, next to SERVICE_CONFIG
-    assert {"Name": "SERVICE_SECRET", "ValueFrom": secret} in container["Secrets"]
+    # THEN SERVICE_SECRET comes from its own environment's secret, next to SERVICE_CONFIG
+    assert {"Name": "SERVICE_SECRET", "ValueFrom": secrets[environment]} in container["Secrets"]
     assert [item["Name"] for item in container["Secrets"]] == ["SERVICE_CONFIG", "SERVICE_SECRET"]
 
 
@@ -429,12 +436,17 @@ def test_execution_role_reads_exactly_the_two_configuration_parameters(
     ]
 
 
-def test_execution_role_reads_the_secret_when_one_is_given(service: dict[str, Any]) -> None:
-    # GIVEN a service secret
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_execution_role_reads_the_secret_when_one_is_given(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN a secret for one environment only
     secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-service-dev-AbCdEf"
 
     # WHEN the policy is resolved
-    statements = execution_statements(renderer(service, ServiceSecretArn=secret), service)
+    statements = execution_statements(
+        renderer(service, **{f"{environment}ServiceSecretArn": secret}), service
+    )
 
     # THEN secretsmanager:GetSecretValue is granted on that secret only
     grants = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]

@@ -44,7 +44,17 @@ def test_every_call_the_code_makes_is_allowed(function: dict[str, Any]) -> None:
         "codedeploy:ListDeploymentGroups",
         "codedeploy:ListDeployments",
         "codedeploy:StopDeployment",
+        # SNS encrypts the notification with the topic's customer managed key for the caller.
+        "kms:Decrypt",
+        "kms:GenerateDataKey*",
     }
+
+
+def test_the_notification_key_is_the_only_key_it_may_use(function: dict[str, Any]) -> None:
+    kms_statements = [
+        s for s in statements(function) if any(a.startswith("kms:") for a in actions_of(s))
+    ]
+    assert [s["Resource"] for s in kms_statements] == [{"Fn::GetAtt": ["NotificationKey", "Arn"]}]
 
 
 def test_only_actions_without_resource_level_permissions_use_a_star(
