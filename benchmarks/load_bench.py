@@ -157,8 +157,11 @@ def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pope
         "PORT": str(port),
         **env,
     }
+    started = time.monotonic()
     process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL)
     wait_ready(port)
+    # The figure the ECS health-check grace period must cover (scripts/release_clock.py).
+    print(f"start-up to first healthy /health: {time.monotonic() - started:.2f} s")
     return process
 
 
