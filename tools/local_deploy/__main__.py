@@ -95,7 +95,7 @@ def _fresh_emulator(args: argparse.Namespace, out: TextIO) -> str:
 
 
 def _print_verdict(title: str, run: VerdictRun, out: TextIO) -> None:
-    print(f"==> {title}\n    $ {' '.join(run.command[1:])}", file=out)
+    print(f"==> {title}\n    $ python {' '.join(run.command[1:])}", file=out)
     print("\n".join(f"    {line}" for line in run.output.rstrip().splitlines()), file=out)
     print(f"    exit status {run.exit_code}", file=out)
 
