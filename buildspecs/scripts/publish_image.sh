@@ -6,6 +6,11 @@
 # no layer moves and nothing is built. Otherwise BuildKit builds services/<service>/Dockerfile
 # with services/ as the context, against a registry cache kept in the same repository, and
 # pushes both tags. Run from the repository root, after `docker login` to the registry.
+# Optional environment (set by the build project, docs/pipeline.md):
+#   ECR_PUBLIC_CACHE  <registry>/<prefix> of an ECR pull-through cache for public.ecr.aws: the
+#                     Dockerfile's default `ARG BASE_IMAGE=public.ecr.aws/...` is pulled through it
+#   BUILDKIT_IMAGE    the BuildKit image of the docker-container builder (else buildx's default,
+#                     moby/buildkit from Docker Hub)
 set -euo pipefail
 
 repository_uri=$1
@@ -39,13 +44,30 @@ retag() {
     --image-manifest "$manifest" --image-manifest-media-type "$media_type" >/dev/null
 }
 
+# --build-arg BASE_IMAGE=<cache>/<path> when the Dockerfile's default base is on ECR Public and a
+# cache is configured: the same image, pulled with the build's ECR credentials instead of
+# anonymously. The Dockerfile stays the one place that names (and pins) the base image.
+base_image_args() {
+  local default
+  default=$(sed -n 's/^ARG BASE_IMAGE=//p' "services/${service}/Dockerfile" | head -n 1)
+  if [[ -n "${ECR_PUBLIC_CACHE:-}" && "$default" == public.ecr.aws/* ]]; then
+    printf '%s\n' --build-arg "BASE_IMAGE=${ECR_PUBLIC_CACHE}/${default#public.ecr.aws/}"
+  fi
+}
+
 build_and_push() {
+  local builder_opts=() build_args=()
+  if [[ -n "${BUILDKIT_IMAGE:-}" ]]; then
+    builder_opts=(--driver-opt "image=${BUILDKIT_IMAGE}")
+  fi
+  mapfile -t build_args < <(base_image_args)
   # The default docker driver cannot export a registry cache; a docker-container builder can.
-  docker buildx create --name service-builder --driver docker-container --use
+  docker buildx create --name service-builder --driver docker-container "${builder_opts[@]}" --use
   # image-manifest=true and oci-mediatypes=true: ECR rejects BuildKit's default cache index.
   # --provenance=false keeps a single-platform manifest, so put-image can retag it later.
   docker buildx build \
     --file "services/${service}/Dockerfile" \
+    "${build_args[@]}" \
     --tag "${repository_uri}:${commit_tag}" \
     --tag "${repository_uri}:${tree_tag}" \
     --cache-from "type=registry,ref=${repository_uri}:buildcache" \

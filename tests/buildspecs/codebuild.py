@@ -74,11 +74,17 @@ class FakeCloud:
 
 
 def install_fake_cloud(root: Path) -> FakeCloud:
-    """Fake aws, docker and pytest (plus python3 = this interpreter) in root/bin."""
+    """Fake aws, docker, pytest, moto_server and curl (plus python3 = this interpreter)."""
     state_dir, bin_dir = root / "state", root / "bin"
     state_dir.mkdir(parents=True)
     bin_dir.mkdir()
-    launchers = {"aws": "aws.py", "docker": "docker.py", "pytest": "pytest.py"}
+    launchers = {
+        "aws": "aws.py",
+        "docker": "docker.py",
+        "pytest": "pytest.py",
+        "moto_server": "moto_server.py",
+        "curl": "curl.py",
+    }
     for name, script in launchers.items():
         _write_launcher(bin_dir / name, f'exec "{sys.executable}" "{FAKES_DIR / script}" "$@"')
     _write_launcher(bin_dir / "python3", f'exec "{sys.executable}" "$@"')

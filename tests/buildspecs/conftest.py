@@ -16,6 +16,9 @@ SERVICES = ("api-service", "auth-service", "notification-service")
 SUFFIX = "dev"
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+# What the build project sets: the root stack's ECR Public pull-through cache, BuildKit through it.
+ECR_PUBLIC_CACHE = f"{REGISTRY}/ecr-public-{SUFFIX}"
+BUILDKIT_IMAGE = f"{ECR_PUBLIC_CACHE}/vend/moby/buildkit:buildx-stable-1"
 SMOKE_TEST_HOOK_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:CodeDeployHook_SmokeTest-dev"
 TRAFFIC_GUARD_HOOK_ARN = (
     f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:CodeDeployHook_TrafficGuard-dev"
@@ -105,6 +108,8 @@ def build_environment(service: str, commit: str) -> dict[str, str]:
         "ENVIRONMENT_SUFFIX": SUFFIX,
         "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
         "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+        "ECR_PUBLIC_CACHE": ECR_PUBLIC_CACHE,
+        "BUILDKIT_IMAGE": BUILDKIT_IMAGE,
         "SERVICE_NAME": service,
         "REPOSITORY_URI": repository_uri(service),
         "CODEBUILD_RESOLVED_SOURCE_VERSION": commit,

@@ -10,6 +10,8 @@ import yaml
 
 from tests.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
 from tests.buildspecs.conftest import (
+    BUILDKIT_IMAGE,
+    ECR_PUBLIC_CACHE,
     SMOKE_TEST_HOOK_ARN,
     TRAFFIC_GUARD_HOOK_ARN,
     Monorepo,
@@ -27,14 +29,18 @@ OUTPUT_FILES = {
 }
 
 
-def build(monorepo: Monorepo, fake_cloud: FakeCloud, service: str) -> BuildResult:
+def build(monorepo: Monorepo, fake_cloud: FakeCloud, service: str, **overrides: str) -> BuildResult:
     commit = monorepo.git("rev-parse", "HEAD")
     return run_buildspec(
         monorepo.path / "buildspecs" / "build.yml",
         source_dir=monorepo.path,
-        environment=build_environment(service, commit),
+        environment={**build_environment(service, commit), **overrides},
         fake_cloud=fake_cloud,
     )
+
+
+def buildx_creates(fake_cloud: FakeCloud) -> list[list[str]]:
+    return [argv for argv in fake_cloud.calls("docker") if argv[:2] == ["buildx", "create"]]
 
 
 def buildx_builds(fake_cloud: FakeCloud) -> list[list[str]]:
@@ -77,6 +83,81 @@ def test_new_service_image_is_built_with_buildkit_registry_cache_and_pushed(
     assert cache_to.startswith(f"type=registry,ref={uri}:buildcache,")
     assert {"mode=max", "image-manifest=true", "oci-mediatypes=true"} <= set(cache_to.split(","))
     assert commit in fake_cloud.ecr_tags(repository_name("api-service"))
+
+
+ECR_PUBLIC_PYTHON = "public.ecr.aws/docker/library/python:3.13.9-slim-bookworm"
+
+
+def test_base_image_on_ecr_public_is_pulled_through_the_account_cache(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN a Dockerfile whose default base image is on ECR Public, as the real ones are
+    monorepo.write(
+        "services/api-service/Dockerfile",
+        f"ARG BASE_IMAGE={ECR_PUBLIC_PYTHON}\n"
+        "FROM ${BASE_IMAGE} AS builder\n"
+        "FROM ${BASE_IMAGE}\n",
+    )
+    monorepo.commit("base image from ECR Public")
+
+    # WHEN
+    result = build(monorepo, fake_cloud, "api-service")
+
+    # THEN the build replaces the default with the same path in the private pull-through cache
+    assert result.succeeded, result.log
+    [argv] = buildx_builds(fake_cloud)
+    assert option(argv, "--build-arg") == [
+        f"BASE_IMAGE={ECR_PUBLIC_CACHE}/docker/library/python:3.13.9-slim-bookworm"
+    ]
+
+
+def test_base_image_keeps_the_dockerfile_default_without_a_cache(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN the ECR Public default, but no cache configured (a build outside the pipeline)
+    monorepo.write(
+        "services/api-service/Dockerfile",
+        f"ARG BASE_IMAGE={ECR_PUBLIC_PYTHON}\nFROM ${{BASE_IMAGE}}\n",
+    )
+    monorepo.commit("base image from ECR Public")
+
+    # WHEN
+    result = build(monorepo, fake_cloud, "api-service", ECR_PUBLIC_CACHE="")
+
+    # THEN
+    assert result.succeeded, result.log
+    [argv] = buildx_builds(fake_cloud)
+    assert "--build-arg" not in argv
+
+
+def test_base_image_not_on_ecr_public_is_left_to_the_dockerfile(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN the fixture's Dockerfiles: a plain FROM, no BASE_IMAGE argument
+
+    # WHEN
+    result = build(monorepo, fake_cloud, "auth-service")
+
+    # THEN nothing is rewritten (the cache serves only public.ecr.aws paths)
+    assert result.succeeded, result.log
+    [argv] = buildx_builds(fake_cloud)
+    assert "--build-arg" not in argv
+
+
+def test_buildkit_builder_runs_the_configured_image_instead_of_docker_hub(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN / WHEN
+    result = build(monorepo, fake_cloud, "notification-service")
+
+    # THEN the docker-container builder is created from the project's image, before the build
+    assert result.succeeded, result.log
+    [create] = buildx_creates(fake_cloud)
+    assert option(create, "--driver") == ["docker-container"]
+    assert option(create, "--driver-opt") == [f"image={BUILDKIT_IMAGE}"]
+    assert "--use" in create
+    docker_calls = fake_cloud.calls("docker")
+    assert docker_calls.index(create) < docker_calls.index(buildx_builds(fake_cloud)[0])
 
 
 def test_build_logs_in_to_the_repository_registry_before_building(

@@ -5,7 +5,12 @@ The install phase (`make venv`) is not run: the fake pytest stands in for the vi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,34 @@ def run_test_stage(
         fake_cloud=fake_cloud,
         phases=("pre_build", "build", "post_build"),
     )
+
+
+@pytest.fixture(autouse=True)
+def no_stray_moto_server(fake_cloud: FakeCloud) -> Iterator[None]:
+    """Stop a fake moto_server the buildspec left running, whatever the test's outcome."""
+    yield
+    if not (fake_cloud.state_dir / "calls.jsonl").exists():
+        return
+    for pid in [record["pid"] for record in fake_cloud.call_records("moto_server")]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def moto_server_stopped(fake_cloud: FakeCloud) -> bool:
+    """Whether the fake server received SIGTERM (it marks that on its way out)."""
+    marker = fake_cloud.state_dir / "moto_server.stopped"
+    for _ in range(100):  # the signal is delivered asynchronously; wait up to ~10 s for it
+        if marker.exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def tool_sequence(fake_cloud: FakeCloud) -> list[str]:
+    """Every recorded call as "<tool> <first argument>", in the order they happened."""
+    lines = (fake_cloud.state_dir / "calls.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    return [" ".join([entry["tool"], *entry["argv"][:1]]) for entry in entries]
 
 
 def pytest_call(fake_cloud: FakeCloud) -> dict[str, Any]:
@@ -99,6 +132,50 @@ def test_contract_tests_get_the_freshly_built_images_and_the_compose_endpoints(
         *("--file", "services/docker-compose.yml"),
         *("up", "--detach", "--wait", "--no-build"),
     ]
+
+
+def test_moto_server_runs_on_the_host_and_answers_before_the_services_start(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN
+    result = run_test_stage(monorepo, fake_cloud, tmp_path)
+
+    # THEN moto's server came from the virtualenv on the host, on the loopback address the
+    # services share through host networking
+    assert result.succeeded, result.log
+    [server] = fake_cloud.calls("moto_server")
+    assert server == ["-H", "127.0.0.1", "-p", "5000"]
+    # and the stage waited for it to answer before compose started the services
+    [ready] = fake_cloud.calls("curl")
+    assert ready[-1] == "http://127.0.0.1:5000/moto-api/"
+    assert "--fail" in ready
+    sequence = tool_sequence(fake_cloud)
+    assert sequence.index("moto_server -H") < sequence.index("curl --silent")
+    assert sequence.index("curl --silent") < sequence.index("docker compose")
+
+
+def test_no_container_image_is_pulled_for_moto() -> None:
+    # GIVEN
+    compose = yaml.safe_load((REPO_ROOT / "services" / "docker-compose.yml").read_text())
+    spec_text = (REPO_ROOT / "buildspecs" / "test.yml").read_text()
+
+    # THEN compose runs only the three built images, and the buildspec pulls nothing else
+    assert set(compose["services"]) == set(SERVICES)
+    assert "motoserver/" not in spec_text
+    assert "docker pull" not in spec_text
+
+
+def test_moto_server_is_stopped_even_when_tests_fail(
+    monorepo: Monorepo, fake_cloud: FakeCloud, tmp_path: Path
+) -> None:
+    # GIVEN / WHEN a failing test run
+    result = run_test_stage(monorepo, fake_cloud, tmp_path, FAKE_PYTEST_EXIT="1")
+
+    # THEN post_build stopped the server it started, through its recorded PID
+    assert not result.succeeded
+    assert result.phase_status["post_build"] == 0
+    assert moto_server_stopped(fake_cloud)
+    assert not (monorepo.path / "moto-server.pid").exists()
 
 
 def test_containers_are_stopped_even_when_tests_fail(

@@ -1,4 +1,4 @@
-"""pipeline/delivery.yaml: artifacts, source, builds, five-stage pipeline, notifications, IAM."""
+"""pipeline/delivery.yaml: artifacts, source, builds, six-stage pipeline, notifications, IAM."""
 
 from __future__ import annotations
 
@@ -66,9 +66,35 @@ def as_list(value: Any) -> list[Any]:
 # ---------------------------------------------------------------- artifacts
 
 
-def test_artifacts_bucket_is_named_per_suffix_and_region(delivery: dict[str, Any]) -> None:
+def test_artifacts_bucket_is_named_per_suffix_region_and_account(delivery: dict[str, Any]) -> None:
+    # S3 bucket names are global across accounts: the account id keeps the name this account's.
     bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
-    assert bucket["BucketName"] == {"Fn::Sub": "cicd-artifacts-${EnvironmentSuffix}-${AWS::Region}"}
+    assert bucket["BucketName"] == {
+        "Fn::Sub": "cicd-artifacts-${EnvironmentSuffix}-${AWS::Region}-${AWS::AccountId}"
+    }
+
+
+def test_longest_artifacts_bucket_name_fits_the_s3_limit(delivery: dict[str, Any]) -> None:
+    # GIVEN the longest suffix the parameter allows and region codes of the longest length (14)
+    bucket = delivery["Resources"]["ArtifactsBucket"]["Properties"]
+    longest_suffix = "a" * 10
+    assert re.fullmatch(delivery["Parameters"]["EnvironmentSuffix"]["AllowedPattern"], "a" * 10)
+    assert not re.fullmatch(delivery["Parameters"]["EnvironmentSuffix"]["AllowedPattern"], "a" * 11)
+
+    # WHEN
+    names = [
+        substituted(
+            bucket["BucketName"],
+            EnvironmentSuffix=longest_suffix,
+            **{"AWS::Region": region, "AWS::AccountId": "123456789012"},
+        )
+        for region in ("ap-southeast-4", "ap-northeast-3", "cn-northwest-1", "us-gov-west-1")
+    ]
+
+    # THEN every name is a valid S3 bucket name of at most 63 characters
+    for name in names:
+        assert len(name) <= 63, name
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name), name
 
 
 def test_artifacts_bucket_is_versioned_and_expires_artifacts_after_30_days(
@@ -231,7 +257,7 @@ def test_pipeline_is_v2_in_queued_execution_mode(pipeline: dict[str, Any]) -> No
     assert pipeline["ExecutionMode"] == "QUEUED"
 
 
-def test_pipeline_stages_are_source_build_test_staging_production(
+def test_pipeline_stages_are_source_build_test_staging_approval_production(
     pipeline: dict[str, Any],
 ) -> None:
     assert [s["Name"] for s in pipeline["Stages"]] == [
@@ -239,6 +265,7 @@ def test_pipeline_stages_are_source_build_test_staging_production(
         "Build",
         "Test",
         "Staging",
+        "Approval",
         "Production",
     ]
 
@@ -311,15 +338,15 @@ def test_environment_stages_roll_back_on_failure(
     assert stage(pipeline, environment)["OnFailure"] == {"Result": "ROLLBACK"}
 
 
-@pytest.mark.parametrize(("environment", "run_order"), [("Staging", 1), ("Production", 2)])
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
 @pytest.mark.parametrize(("service", "prefix"), SERVICES.items())
 def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templates(
-    pipeline: dict[str, Any], environment: str, run_order: int, service: str, prefix: str
+    pipeline: dict[str, Any], environment: str, service: str, prefix: str
 ) -> None:
     action = actions_by_name(pipeline, environment)[f"Deploy{prefix}"]
     artifact = f"{prefix}BuildOutput"
     assert action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-    assert action["RunOrder"] == run_order
+    assert action["RunOrder"] == 1
     assert action["InputArtifacts"] == [{"Name": artifact}]
     assert action["Configuration"] == {
         "ApplicationName": {"Ref": "CodeDeployApplicationName"},
@@ -333,9 +360,9 @@ def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templat
     }
 
 
-@pytest.mark.parametrize(("environment", "run_order"), [("Staging", 2), ("Production", 3)])
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
 def test_health_validation_follows_the_deployments_with_contract_user_parameters(
-    pipeline: dict[str, Any], environment: str, run_order: int
+    pipeline: dict[str, Any], environment: str
 ) -> None:
     actions = stage(pipeline, environment)["Actions"]
     action = actions_by_name(pipeline, environment)["ValidateHealth"]
@@ -345,7 +372,7 @@ def test_health_validation_follows_the_deployments_with_contract_user_parameters
         "Provider": "Lambda",
         "Version": "1",
     }
-    assert action["RunOrder"] == run_order == max(a["RunOrder"] for a in actions)
+    assert action["RunOrder"] == 2 == max(a["RunOrder"] for a in actions)
     assert action["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
     env = environment.lower()
     assert json.loads(substituted(action["Configuration"]["UserParameters"])) == {
@@ -357,10 +384,34 @@ def test_health_validation_follows_the_deployments_with_contract_user_parameters
     }
 
 
-def test_production_starts_with_an_approval_notifying_the_topic_with_staging_links(
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
+def test_environment_stages_hold_only_deployments_and_the_health_gate(
+    pipeline: dict[str, Any], environment: str
+) -> None:
+    # A stage ROLLBACK re-runs every action of the stage: none of them may wait for a human.
+    actions = stage(pipeline, environment)["Actions"]
+    assert {a["ActionTypeId"]["Category"] for a in actions} == {"Deploy", "Invoke"}
+
+
+def test_approval_is_a_stage_of_its_own_between_staging_and_production_without_rollback(
     pipeline: dict[str, Any],
 ) -> None:
-    action = actions_by_name(pipeline, "Production")["ApproveRelease"]
+    # GIVEN
+    names = [s["Name"] for s in pipeline["Stages"]]
+
+    # WHEN
+    approval = stage(pipeline, "Approval")
+
+    # THEN a rejected or expired approval fails the execution; nothing is rolled back
+    assert names.index("Staging") + 1 == names.index("Approval") == names.index("Production") - 1
+    assert "OnFailure" not in approval
+    assert [a["ActionTypeId"]["Category"] for a in approval["Actions"]] == ["Approval"]
+
+
+def test_approval_notifies_the_topic_with_staging_links(
+    pipeline: dict[str, Any],
+) -> None:
+    action = actions_by_name(pipeline, "Approval")["ApproveRelease"]
     assert action["ActionTypeId"]["Category"] == "Approval"
     assert action["RunOrder"] == 1
     configuration = action["Configuration"]
@@ -508,16 +559,88 @@ def test_pipeline_deploys_only_to_this_application(delivery: dict[str, Any]) -> 
     assert all("${CodeDeployApplicationName}" in r for r in resources)
 
 
+ECR_WRITES = {
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+}
+
+
 def test_builds_push_only_to_the_service_repositories(delivery: dict[str, Any]) -> None:
     for role in ("ServiceBuildRole", "TestRole"):
         statements = policy_statements(delivery["Resources"][role])
-        ecr = [
-            s
-            for s in statements
-            if any(a.startswith("ecr:") for a in as_list(s["Action"])) and s["Resource"] != "*"
+        pushes = [s for s in statements if ECR_WRITES & set(as_list(s["Action"]))]
+        assert all(s["Resource"] == {"Ref": "RepositoryArns"} for s in pushes)
+    build_statements = policy_statements(delivery["Resources"]["ServiceBuildRole"])
+    assert any(set(as_list(s["Action"])) >= ECR_WRITES for s in build_statements)
+
+
+def test_build_role_may_pull_through_the_ecr_public_cache_only_under_its_prefix(
+    delivery: dict[str, Any],
+) -> None:
+    # GIVEN
+    statements = policy_statements(delivery["Resources"]["ServiceBuildRole"])
+
+    # WHEN
+    [pull_through] = [
+        s for s in statements if "ecr:BatchImportUpstreamImage" in as_list(s["Action"])
+    ]
+
+    # THEN the first pull may create and import the cached repository, and nothing may be pushed
+    assert set(pull_through["Action"]) == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:BatchImportUpstreamImage",
+        "ecr:CreateRepository",
+        "ecr:GetDownloadUrlForLayer",
+    }
+    assert pull_through["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+        "${BuildImageCachePrefix}/*"
+    }
+
+
+def test_build_project_pulls_base_and_buildkit_images_through_the_cache(
+    delivery: dict[str, Any],
+) -> None:
+    # GIVEN
+    variables = {
+        v["Name"]: v["Value"]
+        for v in delivery["Resources"]["ServiceBuildProject"]["Properties"]["Environment"][
+            "EnvironmentVariables"
         ]
-        assert ecr
-        assert all(s["Resource"] == {"Ref": "RepositoryArns"} for s in ecr)
+    }
+    names = {"AWS::AccountId": "123456789012", "AWS::Region": "eu-west-1"}
+    names |= {"AWS::URLSuffix": "amazonaws.com", "BuildImageCachePrefix": "ecr-public-dev"}
+
+    # WHEN
+    cache = substituted(variables["ECR_PUBLIC_CACHE"], **names)
+    buildkit = substituted(variables["BUILDKIT_IMAGE"], **names)
+
+    # THEN both name this account's private registry, never Docker Hub
+    assert cache == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ecr-public-dev"
+    assert buildkit.startswith(f"{cache}/")
+    assert buildkit.rsplit(":", 1)[0].endswith("/moby/buildkit")
+
+
+def test_root_template_caches_ecr_public_and_passes_the_prefix_to_delivery(
+    root_template: dict[str, Any],
+) -> None:
+    # GIVEN
+    rule = root_template["Resources"]["BuildImageCacheRule"]
+
+    # WHEN
+    parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+
+    # THEN ECR Public needs no credential, and the prefix fits ECR's 30-character limit
+    assert rule["Type"] == "AWS::ECR::PullThroughCacheRule"
+    assert rule["Properties"]["UpstreamRegistry"] == "ecr-public"
+    assert rule["Properties"]["UpstreamRegistryUrl"] == "public.ecr.aws"
+    assert "CredentialArn" not in rule["Properties"]
+    prefix = rule["Properties"]["EcrRepositoryPrefix"]["Fn::Sub"]
+    assert len(prefix.replace("${EnvironmentSuffix}", "a" * 10)) <= 30
+    assert parameters["BuildImageCachePrefix"] == {"Ref": "BuildImageCacheRule"}
 
 
 # ---------------------------------------------------------------- outputs

@@ -28,13 +28,32 @@ def _compose() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_stage_uses_the_same_pinned_slim_base(service: str) -> None:
+def test_every_stage_uses_the_same_base_image_argument(service: str) -> None:
     # WHEN
     bases = re.findall(r"^FROM (\S+)", _dockerfile(service), re.MULTILINE)
 
-    # THEN
-    assert len(bases) == 2
-    assert all(re.fullmatch(r"python:3\.13\.\d+-slim-bookworm", base) for base in bases)
+    # THEN the pipeline can swap the base for its pull-through copy with one --build-arg
+    assert bases == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_base_image_defaults_to_the_pinned_slim_python_on_ecr_public(service: str) -> None:
+    # GIVEN
+    text = _dockerfile(service)
+
+    # WHEN
+    [default] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", text, re.MULTILINE)
+
+    # THEN Docker's official image on ECR Public (no Docker Hub pull limits), declared before
+    # the first FROM so that every stage can use it
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.13\.\d+-slim-bookworm", default)
+    assert text.index("ARG BASE_IMAGE=") < text.index("\nFROM ")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_needs_no_frontend_image_from_docker_hub(service: str) -> None:
+    # A `# syntax=` directive makes BuildKit pull that frontend image (Docker Hub) on every build.
+    assert not re.search(r"^#\s*syntax=", _dockerfile(service), re.MULTILINE | re.IGNORECASE)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -93,8 +112,41 @@ def test_compose_points_the_services_at_the_tests_topic_and_key_parameter() -> N
     assert config("auth-service")["jwks_parameter"] == JWKS_PARAMETER
 
 
-def test_compose_pins_the_moto_image() -> None:
-    assert re.fullmatch(r"motoserver/moto:\d+\.\d+\.\d+", _compose()["services"]["moto"]["image"])
+def _test_stage_variables() -> dict[str, str]:
+    spec: dict[str, Any] = yaml.safe_load((REPO_ROOT / "buildspecs" / "test.yml").read_text())
+    variables: dict[str, str] = spec["env"]["variables"]
+    return variables
+
+
+def test_compose_runs_only_the_built_images_with_host_networking() -> None:
+    # GIVEN
+    services = _compose()["services"]
+
+    # THEN no moto image (its server runs on the host) and nothing published through the bridge
+    assert set(services) == set(SERVICES)
+    for name, service in services.items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service, name
+
+
+def test_compose_services_listen_where_the_contract_tests_look_for_them() -> None:
+    # GIVEN the URLs the test stage hands to the contract tests
+    variables = _test_stage_variables()
+    expected = {
+        "api-service": variables["CONTRACT_API_URL"],
+        "auth-service": variables["CONTRACT_AUTH_URL"],
+        "notification-service": variables["CONTRACT_NOTIFICATION_URL"],
+    }
+
+    # WHEN
+    services = _compose()["services"]
+
+    # THEN each service's PORT is its URL's port, and every service reaches moto's server
+    for name, url in expected.items():
+        environment = services[name]["environment"]
+        assert url == f"http://127.0.0.1:{environment['PORT']}", name
+        assert environment["AWS_ENDPOINT_URL"] == variables["CONTRACT_AWS_ENDPOINT_URL"], name
+    assert len({services[name]["environment"]["PORT"] for name in expected}) == 3
 
 
 def test_the_build_context_ignores_caches() -> None:
