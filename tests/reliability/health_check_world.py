@@ -1,0 +1,116 @@
+"""The health-check function's AWS, canned: alarms, ECS services, the topic, CodeDeploy and the
+CodePipeline job-result calls, answered by CannedAws through the function's own gateway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from health_check.aws import CLIENT_CONFIG, AwsGateway
+
+from tests.reliability.canned_aws import CannedAws
+
+APPLICATION = "microservices-dev"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pipeline-notifications-dev"
+ENVIRON = {"NOTIFICATION_TOPIC_ARN": TOPIC_ARN, "CODEDEPLOY_APPLICATION": APPLICATION}
+PREFIX = "dev-staging-"
+CLUSTER = "staging-cluster-dev"
+SERVICES = ("api-service-dev", "auth-service-dev", "notification-service-dev")
+GROUPS = ("staging-api-service", "staging-auth-service", "production-api-service")
+USER_PARAMETERS = {
+    "environment": "staging",
+    "alarm_prefix": PREFIX,
+    "bake_seconds": 300,
+    "cluster": CLUSTER,
+    "services": list(SERVICES),
+}
+JOB_RESULT_CALLS = ("PutJobSuccessResult", "PutJobFailureResult")
+
+
+def attach(gateway: AwsGateway, canned: CannedAws) -> AwsGateway:
+    """Every client the gateway makes, answered by `canned` (costed with the real config)."""
+    for client in (
+        gateway.cloudwatch,
+        gateway.ecs,
+        gateway.sns,
+        gateway.codedeploy,
+        gateway.codepipeline,
+    ):
+        canned.attach(client, CLIENT_CONFIG)
+    return gateway
+
+
+def job_event(job_id: str, user_parameters: Any = None, token: Any = None) -> dict[str, Any]:
+    parameters = USER_PARAMETERS if user_parameters is None else user_parameters
+    data: dict[str, Any] = {
+        "actionConfiguration": {
+            "configuration": {
+                "FunctionName": "health-check-dev",
+                "UserParameters": parameters
+                if isinstance(parameters, str)
+                else json.dumps(parameters),
+            }
+        }
+    }
+    if token is not None:
+        data["continuationToken"] = token
+    return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+
+
+def _service(name: str, steady: bool) -> dict[str, Any]:
+    return {
+        "serviceName": name,
+        "status": "ACTIVE",
+        "runningCount": 2 if steady else 1,
+        "desiredCount": 2,
+        "deploymentController": {"type": "CODE_DEPLOY"},
+        "taskSets": [{"status": "PRIMARY"}],
+    }
+
+
+def arrange(
+    canned: CannedAws, alarm_pages: list[list[str]], *, services_steady: bool = True
+) -> None:
+    """A world whose alarms (their states, in pages) and services are given; CodeDeploy has one
+    active deployment per deployment group."""
+    canned.reset()
+
+    def describe_alarms(params: dict[str, Any]) -> dict[str, Any]:
+        page = int(params.get("NextToken") or 0)
+        states = alarm_pages[page] if page < len(alarm_pages) else []
+        reply: dict[str, Any] = {
+            "MetricAlarms": [
+                {"AlarmName": f"{PREFIX}alarm-{page}-{n}", "StateValue": state}
+                for n, state in enumerate(states)
+            ]
+        }
+        if page + 1 < len(alarm_pages):
+            reply["NextToken"] = str(page + 1)
+        return reply
+
+    canned.replies.update(
+        {
+            "DescribeAlarms": describe_alarms,
+            "DescribeServices": lambda params: {
+                "services": [_service(name, services_steady) for name in params["services"]],
+                "failures": [],
+            },
+            "Publish": {"MessageId": "message-1"},
+            "ListDeploymentGroups": {"applicationName": APPLICATION, "deploymentGroups": GROUPS},
+            "ListDeployments": lambda params: {
+                "deployments": [f"d-{params['deploymentGroupName']}"]
+            },
+            "StopDeployment": {"status": "Pending"},
+            "PutJobSuccessResult": {},
+            "PutJobFailureResult": {},
+        }
+    )
+
+
+def job_results(canned: CannedAws) -> list[tuple[str, dict[str, Any]]]:
+    """The job-result calls made (a failed attempt included), with their parameters."""
+    return [(c.operation, c.params) for c in canned.calls if c.operation in JOB_RESULT_CALLS]
+
+
+def accepted_success(canned: CannedAws) -> bool:
+    return any(c.operation == "PutJobSuccessResult" and not c.failed for c in canned.calls)

@@ -1,0 +1,314 @@
+"""Least privilege over EVERY policy statement of every template (tests/security/templates.py):
+the root as written and SAM-transformed, network, service and delivery; role inline policies,
+managed policies, function policies, KMS key policies, topic and bucket policies.
+
+- No Allow grants "*" or "<service>:*", or uses NotAction / NotResource (both grant the complement
+  of a list: everything not named).
+- An Allow on Resource "*" names only actions AWS does not scope by resource (the allow-list
+  below, each with its reason); every entry is in use, so the list cannot go stale.
+- In a KMS key policy, Resource "*" means "this key" (a key policy belongs to one key and cannot
+  name another), so key policies are judged by their principals and actions instead.
+- Deny statements grant nothing; they must carry a condition, or they would lock everyone out.
+- AWS managed policies are attached by ARN, so their documents are not in the templates: the
+  exact set attached is pinned below, each with its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.security.templates import (
+    PolicyStatement,
+    all_templates,
+    as_list,
+    every_statement,
+    statements_of,
+)
+
+# Actions IAM authorises only against Resource "*": they have no resource type in the Service
+# Authorization Reference, or (RegisterTaskDefinition) create the resource they would name.
+WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
+    "ecr:GetAuthorizationToken": "returns an account-wide registry token; ECR has no resource "
+    "to scope it to (the builds and the task execution roles log in with it)",
+    "ecs:DescribeTaskDefinition": "supports no resource-level permissions; read-only (the build "
+    "copies the latest revision of each family)",
+    "ecs:RegisterTaskDefinition": "creates the revision ARN it would be scoped to; what the "
+    "revision may do is bounded by the pipeline's iam:PassRole statement",
+    "codepipeline:PutJobSuccessResult": "job-result calls have no resource type; the job id in "
+    "the call scopes them",
+    "codepipeline:PutJobFailureResult": "as PutJobSuccessResult",
+    "cloudwatch:DescribeAlarms": "a list call (AlarmNamePrefix) IAM authorises only against "
+    "'*'; reads alarm state and configuration only",
+    "elasticloadbalancing:DescribeListeners": "ELB Describe* calls support no resource-level "
+    "permissions; read configuration only",
+    "elasticloadbalancing:DescribeLoadBalancers": "as DescribeListeners",
+    "elasticloadbalancing:DescribeTargetGroups": "as DescribeListeners",
+    "elasticloadbalancing:DescribeTargetHealth": "as DescribeListeners",
+    "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls support no resource-level "
+    "permissions; the smoke test reads the ALB's private addresses with it",
+}
+
+# AWS managed policies attached anywhere (SAM adds the Lambda ones to the roles it generates).
+AWS_MANAGED_POLICIES: dict[str, str] = {
+    "service-role/AWSLambdaBasicExecutionRole": "SAM attaches it to every generated function "
+    "role: log delivery (logs:CreateLogStream/PutLogEvents, and CreateLogGroup on '*')",
+    "AWSXrayWriteOnlyAccess": "SAM attaches it for Tracing: Active (xray:PutTraceSegments, "
+    "PutTelemetryRecords and the sampling reads, which have no resource type)",
+    "service-role/AWSLambdaVPCAccessExecutionRole": "SAM attaches it to the VPC hook functions: "
+    "the ENI calls Lambda makes to place them in the subnets (ec2:CreateNetworkInterface, "
+    "DescribeNetworkInterfaces, DeleteNetworkInterface ... on '*', which EC2 requires)",
+    "AWSCodeDeployRoleForECS": "CodeDeploy's own role for ECS blue/green (task sets, listener "
+    "rewrites, alarms, PassRole to ECS tasks), kept current by AWS",
+}
+_MANAGED_ARN = re.compile(r"^arn:(?:aws|\$\{AWS::Partition\}):iam::aws:policy/(.+)$")
+
+
+def violations(statement: PolicyStatement) -> list[str]:
+    """What is wrong with one statement, each finding naming the statement."""
+    body, where = statement.body, statement.where
+    if statement.effect == "Deny":
+        return [] if body.get("Condition") else [f"{where}: a Deny without a Condition"]
+    if statement.effect != "Allow":
+        return [f"{where}: Effect must be Allow or Deny, got {statement.effect!r}"]
+    found = [f"{where}: Allow with {key}" for key in ("NotAction", "NotResource") if key in body]
+    for action in statement.actions:
+        if action == "*" or action.endswith(":*"):
+            found.append(f"{where}: Allow of {action!r} grants every action")
+    if statement.kind == "trust":
+        if body.get("Principal") in ("*", {"AWS": "*"}):
+            found.append(f"{where}: a role anyone may assume")
+        return found
+    if statement.resource_is_wildcard and statement.kind != "key":
+        found += [
+            f"{where}: Allow of {action} on Resource '*', which is not on the allow-list "
+            "of actions AWS does not scope by resource"
+            for action in statement.actions
+            if action not in WILDCARD_RESOURCE_ACTIONS
+        ]
+    return found
+
+
+def attached_managed_policies(template: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for resource in template.get("Resources", {}).values():
+        for arn in as_list(resource.get("Properties", {}).get("ManagedPolicyArns", [])):
+            text = arn.get("Fn::Sub") if isinstance(arn, dict) else arn
+            match = _MANAGED_ARN.match(text) if isinstance(text, str) else None
+            if match:
+                names.add(match.group(1))
+    return names
+
+
+# ---------------------------------------------------------------- the walker finds policies
+
+
+def test_the_walker_reaches_every_kind_of_policy_in_every_template() -> None:
+    # GIVEN every statement of every template
+    statements = every_statement()
+    # THEN each template contributes, and every kind of policy the system has was read
+    assert {s.template for s in statements} >= set(all_templates()) - {
+        "pipeline/network.yaml"  # the network stack holds no policy at all
+    }
+    kinds = {(s.logical_id, s.kind) for s in statements}
+    for expected in [
+        ("NotificationKey", "key"),
+        ("ArtifactsBucketPolicy", "resource"),
+        ("NotificationTopicPolicy", "resource"),
+        ("ApiServiceTaskPolicy", "identity"),
+        ("PipelineRole", "identity"),
+        ("PipelineRole", "trust"),
+        ("ExecutionRole", "identity"),
+        ("HealthCheckFunction", "identity"),  # the SAM function's Policies, as written
+        ("HealthCheckFunctionRole", "identity"),  # the role SAM generates from them
+        ("SmokeTestHookFunctionRole", "trust"),
+    ]:
+        assert expected in kinds, expected
+
+
+def test_both_branches_of_a_conditional_statement_are_walked() -> None:
+    # GIVEN the build role, whose clone statement depends on the source provider
+    statements = every_statement()
+    clone = [
+        s
+        for s in statements
+        if (s.template, s.logical_id) == ("pipeline/delivery.yaml", "ServiceBuildRole")
+        and s.body.get("Sid") == "FullClone"
+    ]
+    # THEN the CodeCommit and the connection branch were both read
+    assert sorted(action for s in clone for action in s.actions) == [
+        "codecommit:GitPull",
+        "codeconnections:UseConnection",
+        "codestar-connections:UseConnection",
+    ]
+
+
+def test_the_walker_reports_planted_violations_by_name() -> None:
+    # GIVEN a template with one violation of each rule, some hidden behind a Fn::If
+    planted: dict[str, Any] = {
+        "Resources": {
+            "BadRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*"}]
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": {
+                                "Statement": [
+                                    {"Sid": "AllS3", "Effect": "Allow", "Action": "s3:*",
+                                     "Resource": "arn:aws:s3:::b"},
+                                    {"Fn::If": ["C", {"Sid": "Hidden", "Effect": "Allow",
+                                     "Action": "s3:GetObject", "Resource": "*"},
+                                     {"Ref": "AWS::NoValue"}]},
+                                    {"Sid": "Inverse", "Effect": "Allow",
+                                     "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"},
+                                ]
+                            },
+                        }
+                    ],
+                },
+            },
+            "BadPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": {"Sid": "Everything", "Effect": "Allow", "Action": "*",
+                                      "Resource": "*"}
+                    }
+                },
+            },
+            "BadBucketPolicy": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": [{"Sid": "Lockout", "Effect": "Deny", "Principal": "*",
+                                       "Action": "s3:*", "Resource": "*"}]
+                    }
+                },
+            },
+        }
+    }  # fmt: skip
+    # WHEN it is walked
+    found = [v for s in statements_of("planted.yaml", planted) for v in violations(s)]
+    # THEN every planted violation is reported, naming its resource and statement
+    expected_fragments = [
+        "BadRole.AssumeRolePolicyDocument statement 0 (no Sid): Allow of '*'",
+        "BadRole.AssumeRolePolicyDocument statement 0 (no Sid): a role anyone may assume",
+        "BadRole.Policies[0].PolicyDocument statement 0 (AllS3): Allow of 's3:*'",
+        "statement 1 (Hidden): Allow of s3:GetObject on Resource '*'",
+        "statement 2 (Inverse): Allow with NotAction",
+        "BadPolicy.PolicyDocument statement 0 (Everything): Allow of '*'",
+        "BadPolicy.PolicyDocument statement 0 (Everything): Allow of * on Resource '*'",
+        "BadBucketPolicy.PolicyDocument statement 0 (Lockout): a Deny without a Condition",
+    ]
+    for fragment in expected_fragments:
+        assert any(fragment in finding for finding in found), (fragment, found)
+    assert len(found) == len(expected_fragments)
+
+
+# ---------------------------------------------------------------- the rules hold
+
+
+def test_no_policy_in_any_template_grants_more_than_the_rules_allow() -> None:
+    # GIVEN every statement of every template
+    found = [finding for statement in every_statement() for finding in violations(statement)]
+    # THEN none breaks a rule (the message names each offending template, resource, statement)
+    assert found == [], "\n".join(found)
+
+
+def test_every_wildcard_resource_action_on_the_allow_list_is_in_use() -> None:
+    used = {
+        action
+        for statement in every_statement()
+        if statement.effect == "Allow" and statement.resource_is_wildcard
+        if statement.kind != "key"
+        for action in statement.actions
+    }
+    assert set(WILDCARD_RESOURCE_ACTIONS) - used == set(), "stale allow-list entries"
+
+
+def test_key_policy_wildcards_mean_the_key_and_are_bounded_by_principal_and_condition() -> None:
+    # GIVEN the notification key's policy: Resource "*" there is the key itself
+    root = all_templates()["template.yaml"]
+    statements = [
+        s for s in statements_of("template.yaml", root) if s.logical_id == "NotificationKey"
+    ]
+    assert statements
+    unconditioned_services: set[str] = set()
+    for statement in statements:
+        principal = statement.body["Principal"]
+        # THEN nobody outside this account is named, and services may only encrypt and decrypt
+        assert principal != "*", statement.where
+        if "Service" in principal:
+            assert set(statement.actions) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+            condition = statement.body.get("Condition")
+            if condition is None:
+                unconditioned_services.add(principal["Service"])
+            else:
+                assert condition == {
+                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                }, statement.where
+        else:
+            assert principal == {
+                "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            }
+            # AND the account's principals use the key for data only through SNS
+            if "kms:Decrypt" in statement.actions:
+                assert "kms:ViaService" in str(statement.body["Condition"]), statement.where
+    # EventBridge's KMS calls carry no aws:Source* key (template.yaml says why); the topic
+    # policy admits only this stack's rules (tests/template/test_delivery.py::
+    # test_topic_policy_admits_exactly_the_rules_and_this_account_alarms).
+    assert unconditioned_services == {"events.amazonaws.com"}
+
+
+def test_exactly_the_known_aws_managed_policies_are_attached() -> None:
+    attached = set().union(
+        *(attached_managed_policies(template) for template in all_templates().values())
+    )
+    assert attached == set(AWS_MANAGED_POLICIES)
+
+
+def test_sam_generated_function_roles_carry_only_the_statements_written_in_the_template() -> None:
+    # GIVEN the functions' Policies as written and the roles SAM generated from them
+    transformed = all_templates()["template.yaml (SAM-transformed)"]
+    root = all_templates()["template.yaml"]
+    functions = {
+        logical_id
+        for logical_id, resource in root["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    for function in functions:
+        written = [s.body for s in statements_of("root", root) if s.logical_id == function]
+        generated = transformed["Resources"][f"{function}Role"]["Properties"]["Policies"]
+        # THEN SAM added no inline statement of its own
+        assert [s for p in generated for s in p["PolicyDocument"]["Statement"]] == written
+
+
+@pytest.mark.parametrize("role", ["ServiceBuildRole", "TestRole"])
+def test_a_build_role_can_neither_deploy_approve_nor_read_secrets(role: str) -> None:
+    # GIVEN a CodeBuild role (what a compromised build could use)
+    delivery = all_templates()["pipeline/delivery.yaml"]
+    actions = {
+        action
+        for s in statements_of("delivery", delivery)
+        if s.logical_id == role and s.kind == "identity"
+        for action in s.actions
+    }
+    # THEN it holds none of the powers docs/security.md says a build lacks
+    forbidden_prefixes = (
+        "codedeploy:",
+        "codepipeline:",
+        "secretsmanager:",
+        "ssm:",
+        "iam:",
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "lambda:",
+        "sts:",
+    )
+    assert not [a for a in actions if a.startswith(forbidden_prefixes)], actions
