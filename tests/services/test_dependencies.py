@@ -122,6 +122,40 @@ def test_auth_service_is_unhealthy_until_its_key_set_is_published(
     assert json.loads(published["Parameter"]["Value"])["keys"]
 
 
+def test_a_publish_sns_answers_too_late_is_a_504_and_was_in_fact_published(
+    start_service: Callable[..., ServiceProcess], own_moto: tuple[ThreadedMotoServer, str]
+) -> None:
+    # GIVEN a path to SNS that holds each publish longer than the service's 3 s read timeout
+    _, endpoint = own_moto
+    topic_arn, queue_url = create_messaging(endpoint)
+    with DelayingProxy(endpoint) as proxy:
+        notification = start_service(
+            "notification-service",
+            SERVICE_CONFIG=service_config("notification-service", topic_arn=topic_arn),
+            AWS_ENDPOINT_URL=proxy.url,
+        )
+        wait_for_health(notification.url, 200)
+        proxy.delay = 4.0
+
+        # WHEN
+        response = httpx.post(
+            f"{notification.url}/notifications",
+            json={"message": "late"},
+            headers={"X-Request-ID": "late-publish-1"},
+            timeout=30,
+        )
+        messages = aws_client("sqs", endpoint).receive_message(
+            QueueUrl=queue_url, MessageAttributeNames=["All"], WaitTimeSeconds=10
+        )["Messages"]
+
+    # THEN the caller heard "may have been published" and the id that lets it find out
+    assert response.status_code == 504
+    assert response.json()["error"] == "outcome_unknown"
+    assert "late-publish-1" in response.json()["message"]
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["MessageAttributes"]["request_id"]["Value"] == "late-publish-1"
+
+
 def test_sigterm_lets_an_in_flight_request_finish_before_exit(
     start_service: Callable[..., ServiceProcess], own_moto: tuple[ThreadedMotoServer, str]
 ) -> None:

@@ -34,8 +34,10 @@ class ItemStore:
         self._items[item.id] = item
         return item
 
-    def get(self, item_id: str) -> Item | None:
-        return self._items.get(item_id)
+    def get(self, item_id: str, owner: str) -> Item | None:
+        """The item if `owner` holds it; another owner's item is as absent as a missing one."""
+        item = self._items.get(item_id)
+        return item if item is not None and item.owner == owner else None
 
-    def all(self) -> list[Item]:
-        return list(self._items.values())
+    def owned_by(self, owner: str) -> list[Item]:
+        return [item for item in self._items.values() if item.owner == owner]

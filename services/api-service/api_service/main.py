@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations` here: FastAPI must see the real `Caller` type, which
 # is local to build_app and so cannot be resolved from a string annotation later.
-import os
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header
@@ -55,8 +54,8 @@ def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> F
     Caller = Annotated[str, Depends(caller)]
 
     @app.get("/items")
-    async def list_items(_: Caller) -> dict[str, Any]:
-        return {"items": [item.as_dict() for item in store.all()]}
+    async def list_items(owner: Caller) -> dict[str, Any]:
+        return {"items": [item.as_dict() for item in store.owned_by(owner)]}
 
     @app.post("/items", status_code=201)
     async def create_item(new: NewItem, owner: Caller) -> dict[str, Any]:
@@ -66,18 +65,19 @@ def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> F
             raise ServiceError(507, "store_full", "the sample store is full") from None
 
     @app.get("/items/{item_id}")
-    async def get_item(item_id: str, _: Caller) -> dict[str, Any]:
-        item = store.get(item_id)
+    async def get_item(item_id: str, owner: Caller) -> dict[str, Any]:
+        item = store.get(item_id, owner)
         if item is None:
-            raise ServiceError(404, "not_found", f"no item {item_id}")
+            # The same answer whether the item is missing or another client's: no existence leak.
+            raise ServiceError(404, "not_found", "no such item")
         return item.as_dict()
 
     return app
 
 
-def key_source_for(config: ApiConfig, jwks_url: str | None) -> KeySource:
-    if jwks_url:
-        return HttpKeySource(jwks_url)
+def key_source_for(config: ApiConfig) -> KeySource:
+    if config.auth_jwks_url:
+        return HttpKeySource(config.auth_jwks_url)
     if config.jwks_parameter:
         return SsmKeySource(aws_client("ssm", fast_fail=True), config.jwks_parameter)
     return NoKeySource()
@@ -89,5 +89,5 @@ def create_app() -> FastAPI:
     return build_app(
         config=config,
         identity=Identity.from_env("api-service"),
-        key_source=key_source_for(config, os.environ.get("AUTH_JWKS_URL")),
+        key_source=key_source_for(config),
     )

@@ -14,7 +14,12 @@ from service_kit.errors import ServiceError
 from service_kit.request_context import current_request_id
 
 from notification_service.config import NotificationConfig
-from notification_service.topic import PublishFailed, Topic, TopicUnreachable
+from notification_service.topic import (
+    PublishFailed,
+    PublishOutcomeUnknown,
+    Topic,
+    TopicUnreachable,
+)
 
 
 class Notification(BaseModel):
@@ -42,9 +47,23 @@ def build_app(
                 topic.publish, notification.message, notification.subject, request_id
             )
         except TopicUnreachable:
-            raise ServiceError(503, "topic_unreachable", "SNS cannot be reached; retry") from None
+            raise ServiceError(
+                503, "topic_unreachable", "SNS cannot be reached; not published, retry later"
+            ) from None
         except PublishFailed:
-            raise ServiceError(502, "publish_failed", "SNS did not accept the message") from None
+            raise ServiceError(
+                502, "publish_failed", "SNS did not accept the message; not published"
+            ) from None
+        except PublishOutcomeUnknown:
+            # A blind retry could deliver twice; subscribers see the id as the request_id
+            # message attribute, so the caller can check for it or let them deduplicate.
+            raise ServiceError(
+                504,
+                "outcome_unknown",
+                "SNS did not answer in time; the message may have been published. Before "
+                f"retrying, check for request_id {request_id} (the message attribute), or "
+                "retry with the same X-Request-ID so subscribers can deduplicate.",
+            ) from None
         return {"message_id": message_id, "status": "published"}
 
     return app
@@ -55,6 +74,6 @@ def create_app() -> FastAPI:
     return build_app(
         config=load_config(NotificationConfig),
         identity=Identity.from_env("notification-service"),
-        sns=aws_client("sns"),
+        sns=aws_client("sns", retry=False),
         probe_sns=aws_client("sns", fast_fail=True),
     )

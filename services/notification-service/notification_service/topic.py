@@ -13,17 +13,28 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
+    ProxyConnectionError,
+    SSLError,
 )
 
 logger = logging.getLogger(__name__)
 
+# Failures while opening the connection: the request was never sent.
+_NOT_SENT = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError, SSLError)
+
 
 class PublishFailed(Exception):
-    """SNS refused the message (permissions, missing topic, throttling after retries)."""
+    """SNS refused the message (permissions, missing topic, throttling): it was not published."""
 
 
 class TopicUnreachable(Exception):
-    """SNS could not be reached at all; the caller may retry later."""
+    """SNS could not be reached at all, so the message was not published; retry later."""
+
+
+class PublishOutcomeUnknown(Exception):
+    """The request was sent but no answer came (read timeout, connection dropped): SNS may
+    have published the message, so neither "published" nor "not published" would be true."""
 
 
 class Topic:
@@ -56,10 +67,15 @@ class Topic:
             request["MessageAttributes"] = {
                 "request_id": {"DataType": "String", "StringValue": request_id}
             }
+        # One attempt only (the client is made with retry=False): a retry after the request
+        # was sent could publish the message twice.
         try:
             response = self._sns.publish(**request)
-        except (EndpointConnectionError, ConnectTimeoutError) as error:
+        except _NOT_SENT as error:
             raise TopicUnreachable(type(error).__name__) from None
+        except HTTPClientError as error:
+            logger.warning("publish outcome unknown", extra={"error": type(error).__name__})
+            raise PublishOutcomeUnknown(type(error).__name__) from None
         except (BotoCoreError, ClientError) as error:
             raise PublishFailed(type(error).__name__) from None
         return str(response["MessageId"])

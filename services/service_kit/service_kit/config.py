@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,10 @@ class ServiceConfig(BaseModel):
     log_level: LogLevel = "INFO"
     smoke_paths: list[str] = Field(default_factory=list)
 
+    # Fields read from their own environment variable (field -> variable) rather than from
+    # SERVICE_CONFIG: settings of local runs and tests that have no SSM parameter to live in.
+    environment_variables: ClassVar[Mapping[str, str]] = {}
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -48,6 +53,16 @@ class Identity:
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ConfigT = TypeVar("ConfigT", bound=ServiceConfig)
+
+
+def _problems(error: ValidationError, names: Mapping[str, str]) -> str:
+    """Where and what, never the offending value (it may be a secret)."""
+    described = []
+    for item in error.errors(include_input=False):
+        location = ".".join(str(part) for part in item["loc"]) or "(root)"
+        described.append(f"{names.get(location, location)}: {item['msg']}")
+    return "; ".join(described)
 
 
 def parse_json_model(model: type[ModelT], raw: str, source: str) -> ModelT:
@@ -55,16 +70,28 @@ def parse_json_model(model: type[ModelT], raw: str, source: str) -> ModelT:
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
-            for item in error.errors(include_input=False)
-        )
-        raise ConfigError(f"{source} is invalid: {problems}") from None
+        raise ConfigError(f"{source} is invalid: {_problems(error, {})}") from None
 
 
-def load_config(model: type[ModelT]) -> ModelT:
-    """SERVICE_CONFIG as `model`; absent means defaults, which suits a local run."""
-    return parse_json_model(model, os.environ.get("SERVICE_CONFIG") or "{}", "SERVICE_CONFIG")
+def load_config(model: type[ConfigT]) -> ConfigT:
+    """SERVICE_CONFIG as `model`, plus the fields it reads from their own variables.
+
+    Absent SERVICE_CONFIG means defaults, which suits a local run. A set variable wins over the
+    same key in SERVICE_CONFIG.
+    """
+    config = parse_json_model(model, os.environ.get("SERVICE_CONFIG") or "{}", "SERVICE_CONFIG")
+    overrides = {
+        field: os.environ[variable]
+        for field, variable in model.environment_variables.items()
+        if os.environ.get(variable)
+    }
+    if not overrides:
+        return config
+    try:
+        return model.model_validate({**config.model_dump(), **overrides})
+    except ValidationError as error:
+        problems = _problems(error, model.environment_variables)
+        raise ConfigError(f"the service configuration is invalid: {problems}") from None
 
 
 def load_secret(model: type[ModelT]) -> ModelT:

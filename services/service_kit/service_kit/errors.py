@@ -64,13 +64,24 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "the request failed validation", details=details)
 
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+def log_unexpected_error(exc: BaseException) -> None:
     logger.error("unhandled error", exc_info=exc)
+
+
+def unexpected_error_response(exc: BaseException) -> JSONResponse:
+    """Log the failure with its traceback; the caller learns only that it happened."""
+    log_unexpected_error(exc)
     return error_response(500, "internal_error", "the service failed to handle the request")
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # RequestContextMiddleware answers unexpected exceptions itself, while the request id is
+    # known; Starlette calls this handler only for a failure outside that middleware.
     app.add_exception_handler(Exception, _unexpected_error)

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 from api_service.config import ApiConfig
-from api_service.key_sources import HttpKeySource, KeySourceError, SsmKeySource
-from api_service.main import build_app
+from api_service.key_sources import HttpKeySource, KeySourceError, NoKeySource, SsmKeySource
+from api_service.main import build_app, key_source_for
 from api_service.tokens import InvalidToken, KeyCache, KeysUnavailable
 from auth_service.keys import KeyRing, issue_token
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from moto import mock_aws
-from service_kit.config import Identity
+from service_kit.config import ConfigError, Identity, load_config
 from service_kit.request_context import set_request_id
 
 RING = KeyRing.from_seeds("api-unit-test-seed-current")
@@ -141,6 +146,120 @@ def test_a_malformed_token_is_invalid(clock: Clock) -> None:
     cache = KeyCache(FakeKeySource(RING.jwks()), ttl=300, min_refresh=10, clock=clock)
     with pytest.raises(InvalidToken):
         _verify(cache, "not-a-jwt")
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": "auth-service",
+        "sub": "reporting",
+        "aud": "api-service",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    return {**claims, **overrides}
+
+
+def _signed(claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+    """A token signed with auth-service's real key, with claims or headers a test chooses."""
+    return jwt.encode(
+        claims,
+        RING.current.private_key,
+        algorithm="EdDSA",
+        headers={"kid": RING.current.kid} if headers is None else headers,
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _compact(header: dict[str, Any], claims: dict[str, Any], signature: bytes) -> str:
+    return ".".join(
+        [_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(signature)]
+    )
+
+
+def _hs256_with_the_public_key() -> str:
+    """Alg confusion: an HMAC token keyed with the published public key, which anyone has."""
+    public_pem = RING.current.private_key.public_key().public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": RING.current.kid}
+    signing_input = ".".join(
+        [_b64(json.dumps(header).encode()), _b64(json.dumps(_claims()).encode())]
+    )
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _unsigned() -> str:
+    return _compact({"alg": "none", "typ": "JWT", "kid": RING.current.kid}, _claims(), b"")
+
+
+def _tampered_payload() -> str:
+    header, _, signature = _signed(_claims()).split(".")
+    forged = _b64(json.dumps(_claims(sub="admin")).encode())
+    return f"{header}.{forged}.{signature}"
+
+
+BAD_TOKENS: dict[str, Callable[[], str]] = {
+    "wrong audience": lambda: _signed(_claims(aud="billing-service")),
+    "wrong issuer": lambda: _signed(_claims(iss="someone-else")),
+    "expired": lambda: _signed(_claims(iat=int(time.time()) - 900, exp=int(time.time()) - 600)),
+    "not valid before a future time": lambda: _signed(_claims(nbf=int(time.time()) + 600)),
+    "alg none": _unsigned,
+    "HS256 keyed with the public key": _hs256_with_the_public_key,
+    "no kid": lambda: _signed(_claims(), headers={}),
+    "tampered payload": _tampered_payload,
+}
+
+
+@pytest.mark.parametrize("make_token", list(BAD_TOKENS.values()), ids=list(BAD_TOKENS))
+def test_a_token_auth_service_would_not_vouch_for_is_invalid(
+    clock: Clock, make_token: Callable[[], str]
+) -> None:
+    # GIVEN a cache holding auth-service's real key set
+    cache = KeyCache(FakeKeySource(RING.jwks()), ttl=300, min_refresh=10, clock=clock)
+    _verify(cache, _token())
+
+    # WHEN / THEN
+    with pytest.raises(InvalidToken):
+        _verify(cache, make_token())
+
+
+def test_each_bad_token_case_differs_from_a_good_token_in_one_way_only(clock: Clock) -> None:
+    # GIVEN the builders the bad-token cases start from
+    cache = KeyCache(FakeKeySource(RING.jwks()), ttl=300, min_refresh=10, clock=clock)
+
+    # WHEN
+    claims = _verify(cache, _signed(_claims()))
+
+    # THEN a token they build without a change verifies, so each case fails for its own reason
+    assert claims["sub"] == "reporting"
+
+
+def test_an_unknown_kid_on_a_real_signature_is_invalid_and_rereads_keys_only_when_allowed(
+    clock: Clock,
+) -> None:
+    # GIVEN a warm cache, and tokens signed by the real key but naming a key id it lacks
+    source = FakeKeySource(RING.jwks())
+    cache = KeyCache(source, ttl=300, min_refresh=10, clock=clock)
+    _verify(cache, _token())
+    unknown_kid = _signed(_claims(), headers={"kid": "rotated-away"})
+
+    # WHEN a burst arrives, then another after the refresh limit has passed
+    for _ in range(5):
+        with pytest.raises(InvalidToken):
+            _verify(cache, unknown_kid)
+    reads_during_burst = source.reads
+    clock.now += 10
+    with pytest.raises(InvalidToken):
+        _verify(cache, unknown_kid)
+
+    # THEN the burst caused no read and the later token exactly one
+    assert (reads_during_burst, source.reads) == (1, 2)
 
 
 def test_the_ssm_key_source_reads_the_published_parameter() -> None:
@@ -266,3 +385,75 @@ def test_without_a_key_set_health_is_503_and_requests_get_503() -> None:
     assert health.status_code == 503
     assert items.status_code == 503
     assert items.json()["error"] == "keys_unavailable"
+
+
+def test_a_caller_lists_only_its_own_items(client: TestClient) -> None:
+    # GIVEN an item of another client
+    theirs = {"Authorization": f"Bearer {_token(subject='billing')}"}
+    mine = {"Authorization": f"Bearer {_token(subject='reporting')}"}
+    client.post("/items", json={"name": "their lamp"}, headers=theirs)
+    own = client.post("/items", json={"name": "my lamp"}, headers=mine).json()
+
+    # WHEN
+    listed = client.get("/items", headers=mine)
+
+    # THEN
+    assert listed.json() == {"items": [own]}
+
+
+def test_another_clients_item_is_a_404_like_one_that_does_not_exist(client: TestClient) -> None:
+    # GIVEN
+    theirs = {"Authorization": f"Bearer {_token(subject='billing')}"}
+    mine = {"Authorization": f"Bearer {_token(subject='reporting')}"}
+    item_id = client.post("/items", json={"name": "their lamp"}, headers=theirs).json()["id"]
+    missing_id = "0" * len(item_id)
+
+    # WHEN
+    other = client.get(f"/items/{item_id}", headers=mine)
+    missing = client.get(f"/items/{missing_id}", headers=mine)
+
+    # THEN nothing in the answer tells the caller the item exists
+    assert (other.status_code, missing.status_code) == (404, 404)
+    assert other.json() == {"error": "not_found", "message": "no such item"}
+    assert missing.json() == other.json()
+
+
+def test_auth_jwks_url_is_read_once_into_the_typed_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a local run: the key set URL in its own variable, beside SERVICE_CONFIG
+    url = "http://127.0.0.1:8082/.well-known/jwks.json"
+    monkeypatch.setenv("SERVICE_CONFIG", json.dumps({"jwks_cache_seconds": 60}))
+    monkeypatch.setenv("AUTH_JWKS_URL", url)
+
+    # WHEN
+    config = load_config(ApiConfig)
+
+    # THEN
+    assert (config.auth_jwks_url, config.jwks_cache_seconds) == (url, 60)
+    assert isinstance(key_source_for(config), HttpKeySource)
+
+
+def test_without_auth_jwks_url_the_key_source_comes_from_service_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN
+    monkeypatch.delenv("AUTH_JWKS_URL", raising=False)
+    monkeypatch.delenv("SERVICE_CONFIG", raising=False)
+
+    # WHEN
+    config = load_config(ApiConfig)
+
+    # THEN
+    assert config.auth_jwks_url is None
+    assert isinstance(key_source_for(config), NoKeySource)
+
+
+def test_a_non_http_auth_jwks_url_stops_the_service_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN
+    monkeypatch.setenv("AUTH_JWKS_URL", "file:///etc/hostname")
+
+    # WHEN / THEN
+    with pytest.raises(ConfigError, match="AUTH_JWKS_URL") as error:
+        load_config(ApiConfig)
+    assert "/etc/hostname" not in str(error.value)

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 from moto import mock_aws
 from notification_service.config import NotificationConfig
-from notification_service.main import build_app
+from notification_service.main import build_app, create_app
 from notification_service.topic import Topic, TopicUnreachable
+from service_kit import aws
 from service_kit.config import Identity
+from service_kit.serve import GRACEFUL_SHUTDOWN_SECONDS
 
 IDENTITY = Identity("notification-service", "1", "abc")
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:service-messages-test"
 
 
 @pytest.fixture
@@ -154,3 +166,155 @@ def test_health_is_503_when_the_topic_is_gone(messaging: tuple[Any, str, str]) -
     # THEN
     assert health.status_code == 503
     assert health.json()["checks"] == {"topic": "failing"}
+
+
+class FailingSns:
+    """An SNS client whose Publish fails the way the network made it fail."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.publishes = 0
+
+    def publish(self, **_: Any) -> dict[str, Any]:
+        self.publishes += 1
+        raise self.error
+
+
+class HangUpAfterRequest:
+    """An endpoint that reads each whole request and closes without answering.
+
+    SNS may have acted on such a request, so it counts how many times the message was sent.
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := connection.recv(65536)):
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                while length and len(body) < int(length[1]) and (chunk := connection.recv(65536)):
+                    body += chunk
+                self.requests += 1
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def fresh_aws_clients() -> Iterator[None]:
+    """service_kit.aws caches its clients; a test that moves the endpoint needs new ones."""
+    aws.client.cache_clear()
+    yield
+    aws.client.cache_clear()
+
+
+def _post(sns: Any, request_id: str = "req-7") -> Any:
+    return _client(sns, TOPIC_ARN).post(
+        "/notifications", json={"message": "x"}, headers={"X-Request-ID": request_id}
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ReadTimeoutError(endpoint_url="https://sns.us-east-1.amazonaws.com/"),
+        ConnectionClosedError(endpoint_url="https://sns.us-east-1.amazonaws.com/"),
+    ],
+    ids=["read timeout", "connection closed after sending"],
+)
+def test_a_publish_without_an_answer_is_a_504_that_may_have_been_published(
+    error: Exception,
+) -> None:
+    # GIVEN SNS received the request but its answer never arrived
+    sns = FailingSns(error)
+
+    # WHEN
+    response = _post(sns, request_id="req-7")
+
+    # THEN the caller is told the truth and given the id to look for before retrying
+    assert response.status_code == 504
+    assert response.json()["error"] == "outcome_unknown"
+    assert "may have been published" in response.json()["message"]
+    assert "req-7" in response.json()["message"]
+    assert sns.publishes == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(endpoint_url="https://sns.us-east-1.amazonaws.com/"),
+        ConnectTimeoutError(endpoint_url="https://sns.us-east-1.amazonaws.com/"),
+    ],
+    ids=["connection refused", "connect timeout"],
+)
+def test_a_publish_that_never_reached_sns_is_a_503_not_published(error: Exception) -> None:
+    # WHEN
+    response = _post(FailingSns(error))
+
+    # THEN
+    assert response.status_code == 503
+    assert response.json()["error"] == "topic_unreachable"
+    assert "not published" in response.json()["message"]
+
+
+def test_a_publish_sns_refuses_is_a_502_not_published() -> None:
+    # GIVEN SNS answers with a refusal
+    sns = boto3.client("sns")
+    stubber = Stubber(sns)
+    stubber.add_client_error("publish", "Throttling", "Rate exceeded", 400)
+
+    # WHEN
+    with stubber:
+        response = _post(sns)
+
+    # THEN
+    assert response.status_code == 502
+    assert response.json()["error"] == "publish_failed"
+    assert "not published" in response.json()["message"]
+    stubber.assert_no_pending_responses()
+
+
+def test_the_service_sends_a_message_to_sns_once_even_when_the_connection_drops(
+    monkeypatch: pytest.MonkeyPatch, fresh_aws_clients: None
+) -> None:
+    # GIVEN the service as its image starts it, against an SNS that hangs up after each request
+    sns = HangUpAfterRequest()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sns.url)
+    monkeypatch.setenv("SERVICE_CONFIG", json.dumps({"topic_arn": TOPIC_ARN}))
+
+    # WHEN
+    try:
+        response = TestClient(create_app()).post("/notifications", json={"message": "x"})
+    finally:
+        sns.close()
+
+    # THEN no retry re-sent a message SNS may already have published
+    assert response.status_code == 504
+    assert sns.requests == 1
+
+
+def test_the_publish_client_makes_one_attempt_that_ends_within_graceful_shutdown(
+    fresh_aws_clients: None,
+) -> None:
+    # WHEN
+    config = aws.client("sns", retry=False).meta.config
+
+    # THEN SIGTERM's grace period covers a publish that has just started
+    assert config.retries["total_max_attempts"] == 1
+    assert config.connect_timeout + config.read_timeout < GRACEFUL_SHUTDOWN_SECONDS
+
+
+def test_the_fast_fail_client_makes_one_attempt(fresh_aws_clients: None) -> None:
+    assert aws.client("sns", fast_fail=True).meta.config.retries["total_max_attempts"] == 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import AsyncIterator
 
 import pytest
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from service_kit.app import create_service_app
@@ -182,3 +185,65 @@ def test_every_response_carries_the_request_id() -> None:
 
     # THEN
     assert response.headers["X-Request-ID"] == "given-id"
+
+
+def test_an_unexpected_exception_keeps_the_request_id_on_the_500_and_its_log_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN an app whose JSON log handler writes to the captured stdout
+    client = _app()
+
+    # WHEN
+    response = client.get("/boom", headers={"X-Request-ID": "req-500"})
+
+    # THEN the caller can quote the id, and the log line with the traceback carries it
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "req-500"
+    assert response.json()["error"] == "internal_error"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (error_line,) = [line for line in lines if line["message"] == "unhandled error"]
+    assert error_line["request_id"] == "req-500"
+    assert "RuntimeError: unexpected" in error_line["exception"]
+    (access_line,) = [line for line in lines if line["message"] == "request"]
+    assert (access_line["request_id"], access_line["status"]) == ("req-500", 500)
+
+
+def test_an_exception_after_the_reply_started_is_logged_once_with_the_request_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a streamed reply that fails after its first chunk is out
+    app = create_service_app(IDENTITY, ServiceConfig())
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first"
+            raise RuntimeError("mid-stream")
+
+        return StreamingResponse(chunks())
+
+    # WHEN
+    TestClient(app).get("/stream", headers={"X-Request-ID": "req-stream"})
+
+    # THEN
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (error_line,) = [line for line in lines if line["message"] == "unhandled error"]
+    assert error_line["request_id"] == "req-stream"
+    assert "RuntimeError: mid-stream" in error_line["exception"]
+
+
+def test_the_access_line_reports_the_request_own_duration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN
+    client = _app()
+
+    # WHEN
+    before = time.perf_counter()
+    client.get("/boom")
+    elapsed_ms = (time.perf_counter() - before) * 1000
+
+    # THEN it measured this request (not, say, the process's uptime)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (access_line,) = [line for line in lines if line["message"] == "request"]
+    assert 0 <= access_line["duration_ms"] <= elapsed_ms
