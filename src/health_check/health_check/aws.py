@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,7 @@ class AwsGateway:
                         name=alarm.get("AlarmName", "?"),
                         state=alarm.get("StateValue", "INSUFFICIENT_DATA"),
                         reason=alarm.get("StateReason", ""),
+                        updated_at=_epoch(alarm.get("StateUpdatedTimestamp")),
                     )
                     for alarm in alarms
                 ]
@@ -185,6 +187,10 @@ class AwsGateway:
                 jobId=job_id,
                 failureDetails={"type": "JobFailed", "message": message[:MAX_FAILURE_MESSAGE]},
             )
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 def _service_fact(service: ServiceTypeDef) -> ServiceFact:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -22,7 +23,7 @@ from health_check.aws import AwsGateway
 from health_check.errors import HealthCheckError
 from health_check.job import collect_facts
 from health_check.params import parse_user_parameters
-from health_check.verdict import AlarmFact, Outcome, ServiceFact, decide
+from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_ERROR = 0, 1, 2
 
@@ -81,7 +82,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except (HealthCheckError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    verdict = decide(alarms, services, bake_seconds=0, elapsed_seconds=0)
+    now = time.time()
+    verdict = decide(alarms, services, bake_seconds=0, clock=BakeClock(now, started_at=now))
     print(render(alarms, services), file=out)
     healthy = verdict.outcome is Outcome.SUCCEEDED
     print(

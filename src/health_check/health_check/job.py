@@ -26,15 +26,23 @@ from health_check.params import (
     parse_user_parameters,
 )
 from health_check.settings import Settings
-from health_check.verdict import AlarmFact, Outcome, ServiceFact, Verdict, decide
+from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, Verdict, decide
 
-# The one place errors become outcomes.
-_OUTCOME_OF_ERROR: dict[type[HealthCheckError], Outcome] = {
-    ParameterError: Outcome.FAILED_PARAMETERS,
-    TokenError: Outcome.FAILED_CONTINUATION,
-    ConfigurationError: Outcome.FAILED_MISCONFIGURED,
-    AwsCallError: Outcome.FAILED_AWS_ERROR,
-}
+# The one place errors become outcomes: matched by isinstance, most specific type first, so a
+# subclass maps like its parent; a HealthCheckError outside the table is a bug, so internal.
+_OUTCOME_OF_ERROR: tuple[tuple[type[HealthCheckError], Outcome], ...] = (
+    (ParameterError, Outcome.FAILED_PARAMETERS),
+    (TokenError, Outcome.FAILED_CONTINUATION),
+    (ConfigurationError, Outcome.FAILED_MISCONFIGURED),
+    (AwsCallError, Outcome.FAILED_AWS_ERROR),
+)
+
+
+def outcome_of(error: HealthCheckError) -> Outcome:
+    for kind, outcome in _OUTCOME_OF_ERROR:
+        if isinstance(error, kind):
+            return outcome
+    return Outcome.FAILED_INTERNAL
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def run_job(
     try:
         result = _check(CodePipelineJobEvent(event), job_id, gateway, environ, now())
     except HealthCheckError as error:
-        result = JobResult(job_id, _OUTCOME_OF_ERROR[type(error)], str(error))
+        result = JobResult(job_id, outcome_of(error), str(error))
     except Exception as error:
         # Fail closed on a bug too: a check that did not finish must never pass.
         logger.exception("unexpected error while checking")
@@ -122,7 +130,8 @@ def _check(
     else:
         raise TokenError("continuation token is not a string")
     alarms, services = collect_facts(gateway, params)
-    verdict = decide(alarms, services, params.bake_seconds, checked_at - token.started_at)
+    clock = BakeClock(checked_at, token.started_at, token.healthy_since)
+    verdict = decide(alarms, services, params.bake_seconds, clock)
     message = verdict.message
     if verdict.outcome.environment_unhealthy:
         message += _roll_back(gateway, settings, params, job_id, verdict)
@@ -131,7 +140,9 @@ def _check(
         verdict.outcome,
         message,
         verdict.percent_complete,
-        encode_token(token) if verdict.outcome.continues else None,
+        encode_token(token.with_streak(verdict.healthy_since))
+        if verdict.outcome.continues
+        else None,
     )
 
 

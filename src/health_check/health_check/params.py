@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeGuard
 
 from health_check.errors import ParameterError, TokenError
 
@@ -15,9 +16,14 @@ from health_check.errors import ParameterError, TokenError
 DEFAULT_BAKE_SECONDS = 300
 # One day: a bake longer than that is a typo, and CodePipeline actions give up long before.
 MAX_BAKE_SECONDS = 86_400
-TOKEN_VERSION = 1
-# CodePipeline re-invokes a continuation about once a minute but promises no interval; a token
-# whose bake ended this long ago belongs to no live job and is refused rather than trusted.
+# 2: the token carries the healthy streak's start as well as the first invocation's. A version 1
+# token (first invocation only) is refused, not upgraded: mapping its start to a streak start
+# would count time spent waiting (no data, unsteady services) as healthy, the very defect v2 fixed.
+TOKEN_VERSION = 2
+# CodePipeline re-invokes a continuation about once a minute but promises no interval. A run lasts
+# up to about twice the bake (waiting for health, then a healthy bake; longer if the streak
+# restarts), so lateness is measured from the current phase's start (the streak's, or the first
+# invocation's while waiting): a token whose phase ended this long ago belongs to no live job.
 TOKEN_MAX_LATENESS_SECONDS = 3_600
 # Clocks of two Lambda containers can disagree by a little; more than this is not drift.
 TOKEN_CLOCK_SKEW_SECONDS = 60
@@ -37,11 +43,18 @@ class CheckParameters:
 
 @dataclass(frozen=True)
 class BakeToken:
-    """What one invocation hands the next: the bake's start, bound to the check it belongs to."""
+    """What one invocation hands the next, bound to the check it belongs to: when the first
+    invocation ran, and when the current all-healthy streak began (None while not healthy)."""
 
     started_at: int
     environment: str
     bake_seconds: int
+    healthy_since: int | None = None
+
+    def with_streak(self, healthy_since: float | None) -> BakeToken:
+        """Rounded up, so the stored streak is never longer than the one observed."""
+        since = None if healthy_since is None else math.ceil(healthy_since)
+        return replace(self, healthy_since=since)
 
 
 def parse_user_parameters(raw: object) -> CheckParameters:
@@ -50,7 +63,8 @@ def parse_user_parameters(raw: object) -> CheckParameters:
         raise ParameterError("UserParameters are missing: expected a JSON object")
     try:
         data = json.loads(raw)
-    except ValueError as error:
+    # RecursionError: nesting deeper than the decoder goes is malformed input, not a bug.
+    except (ValueError, RecursionError) as error:
         raise ParameterError(f"UserParameters are not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ParameterError(f"UserParameters must be a JSON object, got {type(data).__name__}")
@@ -110,14 +124,20 @@ def _ecs_target(data: dict[str, Any]) -> dict[str, Any]:
     return {"cluster": cluster, "services": tuple(services)}
 
 
-def new_token(params: CheckParameters, started_at: int) -> BakeToken:
-    return BakeToken(started_at, params.environment, params.bake_seconds)
+def new_token(
+    params: CheckParameters, started_at: int, healthy_since: int | None = None
+) -> BakeToken:
+    return BakeToken(started_at, params.environment, params.bake_seconds, healthy_since)
+
+
+_TOKEN_FIELDS = ("v", "started_at", "healthy_since", "environment", "bake_seconds")
 
 
 def encode_token(token: BakeToken) -> str:
     body = {
         "v": TOKEN_VERSION,
         "started_at": token.started_at,
+        "healthy_since": token.healthy_since,
         "environment": token.environment,
         "bake_seconds": token.bake_seconds,
     }
@@ -132,23 +152,36 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
     """
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TokenError("continuation token is not JSON") from None
+    if isinstance(data, dict) and data.get("v") == 1:
+        raise TokenError(
+            "continuation token is version 1, written before the bake measured a healthy "
+            "streak; it cannot say how long the environment has been healthy: retry the stage"
+        )
     if not isinstance(data, dict) or data.get("v") != TOKEN_VERSION:
         raise TokenError("continuation token has an unknown format or version")
-    body = {key: data.get(key) for key in ("v", "started_at", "environment", "bake_seconds")}
+    body = {key: data.get(key) for key in _TOKEN_FIELDS}
     if set(data) != {*body, "digest"} or data.get("digest") != _digest(body):
         raise TokenError("continuation token failed its integrity check")
-    started_at = body["started_at"]
-    if isinstance(started_at, bool) or not isinstance(started_at, int):
+    started_at, healthy_since = body["started_at"], body["healthy_since"]
+    if not _is_int(started_at):
         raise TokenError("continuation token has no bake start")
+    if healthy_since is not None and not (_is_int(healthy_since) and healthy_since >= started_at):
+        raise TokenError("continuation token has a healthy streak that is not after its start")
     if body["environment"] != params.environment or body["bake_seconds"] != params.bake_seconds:
         raise TokenError("continuation token belongs to a different check")
-    if started_at > now + TOKEN_CLOCK_SKEW_SECONDS:
+    phase_start = started_at if healthy_since is None else healthy_since
+    if phase_start > now + TOKEN_CLOCK_SKEW_SECONDS:
         raise TokenError("continuation token starts its bake in the future")
-    if now - started_at > params.bake_seconds + TOKEN_MAX_LATENESS_SECONDS:
+    if now - phase_start > params.bake_seconds + TOKEN_MAX_LATENESS_SECONDS:
         raise TokenError("continuation token is stale: its bake ended over an hour ago")
-    return BakeToken(started_at, params.environment, params.bake_seconds)
+    return BakeToken(started_at, params.environment, params.bake_seconds, healthy_since)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    # bool is an int subclass; `true` is no timestamp.
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _digest(body: dict[str, Any]) -> str:

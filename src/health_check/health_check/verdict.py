@@ -40,6 +40,9 @@ class AlarmFact:
     name: str
     state: str  # OK | ALARM | INSUFFICIENT_DATA
     reason: str = ""
+    # StateUpdatedTimestamp (epoch seconds): when the state last changed. An OK alarm updated
+    # after the healthy streak began was not OK for a while between two polls.
+    updated_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,37 @@ class Verdict:
     message: str
     breached_alarms: tuple[str, ...] = ()
     percent_complete: int = 0
+    # Start of the current all-healthy streak (BAKING, SUCCEEDED); None while not yet healthy.
+    healthy_since: float | None = None
+
+
+@dataclass(frozen=True)
+class BakeClock:
+    """The bake's timing, in epoch seconds: the first invocation, the current healthy streak."""
+
+    now: float
+    started_at: float
+    healthy_since: float | None = None
+
+    @property
+    def waited(self) -> float:
+        # A start a little in the future (tolerated clock skew) counts as just started.
+        return max(0.0, self.now - self.started_at)
 
 
 def decide(
     alarms: list[AlarmFact],
     services: list[ServiceFact],
     bake_seconds: int,
-    elapsed_seconds: float,
+    clock: BakeClock,
 ) -> Verdict:
-    """One verdict from the facts; the bake is over once elapsed_seconds >= bake_seconds."""
-    # A bake start a little in the future (tolerated clock skew) counts as just started.
-    elapsed = max(0.0, elapsed_seconds)
-    return _failure(alarms, services) or _bake(alarms, services, bake_seconds, elapsed)
+    """One verdict from the facts.
+
+    Not yet healthy: wait while `bake_seconds` since the first invocation have not passed, then
+    fail closed. Healthy: succeed once healthy without a break for `bake_seconds`, which must
+    happen within twice `bake_seconds` of the first invocation.
+    """
+    return _failure(alarms, services) or _bake(alarms, services, bake_seconds, clock)
 
 
 def _failure(alarms: list[AlarmFact], services: list[ServiceFact]) -> Verdict | None:
@@ -123,33 +145,54 @@ def _failure(alarms: list[AlarmFact], services: list[ServiceFact]) -> Verdict | 
 
 
 def _bake(
-    alarms: list[AlarmFact], services: list[ServiceFact], bake_seconds: int, elapsed: float
+    alarms: list[AlarmFact], services: list[ServiceFact], bake_seconds: int, clock: BakeClock
 ) -> Verdict:
     pending = [f"alarm {a.name} is {a.state}" for a in alarms if a.state != "OK"]
     pending += [f"service {s.describe()} is not steady" for s in services if not s.steady]
-    bake_over = elapsed >= bake_seconds
-    left = f"{_remaining(elapsed, bake_seconds)}s of bake left"
     after_bake = f" after a {bake_seconds}s bake" if bake_seconds else ""
-    if pending and bake_over:
-        return Verdict(Outcome.FAILED_UNHEALTHY, f"not healthy{after_bake}: {'; '.join(pending)}")
     if pending:
+        if clock.waited >= bake_seconds:
+            within = f" within {bake_seconds}s of the first check" if bake_seconds else ""
+            return Verdict(Outcome.FAILED_UNHEALTHY, f"not healthy{within}: {'; '.join(pending)}")
+        left = _remaining(clock.waited, bake_seconds)
         return Verdict(
             Outcome.WAITING,
-            f"waiting ({left}): {'; '.join(pending)}",
-            percent_complete=_percent(elapsed, bake_seconds),
+            f"waiting ({left}s left to become healthy): {'; '.join(pending)}",
+            percent_complete=_percent(clock.waited, bake_seconds),
         )
+    healthy_since = _streak_start(alarms, clock)
+    healthy_for = max(0.0, clock.now - healthy_since)
     summary = f"{len(alarms)} alarm(s) OK, {len(services)} service(s) steady"
-    if bake_over:
+    if healthy_for >= bake_seconds:
         return Verdict(
             Outcome.SUCCEEDED,
             f"healthy{after_bake}: {summary}",
             percent_complete=100,
+            healthy_since=healthy_since,
+        )
+    if clock.waited >= 2 * bake_seconds:
+        # Alarms that keep changing state between polls restart the streak forever; an
+        # environment that could not stay healthy for one bake within two is not healthy.
+        return Verdict(
+            Outcome.FAILED_UNHEALTHY,
+            f"not healthy for {bake_seconds}s without a break within {2 * bake_seconds}s of the "
+            f"first check: alarm states kept changing ({summary} now)",
         )
     return Verdict(
         Outcome.BAKING,
-        f"healthy so far: {summary}; {left}",
-        percent_complete=_percent(elapsed, bake_seconds),
+        f"healthy so far: {summary}; {_remaining(healthy_for, bake_seconds)}s of bake left",
+        percent_complete=_percent(healthy_for, bake_seconds),
+        healthy_since=healthy_since,
     )
+
+
+def _streak_start(alarms: list[AlarmFact], clock: BakeClock) -> float:
+    """The streak continues, or starts now; an alarm whose state changed after it began (say to
+    ALARM and back between two polls) restarts it then. Never later than now: CloudWatch's clock
+    may run a little ahead of ours."""
+    since = clock.now if clock.healthy_since is None else clock.healthy_since
+    changes = [alarm.updated_at for alarm in alarms if alarm.updated_at is not None]
+    return min(clock.now, max([since, *changes]))
 
 
 def _percent(elapsed: float, bake: int) -> int:

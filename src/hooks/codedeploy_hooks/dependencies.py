@@ -6,9 +6,8 @@ crash); tests build one from moto clients, stubs and a local HTTP server's addre
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codedeploy_hooks import aws
@@ -30,7 +29,8 @@ class Dependencies:
     cloudwatch: CloudWatchClient
     resolver: EndpointResolver
     settings: Settings
-    sleep: Callable[[float], None] = field(default=time.sleep)
+    # None: the checks wait on their deadline, so that a cancelled check stops waiting at once.
+    sleep: Callable[[float], None] | None = None
 
     @classmethod
     def from_aws(cls) -> Dependencies:

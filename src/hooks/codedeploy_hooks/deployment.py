@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from codedeploy_hooks.errors import DeploymentShapeError, UnknownDeploymentError
 
 if TYPE_CHECKING:
@@ -16,14 +14,6 @@ if TYPE_CHECKING:
 ENVIRONMENTS = frozenset({"staging", "production"})
 APPLICATION_PREFIX = "microservices-"
 BLUE_GREEN_PAIR = 2  # target groups in a blue/green pair
-_NOT_FOUND = frozenset(
-    {
-        "DeploymentDoesNotExistException",
-        "InvalidDeploymentIdException",
-        "DeploymentGroupDoesNotExistException",
-        "ApplicationDoesNotExistException",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -72,6 +62,13 @@ def suffix_of(application: str) -> str:
 
 
 def resolve(codedeploy: CodeDeployClient, deployment_id: str) -> DeploymentTarget:
+    errors = codedeploy.exceptions
+    not_found = (
+        errors.DeploymentDoesNotExistException,
+        errors.InvalidDeploymentIdException,
+        errors.DeploymentGroupDoesNotExistException,
+        errors.ApplicationDoesNotExistException,
+    )
     try:
         deployment = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         application = deployment.get("applicationName", "")
@@ -79,12 +76,10 @@ def resolve(codedeploy: CodeDeployClient, deployment_id: str) -> DeploymentTarge
         group = codedeploy.get_deployment_group(
             applicationName=application, deploymentGroupName=group_name
         )["deploymentGroupInfo"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
-            raise UnknownDeploymentError(
-                f"CodeDeploy does not know deployment {deployment_id}: {error}"
-            ) from error
-        raise
+    except not_found as error:
+        raise UnknownDeploymentError(
+            f"CodeDeploy does not know deployment {deployment_id}: {error}"
+        ) from error
     return from_descriptions(deployment_id, dict(deployment), dict(group))
 
 

@@ -29,3 +29,7 @@ class ServiceConfigError(HookCheckError):
 
 class NoLoadBalancerAddressError(HookCheckError):
     """No private address of the load balancer was found to send smoke requests to."""
+
+
+class CheckCancelledError(HookCheckError):
+    """The check's deadline passed or its hook already reported: stop without further calls."""

@@ -84,6 +84,7 @@ def wait_for_targets(
         if target_health(states) is not TargetHealth.PENDING or settle.expired:
             return target_verdict(target_group_arn, states)
         sleep(settle.cap(settings.target_poll_seconds))
+        settle.raise_if_cancelled()
 
 
 def watch_alarms(
@@ -104,6 +105,7 @@ def watch_alarms(
     checks = 0
     while not watch.expired:
         sleep(watch.cap(settings.watch_interval_seconds))
+        watch.raise_if_cancelled()
         verdict = check_alarms(cloudwatch, target)
         checks += 1
         if not verdict.passed:

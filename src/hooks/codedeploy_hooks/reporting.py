@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from codedeploy_hooks.checks import Verdict
-from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.deadline import Deadline, governing
 from codedeploy_hooks.errors import HookCheckError, InvalidHookEvent, StatusReportError
 from codedeploy_hooks.observability import logger, metrics
 from codedeploy_hooks.settings import SAFETY_MARGIN_SECONDS
@@ -155,6 +155,9 @@ def _within(check: Check, ids: HookIds, deadline: Deadline) -> Verdict:
     worker.start()
     worker.join(timeout=deadline.remaining())
     if not answers:
+        # The thread cannot be killed; told to stop, it makes no further call, here or (frozen
+        # and thawed by Lambda) inside the next invocation.
+        check_deadline.cancel()
         return Verdict.fail("time budget exhausted: the check did not finish before the deadline")
     return answers[0]
 
@@ -162,7 +165,8 @@ def _within(check: Check, ids: HookIds, deadline: Deadline) -> Verdict:
 def _verdict_of(check: Check, ids: HookIds, deadline: Deadline) -> Verdict:
     """Every exception is a Failed verdict; the type decides only how it is logged."""
     try:
-        return check(ids, deadline)
+        with governing(deadline):
+            return check(ids, deadline)
     except HookCheckError as error:
         return Verdict.fail(str(error))
     except (ClientError, BotoCoreError) as error:

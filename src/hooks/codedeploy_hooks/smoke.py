@@ -6,8 +6,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from codedeploy_hooks.checks import (
     PathResult,
     ProbeResult,
@@ -34,10 +32,8 @@ if TYPE_CHECKING:
 def configured_smoke_paths(ssm: SSMClient, parameter: str) -> list[str]:
     try:
         raw = ssm.get_parameter(Name=parameter)["Parameter"].get("Value", "")
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            raise ServiceConfigError(f"service configuration {parameter} not found") from error
-        raise
+    except ssm.exceptions.ParameterNotFound as error:
+        raise ServiceConfigError(f"service configuration {parameter} not found") from error
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -87,6 +83,7 @@ def probe_path(
                     )
                 )
             )
+            deadline.raise_if_cancelled()
     return PathResult(path=path, attempts=tuple(attempts))
 
 

@@ -44,14 +44,17 @@ def handle(
     def check(ids: HookIds, deadline: Deadline) -> Verdict:
         deps = dependencies()
         target = deployment.resolve(deps.codedeploy, ids.deployment_id)
-        logger.append_keys(environment=target.environment, service=target.service)
+        deadline.raise_if_cancelled()
+        # This thread's keys only: the logger is shared with the handler thread, and a check
+        # the watchdog gave up on may still be running during the next invocation.
+        logger.thread_safe_append_keys(environment=target.environment, service=target.service)
         return run_traffic_guard(
             target,
             elbv2=deps.elbv2,
             cloudwatch=deps.cloudwatch,
             settings=deps.settings,
             deadline=deadline,
-            sleep=deps.sleep,
+            sleep=deps.sleep or deadline.wait,
         )
 
     outcome = run_hook(

@@ -17,6 +17,7 @@ from tests.unit.health_check.fakes import (
     CLUSTER,
     FAST_CONFIG,
     REGION,
+    AlarmTimestamps,
     CallRecorder,
     Clock,
 )
@@ -29,6 +30,7 @@ class Aws:
     gateway: AwsGateway
     reports: CallRecorder
     stops: CallRecorder
+    alarm_timestamps: AlarmTimestamps
     topic_arn: str
     queue_url: str
     environ: dict[str, str] = field(default_factory=dict)
@@ -109,6 +111,7 @@ def aws() -> Iterator[Aws]:
                 gateway.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
             ),
             stops=CallRecorder().attach(gateway.codedeploy, "StopDeployment"),
+            alarm_timestamps=AlarmTimestamps().attach(gateway.cloudwatch),
             topic_arn=topic_arn,
             queue_url=queue_url,
             environ={"NOTIFICATION_TOPIC_ARN": topic_arn, "CODEDEPLOY_APPLICATION": APPLICATION},

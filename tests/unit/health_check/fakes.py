@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
@@ -99,6 +100,27 @@ def inject_timeout(client: BaseClient, operation: str, kind: str) -> list[int]:
 
     client.meta.events.register_first(f"before-send.{service}.{operation}", time_out)
     return attempts
+
+
+# Long before any injected clock's bake: a state change that cannot interrupt a healthy streak.
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class AlarmTimestamps:
+    """moto stamps alarm state changes with the wall clock, but the tests run on an injected one;
+    this rewrites DescribeAlarms' StateUpdatedTimestamp to `at`, or per alarm to `changed[name]`."""
+
+    at: datetime = LONG_AGO
+    changed: dict[str, datetime] = field(default_factory=dict)
+
+    def attach(self, client: BaseClient) -> AlarmTimestamps:
+        client.meta.events.register("after-call.cloudwatch.DescribeAlarms", self._pin)
+        return self
+
+    def _pin(self, parsed: dict[str, Any], **_: Any) -> None:
+        for alarm in [*parsed.get("MetricAlarms", []), *parsed.get("CompositeAlarms", [])]:
+            alarm["StateUpdatedTimestamp"] = self.changed.get(alarm["AlarmName"], self.at)
 
 
 def job_event(

@@ -20,7 +20,13 @@ from moto import mock_aws
 
 from health_check import handler
 from tests.support import load_event
-from tests.unit.health_check.fakes import APPLICATION, REGION, CallRecorder, Clock
+from tests.unit.health_check.fakes import (
+    APPLICATION,
+    REGION,
+    AlarmTimestamps,
+    CallRecorder,
+    Clock,
+)
 
 
 @dataclass
@@ -37,6 +43,7 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
     with mock_aws():
         default_gateway.cache_clear()
         gateway = default_gateway()
+        AlarmTimestamps().attach(gateway.cloudwatch)
         topic = gateway.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
         monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
         monkeypatch.setenv("CODEDEPLOY_APPLICATION", APPLICATION)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from health_check.errors import NotAJobEventError, ReportError
+from health_check.aws import AwsGateway
+from health_check.errors import (
+    AwsCallError,
+    HealthCheckError,
+    NotAJobEventError,
+    ReportError,
+)
 from health_check.job import JobResult, run_job
-from health_check.verdict import Outcome
+from health_check.verdict import AlarmFact, Outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,6 +144,90 @@ def test_the_bake_ends_with_plain_success_once_its_time_has_passed(aws: Aws, clo
     assert "continuationToken" not in params
     # AND every continuation carried the same bake start
     assert {r.continuation_token for r in progress[:4]} == {first.continuation_token}
+
+
+def test_a_long_wait_then_one_healthy_check_bakes_instead_of_succeeding(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN an alarm without data at the first invocation and 240 s later
+    aws.alarm(f"{PREFIX}api-5xx", "INSUFFICIENT_DATA")
+    token = run(aws, clock, job_event(STAGING)).continuation_token
+    clock.advance(240)
+    token = run(aws, clock, job_event(STAGING, token=token)).continuation_token
+    # WHEN the environment is healthy for the first time 300 s after the first invocation
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    clock.advance(60)
+    healthy = run(aws, clock, job_event(STAGING, token=token))
+    # THEN it only starts its bake: the waiting did not count as healthy
+    assert healthy.outcome is Outcome.BAKING
+    assert healthy.continuation_token is not None
+    assert json.loads(healthy.continuation_token)["healthy_since"] == int(clock.now)
+    # AND it succeeds once it has been healthy for the whole bake
+    clock.advance(300)
+    aws.reports.calls.clear()
+    done = run(aws, clock, job_event(STAGING, token=healthy.continuation_token))
+    assert done.outcome is Outcome.SUCCEEDED
+    assert "continuationToken" not in only_report(aws)[1]
+
+
+def test_an_alarm_that_changed_state_between_two_polls_restarts_the_bake(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN a healthy bake begun at the first invocation
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    started = clock.now
+    token = run(aws, clock, job_event(STAGING)).continuation_token
+    # WHEN the alarm is OK at every poll but went to ALARM and back 200 s into the bake
+    aws.alarm_timestamps.changed[f"{PREFIX}api-5xx"] = datetime.fromtimestamp(started + 200, UTC)
+    clock.advance(300)
+    result = run(aws, clock, job_event(STAGING, token=token))
+    # THEN the bake counts from that change and is not over yet
+    assert result.outcome is Outcome.BAKING
+    assert result.continuation_token is not None
+    assert json.loads(result.continuation_token)["healthy_since"] == int(started + 200)
+    clock.advance(200)
+    assert run(aws, clock, job_event(STAGING, token=result.continuation_token)).outcome is (
+        Outcome.SUCCEEDED
+    )
+
+
+class _FailingGateway(AwsGateway):
+    """The moto gateway, except that reading the alarms raises the given error."""
+
+    def __init__(self, gateway: AwsGateway, error: HealthCheckError) -> None:
+        super().__init__()
+        self.__dict__.update(gateway.__dict__)
+        self._error = error
+
+    def describe_alarms(self, prefix: str) -> list[AlarmFact]:
+        raise self._error
+
+
+class _ThrottledError(AwsCallError):
+    """A more specific AWS failure, as a later change might add."""
+
+
+class _UnmappedError(HealthCheckError):
+    """A check error nobody mapped to an outcome."""
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (_ThrottledError("cloudwatch:DescribeAlarms", "slow down"), Outcome.FAILED_AWS_ERROR),
+        (_UnmappedError("surprise"), Outcome.FAILED_INTERNAL),
+    ],
+)
+def test_a_subclass_of_a_check_error_is_mapped_and_reported_once(
+    aws: Aws, clock: Clock, error: HealthCheckError, outcome: Outcome
+) -> None:
+    # GIVEN a gateway raising a subclass of the typed errors
+    gateway = _FailingGateway(aws.gateway, error)
+    # WHEN
+    result = run_job(job_event(STAGING), gateway, aws.environ, clock)
+    # THEN it maps like its nearest mapped parent (or as internal) and fails the job once
+    assert result.outcome is outcome
+    assert str(error) in failure_message(aws)
 
 
 def test_insufficient_data_keeps_waiting_then_fails_closed_when_the_bake_ends(

@@ -20,6 +20,19 @@ from hypothesis import strategies as st
 
 NOW = 1_800_000_000.0
 PARAMS = CheckParameters(environment="staging", alarm_prefix="dev-staging-", bake_seconds=300)
+_BODY: dict[str, object] = {
+    "v": 2,
+    "started_at": int(NOW),
+    "healthy_since": None,
+    "environment": "staging",
+    "bake_seconds": 300,
+}
+
+
+def _signed(body: dict[str, object]) -> str:
+    """A token with a valid digest: what a hand edit that recomputed it would produce."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return json.dumps({**body, "digest": hashlib.sha256(canonical.encode()).hexdigest()[:16]})
 
 
 def test_the_contract_example_parses_with_every_field() -> None:
@@ -137,7 +150,7 @@ def test_a_token_round_trips_with_its_bake_start() -> None:
     [
         (lambda raw: raw[:-5], "not JSON"),
         (lambda raw: "[]", "unknown format"),
-        (lambda raw: raw.replace('"v":1', '"v":2'), "unknown format"),
+        (lambda raw: raw.replace('"v":2', '"v":3'), "unknown format"),
         (lambda raw: raw.replace(f'"started_at":{int(NOW)}', '"started_at":1'), "integrity"),
         (lambda raw: raw.replace('"digest":"', '"digest":"0'), "integrity"),
         (lambda raw: raw[:-1] + ',"extra":1}', "integrity"),
@@ -151,12 +164,43 @@ def test_an_unreadable_or_edited_token_is_refused(mangle: object, reason: str) -
 
 
 def test_a_well_formed_token_without_a_numeric_start_is_refused() -> None:
-    body = {"v": 1, "started_at": "yesterday", "environment": "staging", "bake_seconds": 300}
-    digest = hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()[:16]
+    body = {**_BODY, "started_at": "yesterday"}
     with pytest.raises(TokenError, match="no bake start"):
-        decode_token(json.dumps({**body, "digest": digest}), PARAMS, NOW)
+        decode_token(_signed(body), PARAMS, NOW)
+
+
+@pytest.mark.parametrize("healthy_since", ["soon", True, int(NOW) - 1])
+def test_a_token_whose_healthy_streak_is_not_a_time_after_its_start_is_refused(
+    healthy_since: object,
+) -> None:
+    with pytest.raises(TokenError, match="healthy streak"):
+        decode_token(_signed({**_BODY, "healthy_since": healthy_since}), PARAMS, NOW)
+
+
+def test_a_token_round_trips_with_its_healthy_streak() -> None:
+    token = new_token(PARAMS, started_at=int(NOW)).with_streak(NOW + 60.2)
+    decoded = decode_token(encode_token(token), PARAMS, NOW + 120)
+    # rounded up: the stored streak is never longer than the one observed
+    assert (decoded.started_at, decoded.healthy_since) == (int(NOW), int(NOW) + 61)
+
+
+def test_a_version_1_token_is_refused_naming_the_version() -> None:
+    # GIVEN a token written before the bake measured a healthy streak (no healthy_since)
+    v1 = {"v": 1, "started_at": int(NOW), "environment": "staging", "bake_seconds": 300}
+    # WHEN / THEN it is refused rather than read as healthy since its start
+    with pytest.raises(TokenError, match="version 1"):
+        decode_token(_signed(v1), PARAMS, NOW + 60)
+
+
+def test_lateness_is_measured_from_the_healthy_streak_not_the_first_invocation() -> None:
+    # GIVEN a run that waited, then began a streak 1000 s later (a run lasts up to ~2 bakes)
+    token = new_token(PARAMS, started_at=int(NOW), healthy_since=int(NOW) + 3_900)
+    # WHEN it is read over an hour after the first invocation's bake, but early in the streak
+    decoded = decode_token(encode_token(token), PARAMS, NOW + 4_000)
+    # THEN it is accepted; an hour after the streak's bake it is stale
+    assert decoded.healthy_since == int(NOW) + 3_900
+    with pytest.raises(TokenError, match="stale"):
+        decode_token(encode_token(token), PARAMS, NOW + 3_900 + 300 + 3_601)
 
 
 def test_a_token_of_another_check_is_refused() -> None:

@@ -5,6 +5,7 @@ fake Lambda contexts and a local HTTP server standing in for the green tasks."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +113,37 @@ class FixedAddresses:
     def resolve(self, listener: Any) -> list[Endpoint]:
         self.listeners.append(listener)
         return [Endpoint(host="127.0.0.1", port=self.port, host_header=self.host_header)]
+
+
+class StuckCodeDeploy:
+    """moto's CodeDeploy, except that GetDeployment hangs until `release` is set: a connection
+    stuck past the hook's deadline."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self._client = client("codedeploy")
+        self._release = release
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_deployment(self, **kwargs: Any) -> Any:
+        self._release.wait(timeout=30)
+        return self._client.get_deployment(**kwargs)
+
+
+class Recording:
+    """A client that records the operations called through it, then calls them."""
+
+    def __init__(self, service: str) -> None:
+        self._client = client(service)
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name in {"exceptions", "meta"} or not callable(attribute):
+            return attribute
+        self.calls.append(name)
+        return attribute
 
 
 def passing_check(ids: HookIds, deadline: Deadline) -> Verdict:

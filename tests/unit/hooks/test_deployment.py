@@ -91,6 +91,38 @@ def test_resolve_ignores_the_alarms_of_a_disabled_alarm_configuration() -> None:
     assert _stubbed_resolve(group).alarm_names == ()
 
 
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("get_deployment", "DeploymentDoesNotExistException"),
+        ("get_deployment", "InvalidDeploymentIdException"),
+        ("get_deployment_group", "DeploymentGroupDoesNotExistException"),
+        ("get_deployment_group", "ApplicationDoesNotExistException"),
+    ],
+)
+def test_resolve_maps_each_modeled_not_found_error_to_unknown_deployment(
+    operation: str, code: str
+) -> None:
+    # GIVEN CodeDeploy answering one of its modeled "not found" errors
+    codedeploy = client("codedeploy")
+    with Stubber(codedeploy) as stubber:
+        if operation == "get_deployment_group":
+            stubber.add_response(
+                "get_deployment",
+                {
+                    "deploymentInfo": {
+                        "applicationName": "microservices-dev",
+                        "deploymentGroupName": GROUP,
+                    }
+                },
+                {"deploymentId": "d-1"},
+            )
+        stubber.add_client_error(operation, code)
+        # WHEN / THEN
+        with pytest.raises(UnknownDeploymentError, match="d-1"):
+            deployment.resolve(codedeploy, "d-1")
+
+
 def test_resolve_passes_aws_errors_other_than_not_found_through() -> None:
     # GIVEN CodeDeploy throttles
     codedeploy = client("codedeploy")

@@ -100,6 +100,30 @@ def test_a_check_still_running_at_the_deadline_is_reported_failed() -> None:
     assert "time budget exhausted" in outcome.reason
 
 
+def test_a_check_given_up_on_is_cancelled_and_its_thread_ends_once_it_notices() -> None:
+    # GIVEN a check stuck in a call past the deadline, that then waits (as its retry loops do)
+    release = threading.Event()
+    given: list[Deadline] = []
+
+    def stuck(ids: HookIds, deadline: Deadline) -> Verdict:
+        given.append(deadline)
+        release.wait(timeout=30)
+        deadline.wait(60)
+        return Verdict.ok("too late")
+
+    reporter = RecordingReporter()
+    event = {**EVENT, "LifecycleEventHookExecutionId": "exec-given-up"}
+    # WHEN the hook gives up on it
+    outcome = _run(stuck, reporter, remaining_ms=budget_ms(1.2), event=event)
+    (worker,) = [t for t in threading.enumerate() if t.name == "hook-check-exec-given-up"]
+    release.set()
+    # THEN Failed was reported, the check's deadline is cancelled, and its wait ends at once
+    assert outcome.reason.startswith("time budget exhausted")
+    assert given[0].cancelled
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
 def test_less_time_than_the_safety_margin_reports_failed_without_running_the_check() -> None:
     # GIVEN an invocation that starts with less time than the margin
     ran = []

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
-from codedeploy_hooks import aws, smoke_test
-from codedeploy_hooks.errors import InvalidHookEvent
+from codedeploy_hooks import aws, smoke, smoke_test, traffic_guard
+from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.errors import CheckCancelledError, InvalidHookEvent
+from codedeploy_hooks.network import Endpoint
+from codedeploy_hooks.observability import logger
 from codedeploy_hooks.reporting import CodeDeployStatusReporter
 from codedeploy_hooks.settings import Settings
 
@@ -20,7 +24,9 @@ from tests.unit.hooks.fakes import (
     FakeContext,
     FixedAddresses,
     GreenTasks,
+    Recording,
     RecordingStatusClient,
+    StuckCodeDeploy,
     World,
     budget_ms,
     client,
@@ -195,6 +201,10 @@ def test_an_elbv2_error_reports_failed(world: World, green_tasks: GreenTasks, co
 
 
 class _TimingOutSsm:
+    @property
+    def exceptions(self) -> Any:
+        return client("ssm").exceptions  # the modeled errors the hook matches against
+
     def get_parameter(self, **_: Any) -> Any:
         raise ReadTimeoutError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
 
@@ -259,3 +269,67 @@ def test_lambda_handler_raises_for_an_event_without_ids_and_calls_nothing() -> N
             smoke_test.lambda_handler({"DeploymentId": "d-1"}, FakeContext())  # type: ignore[arg-type]
         stubber.assert_no_pending_responses()
     aws.clear_cache()
+
+
+@pytest.mark.parametrize("hook", [smoke_test, traffic_guard], ids=["smoke", "traffic"])
+def test_a_check_abandoned_at_the_deadline_stops_without_touching_the_next_invocation(
+    world: World, green_tasks: GreenTasks, hook: Any
+) -> None:
+    # GIVEN a check stuck in its first AWS call past the deadline (1.5 s left beyond the margin)
+    release = threading.Event()
+    elbv2, ssm = Recording("elbv2"), Recording("ssm")
+    deps = moto_dependencies(
+        FixedAddresses(green_tasks.port),
+        codedeploy=StuckCodeDeploy(release),
+        elbv2=elbv2,
+        ssm=ssm,
+    )
+    status = RecordingStatusClient()
+    event = {"DeploymentId": world.deployment_id, "LifecycleEventHookExecutionId": "exec-stuck"}
+    try:
+        # WHEN the hook gives up on it and reports
+        response = hook.handle(
+            event,
+            FakeContext(remaining_ms=budget_ms(1.5)),
+            reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
+            dependencies=lambda: deps,
+        )
+        (worker,) = [t for t in threading.enumerate() if t.name == "hook-check-exec-stuck"]
+        # AND the container's next invocation starts with its own log keys
+        logger.clear_state()
+        service = logger.get_current_keys()["service"]
+        logger.append_keys(environment="production")
+    finally:
+        # AND the stuck call then returns (Lambda thawed the frozen thread)
+        release.set()
+    try:
+        worker.join(timeout=10)
+        # THEN Failed was reported, and the abandoned check ended without another call
+        assert status.statuses == ["Failed"]
+        assert "time budget exhausted" in response["reason"]
+        assert not worker.is_alive()
+        assert (elbv2.calls, ssm.calls) == ([], [])
+        # AND it left the next invocation's log keys alone
+        keys = logger.get_current_keys()
+        assert (keys["environment"], keys["service"]) == ("production", service)
+    finally:
+        logger.clear_state()
+
+
+def test_a_smoke_retry_loop_cancelled_while_waiting_sends_no_further_request(
+    green_tasks: GreenTasks,
+) -> None:
+    # GIVEN failing green tasks, and a deadline cancelled during the first backoff
+    green_tasks.mode = "failing"
+    deadline = Deadline.after(60)
+    endpoint = Endpoint("127.0.0.1", green_tasks.port, "alb.example")
+    # WHEN / THEN the retry loop stops at once, after the one request
+    with pytest.raises(CheckCancelledError):
+        smoke.probe_path(
+            "/health",
+            [endpoint],
+            settings=FAST_SETTINGS,
+            deadline=deadline,
+            sleep=lambda _: deadline.cancel(),
+        )
+    assert len(green_tasks.requests) == 1

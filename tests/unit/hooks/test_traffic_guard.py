@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 from codedeploy_hooks import aws, deployment, guard, traffic_guard
 from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.errors import CheckCancelledError
 from codedeploy_hooks.reporting import CodeDeployStatusReporter
 
 from tests.support import load_event
@@ -17,6 +18,7 @@ from tests.unit.hooks.fakes import (
     FAST_SETTINGS,
     FakeContext,
     FixedAddresses,
+    Recording,
     RecordingStatusClient,
     World,
     budget_ms,
@@ -333,3 +335,39 @@ def test_a_deployment_group_without_a_test_listener_fails_the_guard(world: World
     )
     assert not verdict.passed
     assert "no test listener" in verdict.reason
+
+
+def test_a_target_poll_cancelled_while_waiting_polls_no_more(world: World) -> None:
+    # GIVEN an empty green target group (worth waiting for) and a deadline cancelled in the wait
+    client("elbv2").deregister_targets(
+        TargetGroupArn=world.green_arn, Targets=[{"Id": "10.0.1.10", "Port": 8080}]
+    )
+    deadline = Deadline.after(60)
+    elbv2 = Recording("elbv2")
+    settings = replace(FAST_SETTINGS, target_settle_seconds=60.0)
+    # WHEN / THEN the poll stops after its first look
+    with pytest.raises(CheckCancelledError):
+        guard.wait_for_targets(
+            elbv2,  # type: ignore[arg-type]
+            world.green_arn,
+            settings=settings,
+            deadline=deadline,
+            sleep=lambda _: deadline.cancel(),
+        )
+    assert elbv2.calls == ["describe_target_health"]
+
+
+def test_an_alarm_watch_cancelled_while_waiting_checks_no_more(world: World) -> None:
+    target = deployment.resolve(client("codedeploy"), world.deployment_id)
+    deadline = Deadline.after(60)
+    cloudwatch = Recording("cloudwatch")
+    settings = replace(FAST_SETTINGS, watch_seconds=60.0, watch_interval_seconds=10.0)
+    with pytest.raises(CheckCancelledError):
+        guard.watch_alarms(
+            cloudwatch,  # type: ignore[arg-type]
+            target,
+            settings=settings,
+            deadline=deadline,
+            sleep=lambda _: deadline.cancel(),
+        )
+    assert cloudwatch.calls == []
