@@ -4,7 +4,7 @@
 
 Copies the last `<Name>ServiceStack` resource of the root template as text, so comments and
 short-form tags survive, and gives the copy the new service's name and the next free service
-index (the index fixes its listener ports). Service-specific inputs (task policy, secret, extra
+index (the index fixes its listener ports). Service-specific inputs (task policies, secrets, extra
 configuration, smoke paths) are not copied: the new service starts with no permissions of its
 own. Its endpoint outputs are added next to the others, and every YAML list that names each
 service stack's outputs (`- !GetAtt <Name>ServiceStack.Outputs.X`) gains its item. The
@@ -24,7 +24,8 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_SERVICES = 10  # the port scheme gives each index 0-9 its own four listener ports
 # Inputs that belong to one service and must not be inherited by the copy.
 SERVICE_SPECIFIC = (
-    "TaskPolicyArn",
+    "StagingTaskPolicyArn",
+    "ProductionTaskPolicyArn",
     "StagingServiceSecretArn",
     "ProductionServiceSecretArn",
     "StagingExtraConfig",

@@ -117,10 +117,14 @@ def test_the_walker_reaches_every_kind_of_policy_in_every_template() -> None:
         ("NotificationKey", "key"),
         ("ArtifactsBucketPolicy", "resource"),
         ("NotificationTopicPolicy", "resource"),
-        ("ApiServiceTaskPolicy", "identity"),
+        ("StagingApiServiceTaskPolicy", "identity"),
+        ("ProductionNotificationServiceTaskPolicy", "identity"),
         ("PipelineRole", "identity"),
         ("PipelineRole", "trust"),
-        ("ExecutionRole", "identity"),
+        ("StagingExecutionRole", "identity"),
+        ("ProductionExecutionRole", "identity"),
+        ("ImagePullPolicy", "identity"),
+        ("StagingTaskRole", "trust"),
         ("HealthCheckFunction", "identity"),  # the SAM function's Policies, as written
         ("HealthCheckFunctionRole", "identity"),  # the role SAM generates from them
         ("SmokeTestHookFunctionRole", "trust"),
@@ -287,6 +291,45 @@ def test_sam_generated_function_roles_carry_only_the_statements_written_in_the_t
         generated = transformed["Resources"][f"{function}Role"]["Properties"]["Policies"]
         # THEN SAM added no inline statement of its own
         assert [s for p in generated for s in p["PolicyDocument"]["Statement"]] == written
+
+
+ENVIRONMENTS = ("Staging", "Production")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_an_environments_roles_and_policies_never_name_the_other_environment(
+    environment: str,
+) -> None:
+    # GIVEN every permission statement of a role or policy that belongs to one environment
+    # (logical id Staging*/Production*: the services' task and execution roles, their policies)
+    (other,) = set(ENVIRONMENTS) - {environment}
+    statements = [
+        s
+        for s in every_statement()
+        if s.logical_id.startswith(environment) and s.kind == "identity"
+    ]
+    # THEN there are some in the root and in the service stack, and none names a resource,
+    # parameter or path of the other environment (a staging task cannot touch production)
+    assert {s.template for s in statements} >= {"template.yaml", "pipeline/service.yaml"}
+    crossing = [s.where for s in statements if other.lower() in repr(s.body).lower()]
+    assert crossing == []
+
+
+def test_each_service_task_runs_with_a_role_of_its_own_environment() -> None:
+    # GIVEN the task definitions of the service stack
+    service = all_templates()["pipeline/service.yaml"]
+    definitions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in service["Resources"].items()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+    }
+    # THEN one per environment, and each runs with that environment's task and execution roles
+    assert len(definitions) == len(ENVIRONMENTS)
+    for logical_id, properties in definitions.items():
+        environment = next(e for e in ENVIRONMENTS if logical_id.startswith(e))
+        for key in ("TaskRoleArn", "ExecutionRoleArn"):
+            (role, _) = properties[key]["Fn::GetAtt"]
+            assert role.startswith(environment), (logical_id, key, role)
 
 
 @pytest.mark.parametrize("role", ["ServiceBuildRole", "TestRole"])

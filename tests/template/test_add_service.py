@@ -17,6 +17,8 @@ from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_t
 CLOUDFORMATION_RESOURCE_LIMIT = 500
 LISTENERS_PER_LOAD_BALANCER = 50
 SERVICES_AT_SCALE = 10
+CLOUDFORMATION_PARAMETER_VALUE_BYTES = 4096
+IAM_ROLE_NAME_LIMIT = 64
 
 
 @pytest.fixture
@@ -184,6 +186,22 @@ def test_ten_services_fit_cloudformations_resource_limit(
     assert len(service_stacks(root_copy)) == SERVICES_AT_SCALE
     assert root_count < CLOUDFORMATION_RESOURCE_LIMIT
     assert service_count < CLOUDFORMATION_RESOURCE_LIMIT
+
+
+def test_ten_services_role_arns_fit_one_parameter_value(root_copy: Path) -> None:
+    # GIVEN ten services, and the longest ARN a CloudFormation-named role can have (names are
+    # cut at IAM's 64 characters, which nested stacks' long generated names always reach)
+    for n in range(SERVICES_AT_SCALE - len(service_stacks(root_copy))):
+        add_service(root_copy, f"extra{n}-service")
+    longest_role_arn = len("arn:aws:iam::123456789012:role/") + IAM_ROLE_NAME_LIMIT
+
+    # WHEN the roles the pipeline may pass are joined into DeliveryStack's TaskRoleArns
+    delivery = load_template(root_copy)["Resources"]["DeliveryStack"]["Properties"]
+    _, roles = delivery["Parameters"]["TaskRoleArns"]["Fn::Join"]
+
+    # THEN four per service (task and execution, per environment) fit one parameter value
+    assert len(roles) == 4 * SERVICES_AT_SCALE
+    assert len(roles) * (longest_role_arn + 1) - 1 <= CLOUDFORMATION_PARAMETER_VALUE_BYTES
 
 
 def test_ten_services_fit_one_load_balancers_listener_limit() -> None:

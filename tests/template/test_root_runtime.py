@@ -4,6 +4,7 @@ stacks and the services' least-privilege task policies."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -210,47 +211,111 @@ def test_task_policies_grant_no_wildcards(root_template: dict[str, Any]) -> None
             assert statement["Resource"] != "*", logical_id
 
 
-@pytest.mark.parametrize(
-    ("stack", "policy", "actions", "resources"),
-    [
-        (
-            "ApiServiceStack",
-            "ApiServiceTaskPolicy",
-            {"ssm:GetParameter"},
-            {"StagingJwksParameter", "ProductionJwksParameter"},
-        ),
-        (
-            "AuthServiceStack",
-            "AuthServiceTaskPolicy",
-            {"ssm:GetParameter", "ssm:PutParameter"},
-            {"StagingJwksParameter", "ProductionJwksParameter"},
-        ),
-        (
-            "NotificationServiceStack",
-            "NotificationServiceTaskPolicy",
-            # GetTopicAttributes backs notification-service's /health dependency check.
-            {"sns:Publish", "sns:GetTopicAttributes"},
-            {"StagingServiceMessagesTopic", "ProductionServiceMessagesTopic"},
-        ),
-    ],
-)
-def test_each_service_gets_only_its_own_permissions(
-    root_template: dict[str, Any],
-    stack: str,
-    policy: str,
-    actions: set[str],
-    resources: set[str],
+ENVIRONMENTS = ("Staging", "Production")
+# Per service: its actions and the resources it touches, as {environment} logical-id templates.
+SERVICE_PERMISSIONS = {
+    "ApiService": ({"ssm:GetParameter"}, "{environment}JwksParameter"),
+    "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, "{environment}JwksParameter"),
+    # GetTopicAttributes backs notification-service's /health dependency check.
+    "NotificationService": (
+        {"sns:Publish", "sns:GetTopicAttributes"},
+        "{environment}ServiceMessagesTopic",
+    ),
+}
+
+
+def referenced_ids(node: Any) -> set[str]:
+    """Logical ids a piece of template names through Ref, Fn::GetAtt or a Fn::Sub variable."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= referenced_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= referenced_ids(item)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("service", SERVICE_PERMISSIONS)
+def test_each_service_gets_only_its_own_permissions_in_each_environment(
+    root_template: dict[str, Any], service: str, environment: str
 ) -> None:
-    # GIVEN the policy the service stack attaches to that service's task role
-    passed = root_template["Resources"][stack]["Properties"]["Parameters"]["TaskPolicyArn"]
+    # GIVEN the policy the root passes for the service's task role in one environment
+    actions, resource = SERVICE_PERMISSIONS[service]
+    policy = f"{environment}{service}TaskPolicy"
+    parameters = root_template["Resources"][f"{service}Stack"]["Properties"]["Parameters"]
     (statement,) = policy_statements(root_template, policy)
 
-    # THEN it allows exactly the service's actions on exactly its resources
-    assert passed == {"Ref": policy}
+    # THEN it allows exactly the service's actions on exactly that environment's resource
+    assert parameters[f"{environment}TaskPolicyArn"] == {"Ref": policy}
     assert set(as_list(statement["Action"])) == actions
-    named = json.dumps(statement["Resource"])
-    assert {name for name in resources if name in named} == resources
-    assert len(as_list(statement["Resource"])) == len(resources)
+    assert len(as_list(statement["Resource"])) == 1
+    assert referenced_ids(statement["Resource"]) == {resource.format(environment=environment)}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_task_policy_names_a_resource_of_the_other_environment(
+    root_template: dict[str, Any], environment: str
+) -> None:
+    # GIVEN every task policy of one environment
+    (other,) = set(ENVIRONMENTS) - {environment}
+    policies = [
+        logical_id
+        for logical_id in resources_of_type(root_template, "AWS::IAM::ManagedPolicy")
+        if logical_id.startswith(environment) and logical_id.endswith("TaskPolicy")
+    ]
+
+    # THEN one per service, and every resource each one names belongs to its own environment
+    assert len(policies) == len(SERVICE_PERMISSIONS)
+    for logical_id in policies:
+        document = root_template["Resources"][logical_id]["Properties"]["PolicyDocument"]
+        named = referenced_ids(document)
+        assert named, logical_id
+        assert all(name.startswith(environment) for name in named), (logical_id, named)
+        assert other.lower() not in json.dumps(document).lower(), logical_id
+
+
+def test_no_service_stack_receives_a_task_policy_for_both_environments(
+    root_template: dict[str, Any],
+) -> None:
+    # GIVEN the task policies each service stack is passed
+    for stack in SERVICE_STACKS:
+        parameters = root_template["Resources"][stack]["Properties"]["Parameters"]
+
+        # THEN the staging and production parameters name their own environment's policy only
+        for environment in ENVIRONMENTS:
+            (policy,) = referenced_ids(parameters[f"{environment}TaskPolicyArn"])
+            assert policy.startswith(environment), (stack, policy)
+        assert "TaskPolicyArn" not in parameters
+
+
+def test_pipeline_may_pass_exactly_every_services_per_environment_roles(
+    root_template: dict[str, Any],
+) -> None:
+    # GIVEN the roles the delivery stack's iam:PassRole statement is limited to
+    parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    separator, items = parameters["TaskRoleArns"]["Fn::Join"]
+    service_outputs = load_template(PIPELINE_DIR / "service.yaml")["Outputs"]
+
+    # THEN they are each service's staging and production execution and task roles, no more
+    expected = [
+        {"Fn::GetAtt": [stack, f"Outputs.{environment}{role}RoleArn"]}
+        for stack in SERVICE_STACKS
+        for environment in ENVIRONMENTS
+        for role in ("Execution", "Task")
+    ]
+    assert separator == ","
+    assert sorted(map(json.dumps, items)) == sorted(map(json.dumps, expected))
+    for item in items:
+        assert item["Fn::GetAtt"][1].removeprefix("Outputs.") in service_outputs
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 import pytest
@@ -415,74 +416,174 @@ def test_container_logs_to_its_environment_log_group_and_stops_before_the_drain_
 
 
 # ------------------------------------------------------------------ IAM
-def execution_statements(stack: Renderer, service: dict[str, Any]) -> list[dict[str, Any]]:
-    policy = stack.render(props(service, "ExecutionRole")["Policies"])[0]
-    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+def execution_statements(
+    stack: Renderer, service: dict[str, Any], environment: str
+) -> list[dict[str, Any]]:
+    """An environment's execution role's statements: its own and those of what it attaches."""
+    role = stack.render(props(service, f"{environment}ExecutionRole"))
+    statements: list[dict[str, Any]] = list(role["Policies"][0]["PolicyDocument"]["Statement"])
+    for attached in props(service, f"{environment}ExecutionRole")["ManagedPolicyArns"]:
+        policy = stack.render(props(service, attached["Ref"]))
+        statements += policy["PolicyDocument"]["Statement"]
     return statements
 
 
-def test_execution_role_reads_exactly_the_two_configuration_parameters(
-    service: dict[str, Any],
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_execution_role_reads_only_its_environments_configuration_and_logs(
+    service: dict[str, Any], environment: str
 ) -> None:
-    # WHEN the execution role's policy is resolved
-    statements = execution_statements(renderer(service), service)
+    # WHEN the environment's execution role is resolved
+    statements = execution_statements(renderer(service), service, environment)
 
-    # THEN ssm:GetParameters is granted on the staging and production configuration only
+    # THEN ssm:GetParameters is granted on that environment's configuration only, and the
+    # logs on that environment's log group only
     (ssm,) = [s for s in statements if s["Action"] == "ssm:GetParameters"]
     prefix = "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline"
-    assert ssm["Resource"] == [
-        f"{prefix}/staging/{SERVICE}/config",
-        f"{prefix}/production/{SERVICE}/config",
+    assert ssm["Resource"] == f"{prefix}/{environment.lower()}/{SERVICE}/config"
+    (logs,) = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    assert logs["Resource"] == f"<{environment}LogGroup.Arn>"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_execution_role_reads_the_secret_of_its_own_environment_only(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN a secret for each environment
+    secrets = {
+        name: f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-{name.lower()}-AbCdEf"
+        for name in ENVIRONMENTS
+    }
+    stack = renderer(service, **{f"{name}ServiceSecretArn": arn for name, arn in secrets.items()})
+
+    # WHEN the environment's execution role is resolved
+    statements = execution_statements(stack, service, environment)
+
+    # THEN secretsmanager:GetSecretValue is granted on that environment's secret only
+    grants = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert grants == [
+        {
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secrets[environment],
+        }
     ]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_execution_role_reads_the_secret_when_one_is_given(
+def test_execution_role_reads_no_secret_without_one(
     service: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN a secret for one environment only
-    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-service-dev-AbCdEf"
-
-    # WHEN the policy is resolved
-    statements = execution_statements(
-        renderer(service, **{f"{environment}ServiceSecretArn": secret}), service
-    )
-
-    # THEN secretsmanager:GetSecretValue is granted on that secret only
-    grants = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
-    assert grants == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
-    ]
-
-
-def test_execution_role_reads_no_secret_without_one(service: dict[str, Any]) -> None:
-    # WHEN the policy is resolved with the default (no secret)
-    statements = execution_statements(renderer(service), service)
+    # WHEN the role is resolved with the default (no secret)
+    statements = execution_statements(renderer(service), service, environment)
 
     # THEN no statement mentions Secrets Manager
     assert not [s for s in statements if "secretsmanager" in str(s["Action"])]
 
 
-def test_execution_role_may_pull_the_bootstrap_image_through_its_cache_rule(
+def test_execution_roles_may_pull_the_bootstrap_image_through_its_cache_rule(
     service: dict[str, Any],
 ) -> None:
     # GIVEN the bootstrap image as the root stack passes it
-    statements = execution_statements(renderer(service, BootstrapImage=BOOTSTRAP_IMAGE), service)
+    stack = renderer(service, BootstrapImage=BOOTSTRAP_IMAGE)
 
     # THEN the first pull may create and import into the cache rule's repositories only
-    (cache,) = [s for s in statements if "ecr:BatchImportUpstreamImage" in s["Action"]]
-    assert cache["Resource"] == ("arn:aws:ecr:eu-west-1:123456789012:repository/bootstrap-dev/*")
+    for environment in ENVIRONMENTS:
+        statements = execution_statements(stack, service, environment)
+        (cache,) = [s for s in statements if "ecr:BatchImportUpstreamImage" in s["Action"]]
+        assert cache["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/bootstrap-dev/*"
 
 
-@pytest.mark.parametrize(("policy", "attached"), [("", None), ("arn:aws:iam::1:policy/p", True)])
-def test_task_role_carries_the_service_policy_when_given(
-    service: dict[str, Any], policy: str, attached: bool | None
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize(("policy", "attached"), [("", False), ("arn:aws:iam::1:policy/p", True)])
+def test_task_role_carries_its_environments_policy_when_given(
+    service: dict[str, Any], environment: str, policy: str, attached: bool
 ) -> None:
-    # WHEN the task role is resolved
-    role = renderer(service, TaskPolicyArn=policy).render(props(service, "TaskRole"))
+    # WHEN the environment's task role is resolved with a policy for that environment
+    role = renderer(service, **{f"{environment}TaskPolicyArn": policy}).render(
+        props(service, f"{environment}TaskRole")
+    )
 
     # THEN the managed policy is attached only when the root stack passes one
     assert role.get("ManagedPolicyArns") == ([policy] if attached else None)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_task_role_never_carries_the_other_environments_policy(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN a distinct task policy for each environment
+    policies = {name: f"arn:aws:iam::123456789012:policy/{name.lower()}" for name in ENVIRONMENTS}
+    stack = renderer(service, **{f"{name}TaskPolicyArn": arn for name, arn in policies.items()})
+
+    # WHEN the environment's task role is resolved
+    role = stack.render(props(service, f"{environment}TaskRole"))
+
+    # THEN it carries its own environment's policy and nothing else
+    assert role["ManagedPolicyArns"] == [policies[environment]]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_task_definition_runs_with_its_own_environments_roles(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the environment's task definition
+    task = props(service, f"{environment}TaskDefinition")
+
+    # THEN its task and execution roles are that environment's, never shared
+    assert task["TaskRoleArn"] == get_att(f"{environment}TaskRole", "Arn")
+    assert task["ExecutionRoleArn"] == get_att(f"{environment}ExecutionRole", "Arn")
+
+
+def names_in(node: Any) -> set[str]:
+    """Logical ids and parameters a piece of template names through Ref, GetAtt or Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            elif key == "Fn::If":
+                found.add(f"condition:{value[0]}")
+            found |= names_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= names_in(item)
+    return found
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_an_environments_roles_never_name_the_other_environment(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the environment's execution and task roles, written and resolved
+    (other,) = set(ENVIRONMENTS) - {environment}
+    stack = renderer(service)
+    for role in (f"{environment}ExecutionRole", f"{environment}TaskRole"):
+        written = service["Resources"][role]
+        resolved = json.dumps(stack.render(props(service, role)))
+
+        # THEN no parameter, condition or resource of the other environment is named, and no
+        # resolved ARN points into the other environment's paths
+        assert not [name for name in names_in(written) if other in name], role
+        assert f"/{other.lower()}/" not in resolved, role
+
+
+def test_the_shared_pull_policy_grants_only_image_pulls(service: dict[str, Any]) -> None:
+    # GIVEN the one policy both environments' execution roles share
+    statements = props(service, "ImagePullPolicy")["PolicyDocument"]["Statement"]
+
+    # THEN it grants ECR reads only: no configuration, secret or log of either environment
+    actions = {
+        action
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert {action.split(":")[0] for action in actions} == {"ecr"}
+    assert not [name for name in names_in(statements) if name.startswith(ENVIRONMENTS)]
 
 
 # ------------------------------------------------------------------ ECS services
@@ -779,8 +880,10 @@ def test_outputs_cover_the_contract(service: dict[str, Any]) -> None:
         "RepositoryUri",
         "StagingEndpoint",
         "ProductionEndpoint",
-        "ExecutionRoleArn",
-        "TaskRoleArn",
+        "StagingExecutionRoleArn",
+        "StagingTaskRoleArn",
+        "ProductionExecutionRoleArn",
+        "ProductionTaskRoleArn",
         "StagingServiceName",
         "ProductionServiceName",
     }
