@@ -36,7 +36,8 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     "ecs:DescribeTaskDefinition": "supports no resource-level permissions; read-only (the build "
     "copies the latest revision of each family)",
     "ecs:RegisterTaskDefinition": "creates the revision ARN it would be scoped to; what the "
-    "revision may do is bounded by the pipeline's iam:PassRole statement",
+    "revision may do is bounded by the deploy action role's iam:PassRole statement (its own "
+    "environment's task and execution roles)",
     "codepipeline:PutJobSuccessResult": "job-result calls have no resource type; the job id in "
     "the call scopes them",
     "codepipeline:PutJobFailureResult": "as PutJobSuccessResult",
@@ -121,6 +122,9 @@ def test_the_walker_reaches_every_kind_of_policy_in_every_template() -> None:
         ("ProductionNotificationServiceTaskPolicy", "identity"),
         ("PipelineRole", "identity"),
         ("PipelineRole", "trust"),
+        ("PipelineDeployRolesPolicy", "identity"),
+        ("StagingDeployRole", "identity"),
+        ("ProductionDeployRole", "trust"),
         ("StagingExecutionRole", "identity"),
         ("ProductionExecutionRole", "identity"),
         ("ImagePullPolicy", "identity"),
@@ -355,3 +359,49 @@ def test_a_build_role_can_neither_deploy_approve_nor_read_secrets(role: str) -> 
         "sts:",
     )
     assert not [a for a in actions if a.startswith(forbidden_prefixes)], actions
+
+
+def service_roles_passable_by(environment: str) -> set[str]:
+    """The service-stack roles (logical ids) an environment's deploy role may pass, followed
+    from its iam:PassRole statement through the root's parameter to the service outputs."""
+    templates = all_templates()
+    delivery, root = templates["pipeline/delivery.yaml"], templates["template.yaml"]
+    service_outputs = templates["pipeline/service.yaml"]["Outputs"]
+    [pass_role] = [
+        s
+        for s in statements_of("delivery", delivery)
+        if s.logical_id == f"{environment}DeployRole" and "iam:PassRole" in s.actions
+    ]
+    parameter = pass_role.body["Resource"]["Ref"]
+    passed = root["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    _, items = passed[parameter]["Fn::Join"]
+    roles: set[str] = set()
+    for item in items:
+        _, output = item["Fn::GetAtt"]
+        role, _ = service_outputs[output.removeprefix("Outputs.")]["Value"]["Fn::GetAtt"]
+        roles.add(role)
+    return roles
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_deploy_role_cannot_pass_a_role_of_the_other_environment(environment: str) -> None:
+    # GIVEN the service roles one environment's deploy action role may pass, followed from its
+    # iam:PassRole statement to the service stacks' role resources
+    roles = service_roles_passable_by(environment)
+    # THEN they are exactly that environment's task and execution roles: a tampered staging
+    # task definition naming a production role fails to register, and the reverse
+    assert roles == {f"{environment}TaskRole", f"{environment}ExecutionRole"}
+
+
+def test_only_the_deploy_roles_may_pass_roles_or_deploy_in_the_delivery_stack() -> None:
+    # GIVEN every identity statement of the delivery stack
+    delivery = all_templates()["pipeline/delivery.yaml"]
+    holders = {
+        s.logical_id
+        for s in statements_of("delivery", delivery)
+        if s.kind == "identity"
+        for action in s.actions
+        if action in ("iam:PassRole", "codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition")
+    }
+    # THEN only the two deploy action roles hold them; the pipeline role itself does not
+    assert holders == {"StagingDeployRole", "ProductionDeployRole"}

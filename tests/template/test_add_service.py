@@ -195,13 +195,16 @@ def test_ten_services_role_arns_fit_one_parameter_value(root_copy: Path) -> None
         add_service(root_copy, f"extra{n}-service")
     longest_role_arn = len("arn:aws:iam::123456789012:role/") + IAM_ROLE_NAME_LIMIT
 
-    # WHEN the roles the pipeline may pass are joined into DeliveryStack's TaskRoleArns
+    # WHEN the roles each environment's deploy role may pass are joined into DeliveryStack's
+    # StagingTaskRoleArns and ProductionTaskRoleArns
     delivery = load_template(root_copy)["Resources"]["DeliveryStack"]["Properties"]
-    _, roles = delivery["Parameters"]["TaskRoleArns"]["Fn::Join"]
+    for environment in ("Staging", "Production"):
+        _, roles = delivery["Parameters"][f"{environment}TaskRoleArns"]["Fn::Join"]
 
-    # THEN four per service (task and execution, per environment) fit one parameter value
-    assert len(roles) == 4 * SERVICES_AT_SCALE
-    assert len(roles) * (longest_role_arn + 1) - 1 <= CLOUDFORMATION_PARAMETER_VALUE_BYTES
+        # THEN two per service (task and execution) fit one parameter value, with room for
+        # twice as many services
+        assert len(roles) == 2 * SERVICES_AT_SCALE
+        assert 2 * len(roles) * (longest_role_arn + 1) - 1 <= CLOUDFORMATION_PARAMETER_VALUE_BYTES
 
 
 def test_ten_services_fit_one_load_balancers_listener_limit() -> None:

@@ -496,11 +496,14 @@ def test_one_role_per_principal(delivery: dict[str, Any]) -> None:
         name: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
         for name, role in resources_of_type(delivery, "AWS::IAM::Role").items()
     }
+    pipeline_role = {"AWS": {"Fn::GetAtt": ["PipelineRole", "Arn"]}}
     assert principals == {
         "SourceChangeRuleRole": {"Service": "events.amazonaws.com"},
         "ServiceBuildRole": {"Service": "codebuild.amazonaws.com"},
         "TestRole": {"Service": "codebuild.amazonaws.com"},
         "PipelineRole": {"Service": "codepipeline.amazonaws.com"},
+        "StagingDeployRole": pipeline_role,
+        "ProductionDeployRole": pipeline_role,
     }
     projects = resources_of_type(delivery, "AWS::CodeBuild::Project")
     roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
@@ -541,22 +544,142 @@ def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
     }
 
 
-def test_pipeline_passes_only_the_service_task_roles_and_only_to_ecs_tasks(
-    delivery: dict[str, Any],
+ENVIRONMENTS = ("Staging", "Production")
+DEPLOY_ACTIONS = {
+    "codedeploy:CreateDeployment",
+    "codedeploy:GetApplication",
+    "codedeploy:GetApplicationRevision",
+    "codedeploy:GetDeployment",
+    "codedeploy:GetDeploymentConfig",
+    "codedeploy:RegisterApplicationRevision",
+    "ecs:RegisterTaskDefinition",
+    "iam:PassRole",
+}
+
+
+def granted(role: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    """The statements of a role that allow one action."""
+    return [s for s in policy_statements(role) if action in as_list(s["Action"])]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_deploy_action_runs_as_its_environments_deploy_role(
+    pipeline: dict[str, Any], environment: str
 ) -> None:
-    statements = policy_statements(delivery["Resources"]["PipelineRole"])
-    [pass_role] = [s for s in statements if "iam:PassRole" in as_list(s["Action"])]
-    assert pass_role["Resource"] == {"Ref": "TaskRoleArns"}
+    # GIVEN the CodeDeployToECS actions of one environment's stage
+    deploys = [
+        action
+        for action in stage(pipeline, environment)["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+    ]
+    # THEN each names that environment's action role, which CodePipeline assumes for it
+    assert len(deploys) == len(SERVICES)
+    for action in deploys:
+        assert action["RoleArn"] == {"Fn::GetAtt": [f"{environment}DeployRole", "Arn"]}, action
+
+
+def test_no_other_action_runs_as_a_deploy_role(pipeline: dict[str, Any]) -> None:
+    others = [
+        action["Name"]
+        for s in pipeline["Stages"]
+        for action in s["Actions"]
+        if isinstance(action, dict) and "RoleArn" in action
+        if action["ActionTypeId"]["Provider"] != "CodeDeployToECS"
+    ]
+    assert others == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_deploy_role_passes_only_its_environments_roles_and_only_to_ecs_tasks(
+    delivery: dict[str, Any], environment: str
+) -> None:
+    # GIVEN one environment's deploy action role
+    (other,) = set(ENVIRONMENTS) - {environment}
+    role = delivery["Resources"][f"{environment}DeployRole"]
+    # WHEN its iam:PassRole statements are read
+    [pass_role] = granted(role, "iam:PassRole")
+    # THEN it may pass its own environment's task and execution roles, never the other's
+    assert pass_role["Resource"] == {"Ref": f"{environment}TaskRoleArns"}
+    assert other not in json.dumps(pass_role)
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
 
 
-def test_pipeline_deploys_only_to_this_application(delivery: dict[str, Any]) -> None:
-    statements = policy_statements(delivery["Resources"]["PipelineRole"])
-    [deploy] = [s for s in statements if "codedeploy:CreateDeployment" in as_list(s["Action"])]
-    resources = [r["Fn::Sub"] for r in deploy["Resource"]]
-    assert all("${CodeDeployApplicationName}" in r for r in resources)
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_deploy_role_deploys_only_its_environments_groups_of_this_application(
+    delivery: dict[str, Any], environment: str
+) -> None:
+    # GIVEN one environment's deploy action role
+    role = delivery["Resources"][f"{environment}DeployRole"]
+    # WHEN its CodeDeploy deployment statement is read
+    [deploy] = granted(role, "codedeploy:CreateDeployment")
+    # THEN it names the application and only this environment's deployment groups
+    prefix = "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+    assert [r["Fn::Sub"] for r in deploy["Resource"]] == [
+        prefix + ":application:${CodeDeployApplicationName}",
+        prefix + ":deploymentgroup:${CodeDeployApplicationName}/" + f"{environment.lower()}-*",
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_deploy_role_reads_artifacts_and_registers_task_definitions_but_writes_nothing(
+    delivery: dict[str, Any], environment: str
+) -> None:
+    # GIVEN every action one environment's deploy role may take
+    role = delivery["Resources"][f"{environment}DeployRole"]
+    actions = {a for s in policy_statements(role) for a in as_list(s["Action"])}
+    # THEN it can read the artifacts (and decrypt them) and deploy, but change no artifact
+    assert {"s3:GetObject", "ecs:RegisterTaskDefinition", "kms:Decrypt"} <= actions
+    assert not {"s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey*"} & actions
+    assert actions >= DEPLOY_ACTIONS
+
+
+def test_deploy_roles_trust_only_the_pipeline_role(delivery: dict[str, Any]) -> None:
+    # THEN each deploy role names the pipeline role as its only principal (not the account)
+    for environment in ENVIRONMENTS:
+        trust = delivery["Resources"][f"{environment}DeployRole"]["Properties"][
+            "AssumeRolePolicyDocument"
+        ]["Statement"]
+        assert trust == [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": {"Fn::GetAtt": ["PipelineRole", "Arn"]}},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+
+
+def test_the_pipeline_role_may_assume_exactly_the_two_deploy_roles(
+    delivery: dict[str, Any], pipeline: dict[str, Any]
+) -> None:
+    # GIVEN every policy attached to the pipeline role
+    policies = resources_of_type(delivery, "AWS::IAM::Policy")
+    [(name, policy)] = policies.items()
+    assert policy["Properties"]["Roles"] == [{"Ref": "PipelineRole"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    # THEN it may assume the two deploy roles and nothing else
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": [f"{environment}DeployRole", "Arn"]} for environment in ENVIRONMENTS
+    ]
+    assert not granted(delivery["Resources"]["PipelineRole"], "sts:AssumeRole")
+    # AND the pipeline is created only once it holds that permission (creation starts a run)
+    assert delivery["Resources"]["Pipeline"]["DependsOn"] == name
+
+
+def test_the_pipeline_role_itself_can_neither_pass_roles_nor_deploy(
+    delivery: dict[str, Any],
+) -> None:
+    # GIVEN the pipeline role's own statements (every action without a RoleArn runs as it)
+    actions = {
+        action
+        for statement in policy_statements(delivery["Resources"]["PipelineRole"])
+        for action in as_list(statement["Action"])
+    }
+    # THEN it cannot create deployments, register task definitions or pass any role
+    assert not {a for a in actions if a.startswith(("codedeploy:", "iam:"))}
+    assert not DEPLOY_ACTIONS & actions
 
 
 ECR_WRITES = {

@@ -297,25 +297,37 @@ def test_no_service_stack_receives_a_task_policy_for_both_environments(
         assert "TaskPolicyArn" not in parameters
 
 
-def test_pipeline_may_pass_exactly_every_services_per_environment_roles(
-    root_template: dict[str, Any],
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environments_deploy_role_may_pass_exactly_that_environments_service_roles(
+    root_template: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN the roles the delivery stack's iam:PassRole statement is limited to
+    # GIVEN the roles one environment's deploy action role may pass (its iam:PassRole list)
     parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    separator, items = parameters["TaskRoleArns"]["Fn::Join"]
+    separator, items = parameters[f"{environment}TaskRoleArns"]["Fn::Join"]
     service_outputs = load_template(PIPELINE_DIR / "service.yaml")["Outputs"]
 
-    # THEN they are each service's staging and production execution and task roles, no more
+    # THEN they are each service's execution and task role of that environment, no more
     expected = [
         {"Fn::GetAtt": [stack, f"Outputs.{environment}{role}RoleArn"]}
         for stack in SERVICE_STACKS
-        for environment in ENVIRONMENTS
         for role in ("Execution", "Task")
     ]
     assert separator == ","
     assert sorted(map(json.dumps, items)) == sorted(map(json.dumps, expected))
     for item in items:
         assert item["Fn::GetAtt"][1].removeprefix("Outputs.") in service_outputs
+
+
+def test_no_role_list_mixes_the_environments(root_template: dict[str, Any]) -> None:
+    # GIVEN every role list the root passes to the delivery stack
+    parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    lists = {name: value for name, value in parameters.items() if name.endswith("RoleArns")}
+
+    # THEN there is one per environment (no shared list), each naming only its own roles
+    assert set(lists) == {f"{environment}TaskRoleArns" for environment in ENVIRONMENTS}
+    for name, value in lists.items():
+        (other,) = {e for e in ENVIRONMENTS if not name.startswith(e)}
+        assert other not in json.dumps(value), name
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])

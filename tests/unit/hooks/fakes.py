@@ -5,6 +5,7 @@ fake Lambda contexts and a local HTTP server standing in for the green tasks."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -330,3 +331,10 @@ class GreenTasksHandler(BaseHTTPRequestHandler):
 class GreenTasksServer(ThreadingHTTPServer):
     daemon_threads = True
     tasks: GreenTasks
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A "slow" task answers after the smoke test gave up and closed the connection: the
+        # broken pipe is the scenario under test, not a failure worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
