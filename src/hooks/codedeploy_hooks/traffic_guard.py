@@ -7,18 +7,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from codedeploy_hooks import aws, deployment
+from codedeploy_hooks import aws
 from codedeploy_hooks.checks import Verdict
 from codedeploy_hooks.deadline import Deadline
 from codedeploy_hooks.dependencies import Dependencies
+from codedeploy_hooks.deployment import DeploymentTarget
+from codedeploy_hooks.entrypoint import handle_hook
 from codedeploy_hooks.guard import run_traffic_guard
 from codedeploy_hooks.observability import logger, metrics
-from codedeploy_hooks.reporting import (
-    CodeDeployStatusReporter,
-    HookIds,
-    StatusReporter,
-    run_hook,
-)
+from codedeploy_hooks.reporting import CodeDeployStatusReporter, StatusReporter
 
 HOOK = "TrafficGuard"
 
@@ -41,27 +38,22 @@ def handle(
     reporter: StatusReporter,
     dependencies: Callable[[], Dependencies],
 ) -> dict[str, str]:
-    def check(ids: HookIds, deadline: Deadline) -> Verdict:
-        deps = dependencies()
-        target = deployment.resolve(deps.codedeploy, ids.deployment_id)
-        deadline.raise_if_cancelled()
-        # This thread's keys only: the logger is shared with the handler thread, and a check
-        # the watchdog gave up on may still be running during the next invocation.
-        logger.thread_safe_append_keys(environment=target.environment, service=target.service)
-        return run_traffic_guard(
-            target,
-            elbv2=deps.elbv2,
-            cloudwatch=deps.cloudwatch,
-            settings=deps.settings,
-            deadline=deadline,
-            sleep=deps.sleep or deadline.wait,
-        )
-
-    outcome = run_hook(
+    return handle_hook(
         event,
+        context,
         hook=HOOK,
-        remaining_millis=context.get_remaining_time_in_millis,
-        check=check,
+        run_check=_traffic_guard,
         reporter=reporter,
+        dependencies=dependencies,
     )
-    return outcome.as_response()
+
+
+def _traffic_guard(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
+    return run_traffic_guard(
+        target,
+        elbv2=deps.elbv2,
+        cloudwatch=deps.cloudwatch,
+        settings=deps.settings,
+        deadline=deadline,
+        sleep=deps.sleep or deadline.wait,
+    )
