@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK_NAME ?= microservices-pipeline
-# ENV names a samconfig.toml environment (staging, production, ...). Empty means "no AWS
+# ENV names a samconfig.toml environment (default, sandbox, prod). Empty means "no AWS
 # target configured": deploy goes to the local emulator instead of an account.
 ENV ?=
 

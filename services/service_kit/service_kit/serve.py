@@ -14,7 +14,7 @@ import uvicorn
 # SIGKILL after the container's StopTimeout (10 s in pipeline/service.yaml): requests still in
 # flight get 8 s to finish, and the process exits before the kill.
 GRACEFUL_SHUTDOWN_SECONDS = 8
-# Longer than the ALB's 60 s idle timeout, so the service never closes a connection the load
+# Longer than the ALB's 30 s idle timeout, so the service never closes a connection the load
 # balancer is about to reuse (that race shows up as sporadic 502s).
 KEEP_ALIVE_SECONDS = 65
 
