@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 from pathlib import Path
@@ -34,7 +35,18 @@ def test_every_function_code_uri_has_its_own_requirements(root_template: dict[st
         module_path, _, handler_name = function["Properties"]["Handler"].rpartition(".")
         module_file = code_uri / (module_path.replace(".", "/") + ".py")
         assert module_file.is_file(), f"{logical_id}: handler module {module_file} is missing"
-        assert f"def {handler_name}(" in module_file.read_text()
+        assert handler_name in top_level_names(module_file), f"{logical_id}: no {handler_name}"
+
+
+def top_level_names(module_file: Path) -> set[str]:
+    """Names a module binds at top level (functions, and assignments such as a built handler)."""
+    names: set[str] = set()
+    for node in ast.parse(module_file.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
