@@ -42,6 +42,29 @@ IMPORT_PROBE = (
 )
 
 
+# Peak resident memory of an interpreter that has loaded the handler: the function's footprint,
+# against its 256 MB setting. Lambda also scales CPU with memory, so a smaller setting would slow
+# the cold start even where it fits. VmHWM, not ru_maxrss: the latter survives exec, so a child
+# would report this (larger) benchmark process's peak.
+RSS_PROBE = (
+    "import {module}; "
+    "print(next(line.split()[1] for line in open('/proc/self/status') "
+    "if line.startswith('VmHWM:')))"
+)
+
+
+def peak_rss_mib(module: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src" / "health_check")}
+    probe = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE.format(module=module)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return int(probe.stdout) / 1024
+
+
 def cold_import_seconds(modules: tuple[str, ...], runs: int) -> dict[str, float]:
     """Median import time per module; runs interleave the modules so load drift hits both."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src" / "health_check")}
@@ -153,6 +176,10 @@ def main() -> None:
     print(
         f"cold import  health_check.handler  {handler_import * 1000:8.1f} ms"
         f"  (+{(handler_import - boto3_import) * 1000:.1f} ms over boto3)"
+    )
+    print(
+        f"peak memory  health_check.handler  {peak_rss_mib('health_check.handler'):8.1f} MiB"
+        f"  (bare boto3 {peak_rss_mib('boto3'):.1f} MiB; the function has 256 MB)"
     )
     for count in (3, 30):
         seconds, calls = invocation_seconds(count, runs)
