@@ -99,7 +99,16 @@ def _answers(endpoint_url: str) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    # A stopped emulator is no longer our child (it outlives `make deploy`), so nothing may reap
+    # it: a zombie answers kill(pid, 0) yet is gone. Linux's /proc tells them apart.
+    proc = Path("/proc")
+    if proc.is_dir():  # Linux; elsewhere (macOS) fall back to the signal probe
+        try:
+            stat = (proc / str(pid) / "stat").read_text()
+        except FileNotFoundError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -116,7 +125,7 @@ def running(state_dir: Path = STATE_DIR) -> EmulatorState | None:
         state = EmulatorState(int(raw["pid"]), require_local_endpoint(raw["endpoint_url"]))
     except (OSError, ValueError, KeyError):
         return None
-    if _alive(state.pid) and _answers(state.endpoint_url):
+    if process_alive(state.pid) and _answers(state.endpoint_url):
         return state
     return None
 
@@ -149,8 +158,16 @@ def stop_background(state_dir: Path = STATE_DIR) -> EmulatorState | None:
     if state is None:
         (state_dir / STATE_FILE).unlink(missing_ok=True)
         return None
-    os.kill(state.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(state.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    for stop_signal, grace_seconds in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        if not process_alive(state.pid):
+            break
+        # SIGKILL only if the orderly stop did not end it: a leftover emulator would hold its
+        # port and memory until the machine restarts.
+        os.kill(state.pid, stop_signal)
+        deadline = time.monotonic() + grace_seconds
+        while process_alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if process_alive(state.pid):
+        raise EmulatorError(f"the emulator (pid {state.pid}) did not stop")
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
     return state
