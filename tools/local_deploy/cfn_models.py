@@ -55,9 +55,23 @@ def _lower_camel(value: Any, keep: frozenset[str] = frozenset()) -> Any:
 
 
 class BackendResource:
-    """What moto's ResourceMap needs from a created resource: an id, attributes, a delete."""
+    """What moto's ResourceMap needs from a created resource: an id, attributes, a delete.
 
+    A model names its CloudFormation type in `cfn_type` and the property that holds a resource's
+    physical name (if it has one) in `cfn_name_property`.
+    """
+
+    cfn_type: ClassVar[str]
+    cfn_name_property: ClassVar[str] = ""
     attribute_names: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.cfn_type
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.cfn_name_property
 
     def __init__(
         self,
@@ -126,13 +140,8 @@ def _optional_int(value: Any) -> int | None:
 class CloudWatchAlarm(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Arn"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    cfn_type = "AWS::CloudWatch::Alarm"
+    cfn_name_property = "AlarmName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -179,13 +188,8 @@ class CloudWatchAlarm(BackendResource, CloudFormationModel):
 class CodeBuildProject(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Arn"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeBuild::Project"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    cfn_type = "AWS::CodeBuild::Project"
+    cfn_name_property = "Name"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -223,13 +227,8 @@ class CodeBuildProject(BackendResource, CloudFormationModel):
 class CodePipelinePipeline(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Version"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodePipeline::Pipeline"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    cfn_type = "AWS::CodePipeline::Pipeline"
+    cfn_name_property = "Name"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -259,13 +258,8 @@ class CodePipelinePipeline(BackendResource, CloudFormationModel):
 class CodeDeployApplication(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"ApplicationName"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::Application"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ApplicationName"
+    cfn_type = "AWS::CodeDeploy::Application"
+    cfn_name_property = "ApplicationName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -304,13 +298,8 @@ def _alarm_configuration(properties: Properties | None) -> AlarmConfiguration | 
 
 
 class CodeDeployDeploymentGroup(BackendResource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::DeploymentGroup"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeploymentGroupName"
+    cfn_type = "AWS::CodeDeploy::DeploymentGroup"
+    cfn_name_property = "DeploymentGroupName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -363,13 +352,8 @@ class TargetGroup(BackendResource, CloudFormationModel):
         {"TargetGroupArn", "TargetGroupName", "TargetGroupFullName", "LoadBalancerArns"}
     )
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ElasticLoadBalancingV2::TargetGroup"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    cfn_type = "AWS::ElasticLoadBalancingV2::TargetGroup"
+    cfn_name_property = "Name"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -471,13 +455,7 @@ class NestedStack(BackendResource, CloudFormationModel):
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr.startswith("Outputs.")
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFormation::Stack"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    cfn_type = "AWS::CloudFormation::Stack"
 
     @classmethod
     def create_from_cloudformation_json(

@@ -42,13 +42,8 @@ def _generated_secret(generate: Properties) -> str:
 class SecretsManagerSecret(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Id"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    cfn_type = "AWS::SecretsManager::Secret"
+    cfn_name_property = "Name"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -87,13 +82,7 @@ class SecretsManagerSecret(BackendResource, CloudFormationModel):
 
 
 class SnsSubscription(BackendResource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    cfn_type = "AWS::SNS::Subscription"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -112,13 +101,7 @@ class SnsSubscription(BackendResource, CloudFormationModel):
 
 
 class SnsTopicPolicy(BackendResource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    cfn_type = "AWS::SNS::TopicPolicy"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -137,13 +120,7 @@ class SnsTopicPolicy(BackendResource, CloudFormationModel):
 
 
 class S3BucketPolicy(BackendResource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    cfn_type = "AWS::S3::BucketPolicy"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -164,13 +141,8 @@ class S3BucketPolicy(BackendResource, CloudFormationModel):
 class CodeCommitRepository(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Arn", "CloneUrlHttp", "CloneUrlSsh", "Name"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeCommit::Repository"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "RepositoryName"
+    cfn_type = "AWS::CodeCommit::Repository"
+    cfn_name_property = "RepositoryName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -197,13 +169,7 @@ class CodeCommitRepository(BackendResource, CloudFormationModel):
 
 
 class ScalableTarget(BackendResource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalableTarget"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    cfn_type = "AWS::ApplicationAutoScaling::ScalableTarget"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -238,13 +204,8 @@ class ScalableTarget(BackendResource, CloudFormationModel):
 class ScalingPolicy(BackendResource, CloudFormationModel):
     attribute_names = frozenset({"Arn"})
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalingPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "PolicyName"
+    cfn_type = "AWS::ApplicationAutoScaling::ScalingPolicy"
+    cfn_name_property = "PolicyName"
 
     @classmethod
     def create_from_cloudformation_json(
