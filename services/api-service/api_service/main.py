@@ -10,11 +10,12 @@ from service_kit.app import create_service_app
 from service_kit.aws import client as aws_client
 from service_kit.config import Identity, load_config
 from service_kit.errors import ServiceError
+from service_kit.tokens import InvalidToken
 
 from api_service.config import ApiConfig
 from api_service.items import ItemStore, StoreFull
 from api_service.key_sources import HttpKeySource, KeySource, NoKeySource, SsmKeySource
-from api_service.tokens import InvalidToken, KeyCache, KeysUnavailable
+from api_service.tokens import KeyCache, KeysUnavailable
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api-service"'}
 

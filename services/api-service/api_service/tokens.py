@@ -9,16 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from service_kit.tokens import InvalidToken, decode_token
 
 from api_service.key_sources import KeySource, KeySourceError
 
 logger = logging.getLogger(__name__)
-
-ALGORITHM = "EdDSA"
-
-
-class InvalidToken(Exception):
-    """Malformed, expired, for another audience, or signed by a key not in the set."""
 
 
 class KeysUnavailable(Exception):
@@ -88,15 +83,4 @@ class KeyCache:
         key = self._keys.get(str(kid))
         if key is None:
             raise InvalidToken("token signed by an unknown key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=audience,
-                issuer=issuer,
-                options={"require": ["exp", "iat", "sub"]},
-            )
-        except jwt.PyJWTError as error:
-            raise InvalidToken(str(error)) from None
-        return claims
+        return decode_token(token, key, issuer=issuer, audience=audience)

@@ -13,16 +13,11 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-ALGORITHM = "EdDSA"
+from service_kit.tokens import ALGORITHM, InvalidToken, decode_token
 
 
 class InvalidClient(Exception):
     """Unknown client id or wrong secret (deliberately not told apart)."""
-
-
-class InvalidToken(Exception):
-    """A token that is malformed, expired, for another audience or not signed by a known key."""
 
 
 def _b64url(data: bytes) -> str:
@@ -112,17 +107,9 @@ def issue_token(
 def verify_token(ring: KeyRing, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
-        key = ring.verification_keys().get(str(kid))
-        if key is None:
-            raise InvalidToken("token signed by an unknown key")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key.private_key.public_key(),
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=issuer,
-            options={"require": ["exp", "iat", "sub"]},
-        )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from None
-    return claims
+    key = ring.verification_keys().get(str(kid))
+    if key is None:
+        raise InvalidToken("token signed by an unknown key")
+    return decode_token(token, key.private_key.public_key(), issuer=issuer, audience=audience)

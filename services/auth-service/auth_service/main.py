@@ -15,9 +15,10 @@ from service_kit.app import create_service_app
 from service_kit.aws import client as aws_client
 from service_kit.config import Identity, load_config, load_secret
 from service_kit.errors import ServiceError
+from service_kit.tokens import InvalidToken
 
 from auth_service.config import AuthConfig, AuthSecret
-from auth_service.keys import InvalidClient, InvalidToken, KeyRing, check_client, issue_token
+from auth_service.keys import InvalidClient, KeyRing, check_client, issue_token
 from auth_service.keys import verify_token as verify_with_ring
 from auth_service.publisher import JwksPublisher
 

@@ -14,7 +14,6 @@ import pytest
 from auth_service.config import AuthConfig, AuthSecret
 from auth_service.keys import (
     InvalidClient,
-    InvalidToken,
     KeyRing,
     SigningKey,
     check_client,
@@ -27,6 +26,7 @@ from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 from moto import mock_aws
 from service_kit.config import Identity
+from service_kit.tokens import InvalidToken
 
 SEED = "unit-test-signing-seed-0001"
 OLD_SEED = "unit-test-signing-seed-0000"

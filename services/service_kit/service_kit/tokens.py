@@ -1,0 +1,39 @@
+"""What a valid token is, in one place: auth-service checks its own tokens (POST /verify) and
+api-service checks the bearer tokens it receives by exactly the same rules.
+
+Only services that handle tokens import this module; they list PyJWT in their requirements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+# The only algorithm accepted: pinning it is what defeats "alg: none" and HS256-with-the-public-
+# key confusion, whatever a token's header claims.
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "sub"]
+
+
+class InvalidToken(Exception):
+    """Malformed, expired, for another audience or issuer, or not signed by the key given."""
+
+
+def decode_token(
+    token: str, public_key: Ed25519PublicKey | jwt.PyJWK, *, issuer: str, audience: str
+) -> dict[str, Any]:
+    """The token's claims, once its signature, expiry, issuer and audience have been checked."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public_key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from None
+    return claims
