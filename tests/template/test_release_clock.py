@@ -7,14 +7,23 @@ import pytest
 from scripts import release_clock
 
 
-def test_time_to_healthy_is_interval_times_healthy_threshold() -> None:
+def test_a_new_target_is_healthy_after_one_check_whatever_the_healthy_threshold() -> None:
+    # A newly registered target must pass one health check; the healthy threshold applies to a
+    # target returning to service (ALB guide, target group health checks).
     target_group = {"HealthCheckIntervalSeconds": 5, "HealthyThresholdCount": 3}
 
-    assert release_clock.time_to_healthy(target_group) == 15
+    assert release_clock.time_to_healthy(target_group) == 5
+
+
+def test_a_failed_target_returns_after_interval_times_healthy_threshold() -> None:
+    target_group = {"HealthCheckIntervalSeconds": 5, "HealthyThresholdCount": 3}
+
+    assert release_clock.time_back_in_service(target_group) == 15
 
 
 def test_absent_health_check_settings_count_as_the_aws_defaults() -> None:
-    assert release_clock.time_to_healthy({}) == 150
+    assert release_clock.time_to_healthy({}) == 30
+    assert release_clock.time_back_in_service({}) == 150
     assert release_clock.deregistration_delay({}) == 300
 
 
@@ -39,7 +48,7 @@ def test_a_parameter_driven_value_is_refused_rather_than_guessed() -> None:
 
 
 def test_a_slow_health_check_misses_the_goal() -> None:
-    # GIVEN a service template with the original design's 30 s x 5 health checks
+    # GIVEN a service template with the original design's 30 s health checks
     service = {
         "Resources": {
             "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}},
@@ -61,9 +70,10 @@ def test_a_slow_health_check_misses_the_goal() -> None:
     # WHEN the clock reads it
     figures = {f.name: f.ok for f in release_clock.service_figures(service)}
 
-    # THEN time to healthy and deregistration miss their goals, the rest pass
+    # THEN time to healthy (one 30 s check) and deregistration miss their goals, the rest pass
     assert figures == {
         "time to healthy (goal <= 15 s)": False,
+        "back in service after failed checks": None,
         "deregistration delay (goal <= 30 s)": False,
         "grace period (goal >= start time)": True,
         "5XX detection (goal <= 120 s)": True,
