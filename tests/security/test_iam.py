@@ -50,6 +50,8 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     "elasticloadbalancing:DescribeTargetHealth": "as DescribeListeners",
     "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls support no resource-level "
     "permissions; the smoke test reads the ALB's private addresses with it",
+    "lambda:ListFunctions": "a list call with no resource type; AWS documents it as part of the "
+    "pipeline role's minimum for a Lambda invoke action (ValidateHealth)",
 }
 
 # AWS managed policies attached anywhere (SAM adds the Lambda ones to the roles it generates).

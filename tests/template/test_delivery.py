@@ -541,6 +541,7 @@ def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
         "ecr:GetAuthorizationToken",
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
+        "lambda:ListFunctions",
     }
 
 

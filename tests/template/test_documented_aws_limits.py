@@ -1,0 +1,56 @@
+"""Settings whose value AWS's documentation constrains, read from the parsed delivery template.
+
+Each test names the page; docs/assumptions.md lists what no page settles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import PIPELINE_DIR, load_template, resources_of_type
+
+# CodePipeline quotas: a manual approval action's timeout may be set per action from 5 minutes to
+# 86,400 minutes (60 days); unset, the account default of 7 days applies.
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html
+APPROVAL_TIMEOUT_MINUTES = (5, 86_400)
+
+
+def pipeline_properties() -> dict[str, Any]:
+    delivery = load_template(PIPELINE_DIR / "delivery.yaml")
+    (pipeline,) = resources_of_type(delivery, "AWS::CodePipeline::Pipeline").values()
+    properties: dict[str, Any] = pipeline["Properties"]
+    return properties
+
+
+def test_every_manual_approval_sets_its_timeout_within_codepipelines_bounds() -> None:
+    approvals = [
+        action
+        for stage in pipeline_properties()["Stages"]
+        for action in stage["Actions"]
+        # The source stage's action is an Fn::If between two providers; no approval hides there.
+        if "ActionTypeId" in action and action["ActionTypeId"]["Category"] == "Approval"
+    ]
+
+    assert approvals
+    low, high = APPROVAL_TIMEOUT_MINUTES
+    for action in approvals:
+        assert low <= action["TimeoutInMinutes"] <= high, action["Name"]
+
+
+def test_the_pipeline_role_holds_the_documented_lambda_invoke_permissions() -> None:
+    # A pipeline with a Lambda invoke action needs lambda:InvokeFunction on the function and
+    # lambda:ListFunctions (CodePipeline service role policy; Lambda guide, using Lambda with
+    # CodePipeline).
+    delivery = load_template(PIPELINE_DIR / "delivery.yaml")
+    role = delivery["Resources"]["PipelineRole"]["Properties"]
+    actions = {
+        action
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if isinstance(statement, dict) and statement.get("Effect") == "Allow"
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+
+    assert {"lambda:InvokeFunction", "lambda:ListFunctions"} <= actions
