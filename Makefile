@@ -25,7 +25,7 @@ PY_SOURCES := src tests scripts benchmarks services buildspecs tools
 # Each service folder holds one package named after it (api-service -> api_service).
 SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard services/*-service),$(s)/$(subst -,_,$(notdir $(s))))
 
-.PHONY: help venv build validate lint test test-fast deploy destroy rehearse release-clock bench verdict clean
+.PHONY: help venv build validate lint test test-fast deploy destroy rehearse release-clock bench verdict acceptance clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -51,6 +51,7 @@ lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam vali
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks tools/local_deploy $(SERVICE_PACKAGES)
+	$(BIN)/mypy tests/integration
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
 	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TEMPLATES)
 # checkov again over what CloudFormation deploys: the SAM-generated function roles and policies.
@@ -90,6 +91,9 @@ bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
 
 verdict: $(STAMP) ## Health verdict from a terminal: make verdict ARGS="--environment staging --alarm-prefix dev-staging-"
 	PYTHONPATH=src/health_check $(BIN)/python -m health_check.cli $(ARGS)
+
+acceptance: $(STAMP) ## Settle docs/assumptions.md on a sandbox stack: make acceptance ENV=sandbox (never prod)
+	$(BIN)/python -m tests.integration.acceptance.run --env "$(ENV)"
 
 clean: ## Remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""Pure readings of what AWS returned: each turns raw API data into an outcome.
+
+The checks in tests/integration/test_assumptions.py only fetch; these decide, so they can be
+tested without AWS (tests/integration/test_acceptance_kit.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from tests.integration.acceptance.report import Outcome
+
+T = TypeVar("T")
+
+# The bake's arithmetic (docs/health-check.md) tolerates re-invocations between these bounds.
+CONTINUATION_INTERVAL_S = (30.0, 120.0)
+
+
+def wait_until(
+    probe: Callable[[], T | None],
+    timeout_s: float,
+    interval_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T | None:
+    """Call `probe` until it returns something, or None once `timeout_s` has passed."""
+    deadline = clock() + timeout_s
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return None
+        sleep(min(interval_s, remaining))
+
+
+def invocation_mode(async_events: float, invocations: float) -> Outcome:
+    """A1: Lambda counts AsyncEventsReceived only for asynchronous invocations."""
+    if invocations <= 0:
+        return Outcome.UNSETTLED
+    return Outcome.HELD if async_events > 0 else Outcome.BROKEN
+
+
+def deployment_outcome(status: str, error_code: str | None) -> Outcome:
+    """A2: a deployment run under INSUFFICIENT_DATA alarms either completes or stops on them."""
+    if status == "Succeeded":
+        return Outcome.HELD
+    if error_code == "ALARM_ACTIVE":
+        return Outcome.BROKEN
+    return Outcome.UNSETTLED
+
+
+def forward_weights(listener: Mapping[str, Any]) -> dict[str, int]:
+    """Target group ARN -> weight of a listener's default forward action (DescribeListeners)."""
+    weights: dict[str, int] = {}
+    for action in listener.get("DefaultActions", []):
+        if action.get("Type") != "forward":
+            continue
+        groups = action.get("ForwardConfig", {}).get("TargetGroups", [])
+        if groups:
+            weights.update({g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups})
+        elif "TargetGroupArn" in action:
+            weights[action["TargetGroupArn"]] = 1
+    return weights
+
+
+def forward_outcome(weights: Mapping[str, int]) -> Outcome:
+    """A3: both groups listed, exactly one carrying traffic."""
+    if not weights:
+        return Outcome.UNSETTLED
+    live = [arn for arn, weight in weights.items() if weight > 0]
+    return Outcome.HELD if len(weights) == 2 and len(live) == 1 else Outcome.BROKEN
+
+
+def continuation_intervals(events: Iterable[Mapping[str, Any]]) -> list[float]:
+    """A5: seconds between successive invocations for the same CodePipeline job.
+
+    `events` are CloudWatch Logs events of the health-check function (JSON messages carrying
+    `job_id` and Powertools' `function_request_id`); an invocation starts at its first line.
+    """
+    starts: dict[str, dict[str, int]] = defaultdict(dict)
+    for event in events:
+        try:
+            message = json.loads(event["message"])
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(message, dict):
+            continue
+        job, request = message.get("job_id"), message.get("function_request_id")
+        if not (isinstance(job, str) and isinstance(request, str)):
+            continue
+        stamp = int(event["timestamp"])
+        first = starts[job].get(request)
+        starts[job][request] = stamp if first is None else min(first, stamp)
+    intervals: list[float] = []
+    for requests in starts.values():
+        stamps = sorted(requests.values())
+        intervals += [(b - a) / 1000 for a, b in itertools.pairwise(stamps)]
+    return intervals
+
+
+def interval_outcome(intervals: list[float]) -> tuple[Outcome, dict[str, float]]:
+    if not intervals:
+        return Outcome.UNSETTLED, {}
+    observed = {
+        "median_s": round(statistics.median(intervals), 1),
+        "max_s": round(max(intervals), 1),
+        "samples": float(len(intervals)),
+    }
+    low, high = CONTINUATION_INTERVAL_S
+    held = low <= observed["median_s"] <= high and observed["max_s"] <= high
+    return (Outcome.HELD if held else Outcome.BROKEN), observed
+
+
+def overtaking_outcome(rollback_end: float | None, next_stage_start: float | None) -> Outcome:
+    """A4: the queued execution must enter the stage only after the rollback has left it."""
+    if rollback_end is None or next_stage_start is None:
+        return Outcome.UNSETTLED
+    return Outcome.HELD if next_stage_start >= rollback_end else Outcome.BROKEN

@@ -1,0 +1,290 @@
+"""The acceptance kit's own logic, without AWS: refusals, readings of AWS data, the report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.integration.acceptance import analysis, run
+from tests.integration.acceptance.assumptions import ASSUMPTIONS
+from tests.integration.acceptance.report import Observation, Outcome, Report
+from tests.integration.acceptance.target import AcceptanceRefused, resolve_target
+from tests.support import REPO_ROOT
+
+SAMCONFIG = REPO_ROOT / "samconfig.toml"
+
+
+# --- which stack ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", [None, "", "   "])
+def test_no_env_is_refused_rather_than_guessed(env: str | None) -> None:
+    with pytest.raises(AcceptanceRefused, match="ENV is required"):
+        resolve_target(env, SAMCONFIG, "dev")
+
+
+def test_an_environment_samconfig_lacks_is_refused_naming_those_it_has() -> None:
+    with pytest.raises(AcceptanceRefused, match=r"ENV=staging is not .*sandbox"):
+        resolve_target("staging", SAMCONFIG, "dev")
+
+
+def test_the_repositorys_prod_environment_is_refused() -> None:
+    with pytest.raises(AcceptanceRefused, match="refusing microservices-pipeline-prod"):
+        resolve_target("prod", SAMCONFIG, "dev")
+
+
+def test_a_stack_named_prod_is_refused_whatever_its_suffix(tmp_path: Path) -> None:
+    # GIVEN an environment whose suffix looks harmless but whose stack is the production one
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        'version = 0.1\n[trial.deploy.parameters]\nstack_name = "microservices-pipeline-prod"\n'
+        'parameter_overrides = "EnvironmentSuffix=trial"\n'
+    )
+
+    with pytest.raises(AcceptanceRefused, match="refusing"):
+        resolve_target("trial", samconfig, "dev")
+
+
+def test_a_suffix_of_prod_is_refused_whatever_the_stack_name(tmp_path: Path) -> None:
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        'version = 0.1\n[other.deploy.parameters]\nstack_name = "pipeline-copy"\n'
+        "parameter_overrides = \"EgressMode=NatGateway EnvironmentSuffix='prod'\"\n"
+    )
+
+    with pytest.raises(AcceptanceRefused, match="suffix 'prod'"):
+        resolve_target("other", samconfig, "dev")
+
+
+def test_the_sandbox_environment_resolves_to_its_stack_and_suffix() -> None:
+    target = resolve_target("sandbox", SAMCONFIG, "dev")
+
+    assert (target.stack_name, target.suffix) == ("microservices-pipeline-sandbox", "sandbox")
+
+
+def test_a_suffix_samconfig_does_not_override_is_the_templates_default(tmp_path: Path) -> None:
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text('version = 0.1\n[lab.global.parameters]\nstack_name = "lab-stack"\n')
+
+    target = resolve_target("lab", samconfig, "dev")
+
+    assert (target.stack_name, target.suffix) == ("lab-stack", "dev")
+
+
+class Recorder:
+    """Stands in for the pytest run that make acceptance starts."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def __call__(self, command: list[str], env: dict[str, str], cwd: Path) -> int:
+        self.calls.append((command, env))
+        return 0
+
+
+def test_make_acceptance_without_env_exits_2_with_one_line_and_runs_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.delenv("ENV", raising=False)
+
+    code = run.main([], recorder)
+
+    assert code == 2
+    assert recorder.calls == []
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_make_acceptance_refuses_prod_before_running_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recorder = Recorder()
+
+    assert run.main(["--env", "prod"], recorder) == 2
+    assert recorder.calls == []
+    assert "sandbox" in capsys.readouterr().err
+
+
+def test_make_acceptance_runs_the_integration_checks_against_the_resolved_stack(
+    tmp_path: Path,
+) -> None:
+    recorder = Recorder()
+
+    assert run.main(["--env", "sandbox", "--report-dir", str(tmp_path)], recorder) == 0
+
+    [(command, environment)] = recorder.calls
+    assert command[-4:] == ["tests/integration", "-m", "integration", "-v"]
+    assert environment["AWS_SAM_STACK_NAME"] == "microservices-pipeline-sandbox"
+    assert environment["ACCEPTANCE_REPORT_DIR"] == str(tmp_path)
+
+
+# --- readings of AWS data ------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_until_gives_up_at_its_bound_without_sleeping_past_it() -> None:
+    clock, probes = FakeClock(), []
+
+    found = analysis.wait_until(lambda: probes.append(1), 60, 20, clock, clock.sleep)
+
+    assert found is None
+    assert clock.now == 60
+    assert len(probes) == 4  # at 0, 20, 40 and 60 s
+
+
+def test_wait_until_returns_the_first_answer() -> None:
+    clock = FakeClock()
+
+    found = analysis.wait_until(lambda: "done" if clock.now >= 40 else None, 600, 20, clock,
+                                clock.sleep)  # fmt: skip
+
+    assert (found, clock.now) == ("done", 40)
+
+
+@pytest.mark.parametrize(
+    ("async_events", "invocations", "outcome"),
+    [(3, 3, Outcome.HELD), (0, 3, Outcome.BROKEN), (0, 0, Outcome.UNSETTLED)],
+)
+def test_hook_invocations_counted_as_async_events_mean_asynchronous(
+    async_events: float, invocations: float, outcome: Outcome
+) -> None:
+    assert analysis.invocation_mode(async_events, invocations) is outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [
+        ("Succeeded", None, Outcome.HELD),
+        ("Stopped", "ALARM_ACTIVE", Outcome.BROKEN),
+        ("Failed", "HEALTH_CONSTRAINTS", Outcome.UNSETTLED),
+        ("timed out", None, Outcome.UNSETTLED),
+    ],
+)
+def test_a_deployment_under_insufficient_data_alarms_settles_a2_only_by_completing_or_alarming(
+    status: str, code: str | None, outcome: Outcome
+) -> None:
+    assert analysis.deployment_outcome(status, code) is outcome
+
+
+def listener(*groups: tuple[str, int]) -> dict[str, object]:
+    return {
+        "DefaultActions": [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in groups]
+                },
+            }
+        ]
+    }
+
+
+def test_both_groups_with_the_idle_one_at_zero_hold_a3() -> None:
+    weights = analysis.forward_weights(listener(("blue", 0), ("green", 1)))
+
+    assert weights == {"blue": 0, "green": 1}
+    assert analysis.forward_outcome(weights) is Outcome.HELD
+
+
+def test_one_group_alone_or_split_traffic_breaks_a3() -> None:
+    assert analysis.forward_outcome({"green": 1}) is Outcome.BROKEN
+    assert analysis.forward_outcome({"blue": 1, "green": 1}) is Outcome.BROKEN
+
+
+def test_a_plain_forward_action_counts_as_one_group_at_full_weight() -> None:
+    plain = {"DefaultActions": [{"Type": "forward", "TargetGroupArn": "blue"}]}
+
+    assert analysis.forward_weights(plain) == {"blue": 1}
+
+
+def log(ms: int, job: str, request: str) -> dict[str, object]:
+    message = json.dumps({"job_id": job, "function_request_id": request, "message": "x"})
+    return {"timestamp": ms, "message": message}
+
+
+def test_continuation_intervals_run_between_invocations_of_the_same_job() -> None:
+    events = [
+        log(0, "job-1", "r1"),
+        log(500, "job-1", "r1"),  # a later line of the same invocation
+        log(61_000, "job-1", "r2"),
+        log(125_000, "job-1", "r3"),
+        log(10_000, "job-2", "r9"),  # another job, one invocation: no interval
+        {"timestamp": 5, "message": "START RequestId: r1"},  # Lambda's own plain-text line
+    ]
+
+    assert analysis.continuation_intervals(events) == [61.0, 64.0]
+
+
+def test_intervals_around_a_minute_hold_a5_and_slow_ones_break_it() -> None:
+    held, observed = analysis.interval_outcome([58.0, 61.0, 64.0])
+    broken, _ = analysis.interval_outcome([58.0, 61.0, 300.0])
+
+    assert (held, observed["median_s"], observed["max_s"]) == (Outcome.HELD, 61.0, 64.0)
+    assert broken is Outcome.BROKEN
+    assert analysis.interval_outcome([]) == (Outcome.UNSETTLED, {})
+
+
+def test_a_queued_execution_entering_the_stage_before_the_rollback_ends_breaks_a4() -> None:
+    assert analysis.overtaking_outcome(rollback_end=1000, next_stage_start=1200) is Outcome.HELD
+    assert analysis.overtaking_outcome(rollback_end=1000, next_stage_start=900) is Outcome.BROKEN
+    assert analysis.overtaking_outcome(None, 900) is Outcome.UNSETTLED
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def test_the_report_names_the_rehearsal_setting_of_each_broken_assumption(tmp_path: Path) -> None:
+    # GIVEN a run where A1 broke and A5 held, and nothing else ran
+    report = Report("sandbox", "microservices-pipeline-sandbox", datetime(2026, 1, 2, tzinfo=UTC))
+    report.record(Observation("A1", Outcome.BROKEN, {"async_events_received": 0.0}, "sync"))
+    report.record(Observation("A5", Outcome.HELD, {"median_s": 61.0}, "ok"))
+
+    # WHEN it is written
+    json_path, markdown_path = report.write(tmp_path, datetime(2026, 1, 2, 1, tzinfo=UTC))
+
+    # THEN the JSON has every assumption, and the Markdown says which setting to change
+    data = json.loads(json_path.read_text())
+    outcomes = {item["id"]: item["outcome"] for item in data["assumptions"]}
+    assert outcomes == {
+        "A1": "broken", "A2": "not run", "A3": "not run",
+        "A4": "not run", "A5": "held", "A6": "not run",
+    }  # fmt: skip
+    markdown = markdown_path.read_text()
+    to_change = markdown.split("## Rehearsal settings to change")[1].split("##")[0]
+    assert "`hook_invocation`: assumed async" in to_change
+    assert "continuation_interval_seconds" not in to_change
+    assert json_path.name == "acceptance-sandbox-20260102T000000Z.json"
+
+
+def test_a_rerun_check_supersedes_its_first_observation() -> None:
+    report = Report("sandbox", "s", datetime(2026, 1, 2, tzinfo=UTC))
+    report.record(Observation("A2", Outcome.UNSETTLED, {}, "timed out"))
+    report.record(Observation("A2", Outcome.HELD, {"status": "Succeeded"}, "ok"))
+
+    assert report.latest()["A2"].outcome is Outcome.HELD
+
+
+def test_an_observation_of_an_unknown_assumption_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown assumption"):
+        Observation("A9", Outcome.HELD, {}, "")
+
+
+def test_every_assumption_has_a_section_and_rehearsal_setting_in_the_docs() -> None:
+    doc = (REPO_ROOT / "docs" / "assumptions.md").read_text()
+
+    for key, assumption in ASSUMPTIONS.items():
+        assert f"### {key}. " in doc, key
+        assert f"rehearsal setting: `{assumption.rehearsal_setting}`" in doc, key
