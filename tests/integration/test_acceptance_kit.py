@@ -210,22 +210,27 @@ def test_a_plain_forward_action_counts_as_one_group_at_full_weight() -> None:
     assert analysis.forward_weights(plain) == {"blue": 1}
 
 
-def log(ms: int, job: str, request: str) -> dict[str, object]:
-    message = json.dumps({"job_id": job, "function_request_id": request, "message": "x"})
-    return {"timestamp": ms, "message": message}
+def verdict(ms: int, environment: str, outcome: str) -> dict[str, object]:
+    message = {"message": "verdict", "environment": environment, "outcome": outcome,
+               "job_id": f"job-{ms}"}  # fmt: skip
+    return {"timestamp": ms, "message": json.dumps(message)}
 
 
-def test_continuation_intervals_run_between_invocations_of_the_same_job() -> None:
+def test_continuation_intervals_run_from_a_continuing_verdict_to_the_next_one() -> None:
+    # GIVEN two validations of staging (each re-invocation a new job) and one of production
     events = [
-        log(0, "job-1", "r1"),
-        log(500, "job-1", "r1"),  # a later line of the same invocation
-        log(61_000, "job-1", "r2"),
-        log(125_000, "job-1", "r3"),
-        log(10_000, "job-2", "r9"),  # another job, one invocation: no interval
+        verdict(0, "staging", "waiting"),
+        verdict(61_000, "staging", "baking"),
+        verdict(125_000, "staging", "succeeded"),
+        verdict(900_000, "staging", "failed_alarm"),  # a later release: no continuation before it
+        verdict(10_000, "production", "baking"),
+        verdict(70_000, "production", "succeeded"),
         {"timestamp": 5, "message": "START RequestId: r1"},  # Lambda's own plain-text line
+        {"timestamp": 6, "message": json.dumps({"message": "checking", "environment": "staging"})},
     ]
 
-    assert analysis.continuation_intervals(events) == [61.0, 64.0]
+    # THEN only the gaps after a waiting or baking verdict count
+    assert sorted(analysis.continuation_intervals(events)) == [60.0, 61.0, 64.0]
 
 
 def test_intervals_around_a_minute_hold_a5_and_slow_ones_break_it() -> None:

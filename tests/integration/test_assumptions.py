@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +44,7 @@ LOG_PAGES = 20
 PIPELINE_BOUND_S = 2 * 60 * 60
 FIRST_DEPLOY_BOUND_S = 45 * 60
 EGRESS_MODES = ("VpcEndpoints", "NatGateway", "PublicSubnets")
+SAM = str(Path(sys.executable).parent / "sam")  # the virtualenv's SAM CLI, whatever PATH says
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 FINISHED_EXECUTION = ("Succeeded", "Failed", "Stopped", "Cancelled", "Superseded")
 
@@ -233,7 +236,7 @@ def test_a5_codepipeline_re_invokes_a_continuation_about_once_a_minute(
     arguments: dict[str, Any] = {
         "logGroupName": f"/aws/lambda/health-check-{sandbox}",
         "startTime": since,
-        "filterPattern": '{ $.job_id = "*" }',
+        "filterPattern": '{ $.message = "verdict" }',
     }
     for _ in range(LOG_PAGES):
         page = logs.filter_log_events(**arguments)
@@ -248,7 +251,8 @@ def test_a5_codepipeline_re_invokes_a_continuation_about_once_a_minute(
             "A5",
             outcome,
             dict(observed),
-            f"intervals between invocations of one job over the last {LOG_LOOKBACK.days} days"
+            "time from each waiting or baking verdict to the next verdict of the environment, "
+            f"over the last {LOG_LOOKBACK.days} days"
             if observed
             else "no ValidateHealth job with a continuation in the logs: release once first",
         ),
@@ -360,7 +364,7 @@ def test_a6_the_first_deploy_completes_in_every_egress_mode(
         try:
             result = subprocess.run(
                 [
-                    "sam",
+                    SAM,
                     "deploy",
                     "--stack-name",
                     stack,
@@ -391,7 +395,7 @@ def test_a6_the_first_deploy_completes_in_every_egress_mode(
         finally:
             subprocess.run(
                 [
-                    "sam",
+                    SAM,
                     "delete",
                     "--stack-name",
                     stack,
@@ -402,8 +406,12 @@ def test_a6_the_first_deploy_completes_in_every_egress_mode(
                 timeout=FIRST_DEPLOY_BOUND_S,
                 check=False,
             )
-            # The source repository is kept on stack deletion (DeletionPolicy: Retain).
+            # Left behind by the stack: the source repository (DeletionPolicy: Retain) and the
+            # repositories ECR's pull-through cache created on the first pulls.
             delete_retained_repository(scratch_region, f"microservices-monorepo-{suffix}")
+            delete_cache_repositories(
+                scratch_region, (f"bootstrap-{suffix}/", f"ecr-public-{suffix}/")
+            )
     held = all(status.startswith("completed") for status in completed.values())
     settle(
         record,
@@ -422,3 +430,11 @@ def delete_retained_repository(region: str, name: str) -> None:
         codecommit.delete_repository(repositoryName=name)
     except codecommit.exceptions.RepositoryDoesNotExistException:
         return
+
+
+def delete_cache_repositories(region: str, prefixes: tuple[str, ...]) -> None:
+    ecr = client("ecr", region)
+    for page in ecr.get_paginator("describe_repositories").paginate():
+        for repository in page["repositories"]:
+            if repository["repositoryName"].startswith(prefixes):
+                ecr.delete_repository(repositoryName=repository["repositoryName"], force=True)

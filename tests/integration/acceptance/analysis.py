@@ -79,30 +79,37 @@ def forward_outcome(weights: Mapping[str, int]) -> Outcome:
     return Outcome.HELD if len(weights) == 2 and len(live) == 1 else Outcome.BROKEN
 
 
-def continuation_intervals(events: Iterable[Mapping[str, Any]]) -> list[float]:
-    """A5: seconds between successive invocations for the same CodePipeline job.
+# The health check's verdicts that ask CodePipeline to invoke it again (health_check.verdict).
+CONTINUING_OUTCOMES = frozenset({"baking", "waiting"})
 
-    `events` are CloudWatch Logs events of the health-check function (JSON messages carrying
-    `job_id` and Powertools' `function_request_id`); an invocation starts at its first line.
+
+def continuation_intervals(events: Iterable[Mapping[str, Any]]) -> list[float]:
+    """A5: seconds from a verdict that asked to be invoked again to the next invocation's verdict.
+
+    `events` are CloudWatch Logs events of the health-check function whose JSON message is the
+    `verdict` line (with `outcome` and `environment`). CodePipeline answers a continuation with a
+    new job, so job ids cannot link the invocations; one environment's validation runs one at a
+    time, so its next verdict after a continuing one is the re-invocation's.
     """
-    starts: dict[str, dict[str, int]] = defaultdict(dict)
+    verdicts: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for event in events:
         try:
             message = json.loads(event["message"])
         except (TypeError, ValueError):
             continue
-        if not isinstance(message, dict):
+        if not isinstance(message, dict) or message.get("message") != "verdict":
             continue
-        job, request = message.get("job_id"), message.get("function_request_id")
-        if not (isinstance(job, str) and isinstance(request, str)):
-            continue
-        stamp = int(event["timestamp"])
-        first = starts[job].get(request)
-        starts[job][request] = stamp if first is None else min(first, stamp)
+        environment, outcome = message.get("environment"), message.get("outcome")
+        if isinstance(environment, str) and isinstance(outcome, str):
+            verdicts[environment].append((int(event["timestamp"]), outcome))
     intervals: list[float] = []
-    for requests in starts.values():
-        stamps = sorted(requests.values())
-        intervals += [(b - a) / 1000 for a, b in itertools.pairwise(stamps)]
+    for sequence in verdicts.values():
+        sequence.sort()
+        intervals += [
+            (later - earlier) / 1000
+            for (earlier, outcome), (later, _) in itertools.pairwise(sequence)
+            if outcome in CONTINUING_OUTCOMES
+        ]
     return intervals
 
 
