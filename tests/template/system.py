@@ -102,7 +102,7 @@ def _resource_values(
             values[logical_id] = rendered("DashboardName")
         elif resource_type == "AWS::Events::Rule":
             # No Name in the templates: CloudFormation generates one.
-            values[logical_id] = properties.get("Name", generated)
+            values[logical_id] = rendered("Name") if "Name" in properties else generated
     return values
 
 

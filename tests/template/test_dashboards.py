@@ -31,6 +31,8 @@ ALARMS_PER_ALARM_WIDGET = 100
 SERVICES_AT_SCALE = 10
 # Rows above the services: the text header, then alarms, verdicts, failed deployments, builds.
 ENVIRONMENT_WIDGETS = 5
+# A service's row: requests, 5XX rate, response time, targets, tasks.
+WIDGETS_PER_SERVICE = 5
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,13 @@ def dimension_values(body: dict[str, Any], dimension: str) -> set[str]:
 
 
 def service_stack_ids(system: System) -> list[str]:
-    return [name for name, stack in system.nested.items() if "ServiceName" in stack.renderer.values]
+    """The root's nested stacks of pipeline/service.yaml, in template order."""
+    return [
+        logical_id
+        for logical_id, resource in system.root.template["Resources"].items()
+        if logical_id in system.nested
+        and str(resource["Properties"]["TemplateURL"]).endswith("service.yaml")
+    ]
 
 
 def attribute(stack: Stack, name: str) -> Any:
@@ -92,20 +100,24 @@ def test_dashboard_body_is_json_with_a_row_per_service(system: System, environme
     body = dashboard(system, environment)
 
     # THEN it holds the environment row and five widgets per service
-    assert len(body["widgets"]) == ENVIRONMENT_WIDGETS + 5 * len(service_stack_ids(system))
+    assert len(body["widgets"]) == ENVIRONMENT_WIDGETS + WIDGETS_PER_SERVICE * len(
+        service_stack_ids(system)
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_row_fills_the_grid(system: System, environment: str) -> None:
     # GIVEN widgets placed by CloudWatch in order, left to right (no x/y in the body)
     widgets = dashboard(system, environment)["widgets"]
-    header, environment_row, service_rows = widgets[0], widgets[1:5], widgets[5:]
+    header, environment_row = widgets[0], widgets[1:ENVIRONMENT_WIDGETS]
+    service_rows = widgets[ENVIRONMENT_WIDGETS:]
 
     # THEN each row is exactly as wide as the grid, so no service's row starts mid-line
     assert header["width"] == GRID_WIDTH
     assert sum(widget["width"] for widget in environment_row) == GRID_WIDTH
-    for start in range(0, len(service_rows), 5):
-        assert sum(widget["width"] for widget in service_rows[start : start + 5]) == GRID_WIDTH
+    for start in range(0, len(service_rows), WIDGETS_PER_SERVICE):
+        row = service_rows[start : start + WIDGETS_PER_SERVICE]
+        assert sum(widget["width"] for widget in row) == GRID_WIDTH
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
