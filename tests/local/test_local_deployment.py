@@ -9,6 +9,7 @@ tested whatever state the real template is in, and the real template.yaml (marke
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from tools.local_deploy.rehearse import Rehearsal, rehearse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUFFIX = "local"
+DASHBOARD = "AWS::CloudWatch::Dashboard"  # modelled by moto itself
 BACKED_BY_LOCAL_MODELS = (
     "AWS::CloudWatch::Alarm",
     "AWS::CodeBuild::Project",
@@ -154,6 +156,32 @@ def test_alarms_exist_in_the_cloudwatch_backend(local_run: LocalRun) -> None:
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{SUFFIX}-production-")["MetricAlarms"]
 
     assert alarms
+
+
+def test_dashboards_are_created_and_show_every_alarm_of_their_environment(
+    local_run: LocalRun,
+) -> None:
+    # GIVEN the deployment's dashboards (the real template has one per environment)
+    rows = [row for row in local_run.deployment.rows if row.resource_type == DASHBOARD]
+    if not rows:
+        pytest.skip("this template declares no dashboard")
+    cloudwatch = local_client("cloudwatch", local_run.endpoint_url)
+
+    # THEN moto created each (its own model) and each body lists the alarms moto holds for the
+    # environment, by the ARNs CloudWatch gave them
+    assert {row.state for row in rows} == {CREATED}
+    for environment in ("staging", "production"):
+        name = local_run.deployment.outputs[f"{environment.capitalize()}DashboardName"]
+        body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+        shown = [
+            arn
+            for widget in body["widgets"]
+            if widget["type"] == "alarm"
+            for arn in widget["properties"]["alarms"]
+        ]
+        alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{SUFFIX}-{environment}-")
+        assert shown
+        assert sorted(shown) == sorted(alarm["AlarmArn"] for alarm in alarms["MetricAlarms"])
 
 
 def test_types_moto_cannot_model_are_listed_as_unmodelled(local_run: LocalRun) -> None:
