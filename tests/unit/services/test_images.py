@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.services.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, TOPIC_NAME
+from tests.contract.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, TOPIC_NAME
 from tests.support import REPO_ROOT
 
 SERVICES_DIR = REPO_ROOT / "services"

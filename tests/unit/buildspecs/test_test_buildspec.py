@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
-from tests.buildspecs.conftest import SERVICES, Monorepo, repository_uri
 from tests.support import REPO_ROOT, load_template
+from tests.unit.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
+from tests.unit.buildspecs.conftest import SERVICES, Monorepo, repository_uri
 
 ARTIFACT_NAMES = {
     "api-service": "ApiServiceBuildOutput",

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.services.conftest import (
+from tests.contract.conftest import (
     auth_secret,
     aws_client,
     create_messaging,
     local_only,
     service_config,
 )
-from tests.services.processes import DelayingProxy, ServiceProcess, free_port, wait_for_health
+from tests.contract.processes import DelayingProxy, ServiceProcess, free_port, wait_for_health
 
 pytestmark = local_only
 

@@ -7,8 +7,9 @@ import subprocess
 
 import yaml
 
-from tests.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
-from tests.buildspecs.conftest import (
+from tests.support import REPO_ROOT
+from tests.unit.buildspecs.codebuild import BuildResult, FakeCloud, run_buildspec
+from tests.unit.buildspecs.conftest import (
     BUILDKIT_IMAGE,
     ECR_PUBLIC_CACHE,
     SMOKE_TEST_HOOK_ARN,
@@ -18,7 +19,6 @@ from tests.buildspecs.conftest import (
     repository_name,
     repository_uri,
 )
-from tests.support import REPO_ROOT
 
 OUTPUT_FILES = {
     "imagedefinitions.json",

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, Deployment
+from tests.contract.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, Deployment
 
 
 def get_token(deployment: Deployment) -> str:

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.services.processes import FAKE_AWS_ENV, ServiceProcess, free_port, wait_for_health
+from tests.contract.processes import FAKE_AWS_ENV, ServiceProcess, free_port, wait_for_health
 
 ENVIRONMENT = "test"
 TOPIC_NAME = "service-messages-test-contract"

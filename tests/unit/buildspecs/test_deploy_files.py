@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from buildspecs.scripts import deploy_files
-from tests.buildspecs.conftest import registered_task_definition
+from tests.unit.buildspecs.conftest import registered_task_definition
 
 
 def test_task_definition_template_drops_every_read_only_field() -> None:

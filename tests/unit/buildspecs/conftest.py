@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.buildspecs.codebuild import FakeCloud, copy_buildspecs, install_fake_cloud
+from tests.unit.buildspecs.codebuild import FakeCloud, copy_buildspecs, install_fake_cloud
 
 SERVICES = ("api-service", "auth-service", "notification-service")
 SUFFIX = "dev"
