@@ -121,9 +121,10 @@ def monorepo(tmp_path: Path) -> Monorepo:
     repo = Monorepo(tmp_path / "source")
     repo.path.mkdir()
     repo.git("init", "--quiet", "--initial-branch", "main")
+    repo.write("services/Dockerfile", "FROM python:3.13-slim\nARG SERVICE\nCOPY ${SERVICE} .\n")
     for service in SERVICES:
         package = service.replace("-", "_")
-        repo.write(f"services/{service}/Dockerfile", f"FROM python:3.13-slim\nCOPY {service} .\n")
+        repo.write(f"services/{service}/requirements.txt", "fastapi\n")
         repo.write(f"services/{service}/{package}/app.py", f"NAME = {service!r}\n")
     repo.write("services/service_kit/service_kit/health.py", "STATUS = 'ok'\n")
     copy_buildspecs(repo.path)

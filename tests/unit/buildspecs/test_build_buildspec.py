@@ -72,7 +72,8 @@ def test_new_service_image_is_built_with_buildkit_registry_cache_and_pushed(
     # THEN one BuildKit build pushed the commit tag and a tree tag, with the ECR-compatible cache
     assert result.succeeded, result.log
     [argv] = buildx_builds(fake_cloud)
-    assert option(argv, "--file") == ["services/api-service/Dockerfile"]
+    assert option(argv, "--file") == ["services/Dockerfile"]
+    assert option(argv, "--build-arg") == ["SERVICE=api-service"]
     assert argv[-1] == "services/"
     assert "--push" in argv
     tags = option(argv, "--tag")
@@ -91,9 +92,9 @@ ECR_PUBLIC_PYTHON = "public.ecr.aws/docker/library/python:3.13.9-slim-bookworm"
 def test_base_image_on_ecr_public_is_pulled_through_the_account_cache(
     monorepo: Monorepo, fake_cloud: FakeCloud
 ) -> None:
-    # GIVEN a Dockerfile whose default base image is on ECR Public, as the real ones are
+    # GIVEN a Dockerfile whose default base image is on ECR Public, as the real one is
     monorepo.write(
-        "services/api-service/Dockerfile",
+        "services/Dockerfile",
         f"ARG BASE_IMAGE={ECR_PUBLIC_PYTHON}\n"
         "FROM ${BASE_IMAGE} AS builder\n"
         "FROM ${BASE_IMAGE}\n",
@@ -107,7 +108,8 @@ def test_base_image_on_ecr_public_is_pulled_through_the_account_cache(
     assert result.succeeded, result.log
     [argv] = buildx_builds(fake_cloud)
     assert option(argv, "--build-arg") == [
-        f"BASE_IMAGE={ECR_PUBLIC_CACHE}/docker/library/python:3.13.9-slim-bookworm"
+        "SERVICE=api-service",
+        f"BASE_IMAGE={ECR_PUBLIC_CACHE}/docker/library/python:3.13.9-slim-bookworm",
     ]
 
 
@@ -116,7 +118,7 @@ def test_base_image_keeps_the_dockerfile_default_without_a_cache(
 ) -> None:
     # GIVEN the ECR Public default, but no cache configured (a build outside the pipeline)
     monorepo.write(
-        "services/api-service/Dockerfile",
+        "services/Dockerfile",
         f"ARG BASE_IMAGE={ECR_PUBLIC_PYTHON}\nFROM ${{BASE_IMAGE}}\n",
     )
     monorepo.commit("base image from ECR Public")
@@ -124,16 +126,16 @@ def test_base_image_keeps_the_dockerfile_default_without_a_cache(
     # WHEN
     result = build(monorepo, fake_cloud, "api-service", ECR_PUBLIC_CACHE="")
 
-    # THEN
+    # THEN only the service is passed
     assert result.succeeded, result.log
     [argv] = buildx_builds(fake_cloud)
-    assert "--build-arg" not in argv
+    assert option(argv, "--build-arg") == ["SERVICE=api-service"]
 
 
 def test_base_image_not_on_ecr_public_is_left_to_the_dockerfile(
     monorepo: Monorepo, fake_cloud: FakeCloud
 ) -> None:
-    # GIVEN the fixture's Dockerfiles: a plain FROM, no BASE_IMAGE argument
+    # GIVEN the fixture's Dockerfile: a plain FROM, no BASE_IMAGE argument
 
     # WHEN
     result = build(monorepo, fake_cloud, "auth-service")
@@ -141,7 +143,7 @@ def test_base_image_not_on_ecr_public_is_left_to_the_dockerfile(
     # THEN nothing is rewritten (the cache serves only public.ecr.aws paths)
     assert result.succeeded, result.log
     [argv] = buildx_builds(fake_cloud)
-    assert "--build-arg" not in argv
+    assert option(argv, "--build-arg") == ["SERVICE=auth-service"]
 
 
 def test_buildkit_builder_runs_the_configured_image_instead_of_docker_hub(
@@ -385,13 +387,16 @@ def test_tree_hash_ignores_changes_outside_the_service_inputs(monorepo: Monorepo
     assert after == before
 
 
-def test_tree_hash_follows_the_service_folder_and_the_docker_ignore_file(
+def test_tree_hash_follows_the_service_folder_the_dockerfile_and_the_docker_ignore_file(
     monorepo: Monorepo,
 ) -> None:
     # GIVEN
     hashes = [tree_hash(monorepo, "api-service")]
-    monorepo.write("services/api-service/Dockerfile", "FROM python:3.13-slim\nUSER 1000\n")
-    monorepo.commit("change the Dockerfile")
+    monorepo.write("services/api-service/requirements.txt", "fastapi\nuvicorn\n")
+    monorepo.commit("change the service's dependencies")
+    hashes.append(tree_hash(monorepo, "api-service"))
+    monorepo.write("services/Dockerfile", "FROM python:3.13-slim\nUSER 1000\n")
+    monorepo.commit("change the shared Dockerfile")
     hashes.append(tree_hash(monorepo, "api-service"))
     monorepo.write("services/.dockerignore", "**/__pycache__\n")
     monorepo.commit("shape the build context")
@@ -400,7 +405,7 @@ def test_tree_hash_follows_the_service_folder_and_the_docker_ignore_file(
     hashes.append(tree_hash(monorepo, "api-service"))
 
     # THEN every input change gave a new hash
-    assert len(set(hashes)) == 3
+    assert len(set(hashes)) == 4
     assert all(len(h) == 24 for h in hashes)
 
 
