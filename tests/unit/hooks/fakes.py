@@ -298,21 +298,8 @@ def build_world(*, alarm_configuration: dict[str, Any] | None = None) -> World:
             {"environment": "staging", "service": "api-service", "smoke_paths": ["/v1/ping"]}
         ),
     )
-    cloudwatch = client("cloudwatch")
     for check in ("5xx", "latency"):
-        cloudwatch.put_metric_alarm(
-            AlarmName=f"{ALARM_PREFIX}{check}",
-            MetricName=check,
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.set_alarm_state(
-            AlarmName=f"{ALARM_PREFIX}{check}", StateValue="OK", StateReason="test"
-        )
+        put_alarm(f"{ALARM_PREFIX}{check}", "OK")
 
     codedeploy = client("codedeploy")
     codedeploy.create_application(applicationName=APPLICATION, computePlatform="ECS")
@@ -363,6 +350,40 @@ def shift_production_to_green(world: World) -> None:
 
 def set_alarm(name: str, state: str) -> None:
     client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason="t")
+
+
+def put_alarm(name: str, state: str) -> None:
+    """A metric alarm in moto, in `state` (what the hooks read is its name and state)."""
+    client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="5xx",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    set_alarm(name, state)
+
+
+def invoke(
+    handle: Callable[[dict[str, Any], Any, Runtime], dict[str, str]],
+    world: World,
+    resolver: Any,
+    *,
+    context: FakeContext | None = None,
+    settings: Settings = FAST_SETTINGS,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> tuple[dict[str, str], RecordingStatusClient]:
+    """A hook's `handle` on the world's event, against moto, reporting to a recorder."""
+    status = RecordingStatusClient()
+    deps = moto_dependencies(resolver, settings, **overrides)
+    response = handle(
+        world.event(), context or FakeContext(), runtime(status, deps, clock or SystemClock())
+    )
+    return response, status
 
 
 def moto_dependencies(

@@ -34,7 +34,7 @@ from tests.unit.hooks.fakes import (
     World,
     client,
     moto_dependencies,
-    set_alarm,
+    put_alarm,
 )
 
 
@@ -116,17 +116,7 @@ def test_alarms_named_in_the_deployment_group_are_checked_even_outside_the_prefi
 ) -> None:
     # GIVEN the deployment group also lists an alarm named outside the contract prefix, in ALARM
     # (moto does not return alarm configurations, so the target is built from the resolved one)
-    client("cloudwatch").put_metric_alarm(
-        AlarmName="custom-latency",
-        MetricName="latency",
-        Namespace="Custom",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    set_alarm("custom-latency", "ALARM")
+    put_alarm("custom-latency", "ALARM")
     resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
     target = replace(resolved, alarm_names=("custom-latency",))
     # WHEN the alarms are checked

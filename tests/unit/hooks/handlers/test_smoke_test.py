@@ -10,7 +10,6 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 from codedeploy_hooks.clients import default_clients
-from codedeploy_hooks.deadline import Clock, SystemClock
 from codedeploy_hooks.errors import InvalidHookEvent
 from codedeploy_hooks.handlers import smoke_test, traffic_guard
 from codedeploy_hooks.observability import logger
@@ -19,7 +18,6 @@ from codedeploy_hooks.settings import Settings
 from tests.support import load_event
 from tests.unit.hooks.fakes import (
     CONFIG_PARAMETER,
-    FAST_SETTINGS,
     FakeContext,
     FixedAddresses,
     GreenTasks,
@@ -30,28 +28,16 @@ from tests.unit.hooks.fakes import (
     World,
     budget_ms,
     client,
+    invoke,
     moto_dependencies,
     runtime,
 )
 
 
 def _invoke(
-    world: World,
-    resolver: Any,
-    *,
-    context: FakeContext | None = None,
-    settings: Settings = FAST_SETTINGS,
-    clock: Clock | None = None,
-    **overrides: Any,
+    world: World, resolver: Any, **options: Any
 ) -> tuple[dict[str, str], RecordingStatusClient]:
-    status = RecordingStatusClient()
-    deps = moto_dependencies(resolver, settings, **overrides)
-    response = smoke_test.handle(
-        world.event(),
-        context or FakeContext(),  # type: ignore[arg-type]
-        runtime(status, deps, clock or SystemClock()),
-    )
-    return response, status
+    return invoke(smoke_test.handle, world, resolver, **options)
 
 
 def test_healthy_green_tasks_pass_on_health_and_every_smoke_path(

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from codedeploy_hooks.clients import default_clients
-from codedeploy_hooks.deadline import Clock, SystemClock
 from codedeploy_hooks.handlers import traffic_guard
 
 from tests.support import load_event
@@ -22,8 +21,8 @@ from tests.unit.hooks.fakes import (
     World,
     budget_ms,
     client,
-    moto_dependencies,
-    runtime,
+    invoke,
+    put_alarm,
     set_alarm,
     shift_production_to_green,
 )
@@ -31,20 +30,8 @@ from tests.unit.hooks.fakes import (
 ALARM_5XX = f"{ALARM_PREFIX}5xx"
 
 
-def _invoke(
-    world: World,
-    context: FakeContext | None = None,
-    clock: Clock | None = None,
-    **overrides: Any,
-) -> Any:
-    status = RecordingStatusClient()
-    deps = moto_dependencies(FixedAddresses(port=1), **overrides)
-    response = traffic_guard.handle(
-        world.event(),
-        context or FakeContext(),  # type: ignore[arg-type]
-        runtime(status, deps, clock or SystemClock()),
-    )
-    return response, status
+def _invoke(world: World, **options: Any) -> tuple[dict[str, str], RecordingStatusClient]:
+    return invoke(traffic_guard.handle, world, FixedAddresses(port=1), **options)
 
 
 def test_before_allow_traffic_passes_with_quiet_alarms_and_healthy_green_targets(
@@ -85,18 +72,7 @@ def test_insufficient_data_does_not_fail_the_guard(world: World) -> None:
 
 def test_an_alarm_of_another_service_does_not_fail_the_guard(world: World) -> None:
     # GIVEN auth-service's alarm is firing
-    cloudwatch = client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="dev-staging-auth-service-5xx",
-        MetricName="5xx",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    set_alarm("dev-staging-auth-service-5xx", "ALARM")
+    put_alarm("dev-staging-auth-service-5xx", "ALARM")
     # WHEN api-service's guard runs / THEN it only looks at api-service's alarms
     _, status = _invoke(world)
     assert status.statuses == ["Succeeded"]
