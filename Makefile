@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 REQUIREMENTS := $(wildcard src/*/requirements.txt services/*/requirements.txt)
 TEMPLATES := template.yaml $(wildcard pipeline/*.yaml)
 TRANSFORMED := .aws-sam/transformed/template.json
-DOCKERFILES := $(wildcard services/*/Dockerfile)
+DOCKERFILES := $(wildcard services/Dockerfile)
 PY_SOURCES := src tests scripts benchmarks services buildspecs tools
 # Each service folder holds one package named after it (api-service -> api_service).
 SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard services/*-service),$(s)/$(subst -,_,$(notdir $(s))))

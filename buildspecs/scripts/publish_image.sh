@@ -3,7 +3,7 @@
 #   usage: publish_image.sh <repository-uri> <service> <tree-tag> <commit-tag>
 # The tree tag names the content of the service's inputs (tree_hash.sh). When ECR already holds
 # an image with that tag, the image gets the commit tag as well: put-image with its manifest, so
-# no layer moves and nothing is built. Otherwise BuildKit builds services/<service>/Dockerfile
+# no layer moves and nothing is built. Otherwise BuildKit builds services/Dockerfile for it
 # with services/ as the context, against a registry cache kept in the same repository, and
 # pushes both tags. Run from the repository root, after `docker login` to the registry.
 # Optional environment (set by the build project, docs/pipeline.md):
@@ -49,7 +49,7 @@ retag() {
 # anonymously. The Dockerfile stays the one place that names (and pins) the base image.
 base_image_args() {
   local default
-  default=$(sed -n 's/^ARG BASE_IMAGE=//p' "services/${service}/Dockerfile" | head -n 1)
+  default=$(sed -n 's/^ARG BASE_IMAGE=//p' services/Dockerfile | head -n 1)
   if [[ -n "${ECR_PUBLIC_CACHE:-}" && "$default" == public.ecr.aws/* ]]; then
     printf '%s\n' --build-arg "BASE_IMAGE=${ECR_PUBLIC_CACHE}/${default#public.ecr.aws/}"
   fi
@@ -66,7 +66,8 @@ build_and_push() {
   # image-manifest=true and oci-mediatypes=true: ECR rejects BuildKit's default cache index.
   # --provenance=false keeps a single-platform manifest, so put-image can retag it later.
   docker buildx build \
-    --file "services/${service}/Dockerfile" \
+    --file services/Dockerfile \
+    --build-arg "SERVICE=${service}" \
     "${build_args[@]}" \
     --tag "${repository_uri}:${commit_tag}" \
     --tag "${repository_uri}:${tree_tag}" \

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from service_kit.request_context import outbound_headers
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 FETCH_TIMEOUT_SECONDS = 3
 
@@ -31,7 +34,7 @@ def _as_jwks(raw: str | bytes) -> dict[str, Any]:
 
 
 class SsmKeySource:
-    def __init__(self, ssm: Any, parameter_name: str) -> None:
+    def __init__(self, ssm: SSMClient, parameter_name: str) -> None:
         self._ssm = ssm
         self._parameter_name = parameter_name
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header
 from pydantic import BaseModel, Field
 from service_kit.app import create_service_app
-from service_kit.aws import client as aws_client
+from service_kit.aws import AwsClients
 from service_kit.config import Identity, load_config
 from service_kit.errors import ServiceError
 from service_kit.tokens import InvalidToken
@@ -80,7 +80,7 @@ def key_source_for(config: ApiConfig) -> KeySource:
     if config.auth_jwks_url:
         return HttpKeySource(config.auth_jwks_url)
     if config.jwks_parameter:
-        return SsmKeySource(aws_client("ssm", fast_fail=True), config.jwks_parameter)
+        return SsmKeySource(AwsClients().ssm_fast_fail, config.jwks_parameter)
     return NoKeySource()
 
 

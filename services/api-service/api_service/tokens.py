@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-from service_kit.tokens import InvalidToken, decode_token
+from service_kit.tokens import decode_with_key_set, key_id
 
 from api_service.key_sources import KeySource, KeySourceError
 
@@ -73,14 +73,7 @@ class KeyCache:
             logger.info("key set refreshed", extra={"kids": sorted(keys)})
 
     async def verify(self, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError as error:
-            raise InvalidToken(str(error)) from None
-        await self.refresh_if_due(str(kid))
+        await self.refresh_if_due(key_id(token))
         if not self.is_fresh():
             raise KeysUnavailable("no current key set")
-        key = self._keys.get(str(kid))
-        if key is None:
-            raise InvalidToken("token signed by an unknown key")
-        return decode_token(token, key, issuer=issuer, audience=audience)
+        return decode_with_key_set(token, self._keys, issuer=issuer, audience=audience)

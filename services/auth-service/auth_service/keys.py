@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from service_kit.tokens import ALGORITHM, InvalidToken, decode_token
+from service_kit.tokens import ALGORITHM, decode_with_key_set
 
 
 class InvalidClient(Exception):
@@ -105,11 +105,7 @@ def issue_token(
 
 
 def verify_token(ring: KeyRing, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
-    try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError as error:
-        raise InvalidToken(str(error)) from None
-    key = ring.verification_keys().get(str(kid))
-    if key is None:
-        raise InvalidToken("token signed by an unknown key")
-    return decode_token(token, key.private_key.public_key(), issuer=issuer, audience=audience)
+    public_keys = {
+        kid: key.private_key.public_key() for kid, key in ring.verification_keys().items()
+    }
+    return decode_with_key_set(token, public_keys, issuer=issuer, audience=audience)

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from service_kit.app import create_service_app
-from service_kit.aws import client as aws_client
+from service_kit.aws import AwsClients
 from service_kit.config import Identity, load_config, load_secret
 from service_kit.errors import ServiceError
 from service_kit.tokens import InvalidToken
@@ -21,6 +21,9 @@ from auth_service.config import AuthConfig, AuthSecret
 from auth_service.keys import InvalidClient, KeyRing, check_client, issue_token
 from auth_service.keys import verify_token as verify_with_ring
 from auth_service.publisher import JwksPublisher
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 
 class TokenRequest(BaseModel):
@@ -37,7 +40,7 @@ def build_app(
     config: AuthConfig,
     secret: AuthSecret,
     identity: Identity,
-    ssm: Any,
+    ssm: SSMClient | None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     previous = secret.previous_signing_seed
@@ -111,5 +114,5 @@ def create_app() -> FastAPI:
         config=config,
         secret=load_secret(AuthSecret),
         identity=Identity.from_env("auth-service"),
-        ssm=aws_client("ssm") if config.jwks_parameter else None,
+        ssm=AwsClients().ssm if config.jwks_parameter else None,
     )

@@ -6,9 +6,12 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 logger = logging.getLogger(__name__)
 
@@ -19,14 +22,19 @@ MAX_RETRY_SECONDS = 30.0
 class JwksPublisher:
     """Writes the JWKS to `parameter_name`; `published` is what /health reports."""
 
-    ssm: Any
+    # None exactly when parameter_name is: nothing to publish (local runs).
+    ssm: SSMClient | None
     parameter_name: str | None
     jwks: dict[str, Any]
     published: bool = False
     attempts: int = field(default=0, init=False)
 
+    def __post_init__(self) -> None:
+        if self.parameter_name is not None and self.ssm is None:
+            raise ValueError(f"publishing to {self.parameter_name} needs an SSM client")
+
     def publish_once(self) -> bool:
-        if self.parameter_name is None:
+        if self.parameter_name is None or self.ssm is None:  # __post_init__: both or neither
             self.published = True
             return True
         self.attempts += 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from service_kit.app import create_service_app
-from service_kit.aws import client as aws_client
+from service_kit.aws import AwsClients
 from service_kit.config import Identity, load_config
 from service_kit.errors import ServiceError
 from service_kit.request_context import current_request_id
@@ -21,6 +21,9 @@ from notification_service.topic import (
     TopicUnreachable,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
 
 class Notification(BaseModel):
     # SNS subjects: printable ASCII on one line, under 100 characters (e-mail subscribers).
@@ -30,7 +33,10 @@ class Notification(BaseModel):
 
 
 def build_app(
-    config: NotificationConfig, identity: Identity, sns: Any, probe_sns: Any = None
+    config: NotificationConfig,
+    identity: Identity,
+    sns: SNSClient,
+    probe_sns: SNSClient | None = None,
 ) -> FastAPI:
     topic = Topic(sns, config.topic_arn, config.health_check_seconds, probe_sns=probe_sns)
 
@@ -71,9 +77,10 @@ def build_app(
 
 def create_app() -> FastAPI:
     """Factory uvicorn calls (service_kit.serve): reads the environment the task injects."""
+    clients = AwsClients()
     return build_app(
         config=load_config(NotificationConfig),
         identity=Identity.from_env("notification-service"),
-        sns=aws_client("sns", retry=False),
-        probe_sns=aws_client("sns", fast_fail=True),
+        sns=clients.sns_single_attempt,
+        probe_sns=clients.sns_fast_fail,
     )

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -17,6 +17,9 @@ from botocore.exceptions import (
     ProxyConnectionError,
     SSLError,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +43,11 @@ class PublishOutcomeUnknown(Exception):
 class Topic:
     def __init__(
         self,
-        sns: Any,
+        sns: SNSClient,
         topic_arn: str | None,
         check_every: float,
         clock: Callable[[], float] = time.monotonic,
-        probe_sns: Any = None,
+        probe_sns: SNSClient | None = None,
     ) -> None:
         self._sns = sns
         self._probe_sns = probe_sns or sns

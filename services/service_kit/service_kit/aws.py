@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 # botocore's `max_attempts` counts retries (3 means 4 sends); `total_max_attempts` counts sends.
 
@@ -34,13 +38,26 @@ SINGLE_ATTEMPT_CONFIG = Config(
 )
 
 
-@cache
-def client(service_name: str, fast_fail: bool = False, retry: bool = True) -> Any:
-    """A client for `service_name`; `retry=False` for calls that must not be repeated."""
-    if fast_fail:
-        config = FAST_FAIL_CONFIG
-    elif not retry:
-        config = SINGLE_ATTEMPT_CONFIG
-    else:
-        config = CLIENT_CONFIG
-    return boto3.session.Session().client(service_name, config=config)  # type: ignore[call-overload]
+class AwsClients:
+    """The clients the services use, named for their retry policy, each created on first use.
+    An app factory makes one set (create_app runs once per process)."""
+
+    def __init__(self, session: boto3.Session | None = None) -> None:
+        self._session = session or boto3.Session()
+
+    @cached_property
+    def ssm(self) -> SSMClient:
+        return self._session.client("ssm", config=CLIENT_CONFIG)
+
+    @cached_property
+    def ssm_fast_fail(self) -> SSMClient:
+        return self._session.client("ssm", config=FAST_FAIL_CONFIG)
+
+    @cached_property
+    def sns_single_attempt(self) -> SNSClient:
+        """For Publish: never repeated."""
+        return self._session.client("sns", config=SINGLE_ATTEMPT_CONFIG)
+
+    @cached_property
+    def sns_fast_fail(self) -> SNSClient:
+        return self._session.client("sns", config=FAST_FAIL_CONFIG)

@@ -1,6 +1,8 @@
-"""Container entry point: `python -m service_kit.serve <module>:<app factory>`.
+"""Container entry point: `python -m service_kit.serve [<module>:<app factory>]`.
 
-One place holds the server settings every image shares, so the Dockerfiles stay identical.
+One place holds the server settings every image shares, so one Dockerfile builds every service:
+without an argument it starts `<package>.main:create_app` of the service named by SERVICE_NAME
+(the image sets it from its SERVICE build argument).
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ GRACEFUL_SHUTDOWN_SECONDS = 8
 KEEP_ALIVE_SECONDS = 65
 
 
+def app_factory(service_name: str) -> str:
+    """api-service -> api_service.main:create_app (each service folder holds one package named
+    after it, with its factory in main.py)."""
+    return f"{service_name.replace('-', '_')}.main:create_app"
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m service_kit.serve <module>:<app factory>")
+    service_name = os.environ.get("SERVICE_NAME", "")
+    if len(argv) > 1 or (not argv and not service_name):
+        raise SystemExit(
+            "usage: python -m service_kit.serve [<module>:<app factory>] "
+            "(without one, SERVICE_NAME names the service)"
+        )
     uvicorn.run(
-        argv[0],
+        argv[0] if argv else app_factory(service_name),
         factory=True,
         host=os.environ.get("HOST", "0.0.0.0"),  # noqa: S104 - a container listens on its own interface
         port=int(os.environ.get("PORT", "8080")),

@@ -6,6 +6,7 @@ Only services that handle tokens import this module; they list PyJWT in their re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
@@ -19,6 +20,29 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub"]
 
 class InvalidToken(Exception):
     """Malformed, expired, for another audience or issuer, or not signed by the key given."""
+
+
+def key_id(token: str) -> str:
+    """The `kid` the token's header names. Read before the signature is checked: it only picks
+    the key to check it with."""
+    try:
+        return str(jwt.get_unverified_header(token).get("kid"))
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from None
+
+
+def decode_with_key_set(
+    token: str,
+    keys: Mapping[str, Ed25519PublicKey | jwt.PyJWK],
+    *,
+    issuer: str,
+    audience: str,
+) -> dict[str, Any]:
+    """decode_token with the key, among `keys` (by kid), that the token's header names."""
+    key = keys.get(key_id(token))
+    if key is None:
+        raise InvalidToken("token signed by an unknown key")
+    return decode_token(token, key, issuer=issuer, audience=audience)
 
 
 def decode_token(

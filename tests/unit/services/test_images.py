@@ -1,4 +1,4 @@
-"""The Dockerfiles and the compose file agree with the contracts and with the contract tests."""
+"""The Dockerfile and the compose file agree with the contracts and with the contract tests."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 import yaml
+from service_kit.serve import app_factory
 
-from tests.services.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, TOPIC_NAME
+from tests.contract.conftest import CLIENT_ID, CLIENT_SECRET, JWKS_PARAMETER, TOPIC_NAME
 from tests.support import REPO_ROOT
 
 SERVICES_DIR = REPO_ROOT / "services"
 SERVICES = ["api-service", "auth-service", "notification-service"]
 
 
-def _dockerfile(service: str) -> str:
-    return (SERVICES_DIR / service / "Dockerfile").read_text()
+def _dockerfile() -> str:
+    return (SERVICES_DIR / "Dockerfile").read_text()
 
 
 def _compose() -> dict[str, Any]:
@@ -27,19 +28,17 @@ def _compose() -> dict[str, Any]:
     return compose
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_stage_uses_the_same_base_image_argument(service: str) -> None:
+def test_every_stage_uses_the_same_base_image_argument() -> None:
     # WHEN
-    bases = re.findall(r"^FROM (\S+)", _dockerfile(service), re.MULTILINE)
+    bases = re.findall(r"^FROM (\S+)", _dockerfile(), re.MULTILINE)
 
     # THEN the pipeline can swap the base for its pull-through copy with one --build-arg
     assert bases == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_base_image_defaults_to_the_pinned_slim_python_on_ecr_public(service: str) -> None:
+def test_base_image_defaults_to_the_pinned_slim_python_on_ecr_public() -> None:
     # GIVEN
-    text = _dockerfile(service)
+    text = _dockerfile()
 
     # WHEN
     [default] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", text, re.MULTILINE)
@@ -50,20 +49,28 @@ def test_base_image_defaults_to_the_pinned_slim_python_on_ecr_public(service: st
     assert text.index("ARG BASE_IMAGE=") < text.index("\nFROM ")
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_needs_no_frontend_image_from_docker_hub(service: str) -> None:
+def test_dockerfile_needs_no_frontend_image_from_docker_hub() -> None:
     # A `# syntax=` directive makes BuildKit pull that frontend image (Docker Hub) on every build.
-    assert not re.search(r"^#\s*syntax=", _dockerfile(service), re.MULTILINE | re.IGNORECASE)
+    assert not re.search(r"^#\s*syntax=", _dockerfile(), re.MULTILINE | re.IGNORECASE)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_the_image_runs_as_a_non_root_user_on_port_8080(service: str) -> None:
+def test_the_image_runs_as_a_non_root_user_on_port_8080() -> None:
     # WHEN
-    final_stage = _dockerfile(service).rsplit("\nFROM ", 1)[1]
+    final_stage = _dockerfile().rsplit("\nFROM ", 1)[1]
 
     # THEN
     assert re.search(r"^USER 10001", final_stage, re.MULTILINE)
     assert re.search(r"^EXPOSE 8080$", final_stage, re.MULTILINE)
+
+
+def test_both_stages_take_the_service_from_the_build_argument() -> None:
+    # WHEN
+    stages = _dockerfile().split("\nFROM ")[1:]
+
+    # THEN each stage declares SERVICE (a build argument is scoped to the stage that declares it)
+    assert len(stages) == 2
+    assert all(re.search(r"^ARG SERVICE$", stage, re.MULTILINE) for stage in stages)
+    assert re.search(r"^\s+SERVICE_NAME=\$\{SERVICE\}$", stages[1], re.MULTILINE)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -71,23 +78,22 @@ def test_the_image_starts_the_service_own_factory(service: str) -> None:
     # GIVEN
     package = service.replace("-", "_")
 
-    # WHEN
-    command = json.loads(re.findall(r"^CMD (.+)$", _dockerfile(service), re.MULTILINE)[-1])
+    # WHEN the image's command runs with the SERVICE_NAME the image sets
+    command = json.loads(re.findall(r"^CMD (.+)$", _dockerfile(), re.MULTILINE)[-1])
 
-    # THEN
-    assert command == ["python", "-m", "service_kit.serve", f"{package}.main:create_app"]
+    # THEN service_kit.serve starts the service's own factory, which exists
+    assert command == ["python", "-m", "service_kit.serve"]
+    assert app_factory(service) == f"{package}.main:create_app"
     assert (SERVICES_DIR / service / package / "main.py").is_file()
+    assert (SERVICES_DIR / service / "requirements.txt").is_file()
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dependencies_are_installed_before_the_code_is_copied(service: str) -> None:
+def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     # WHEN
-    text = _dockerfile(service)
+    text = _dockerfile()
 
     # THEN
-    assert text.index("requirements.txt") < text.index(
-        f"COPY {service}/{service.replace('-', '_')}"
-    )
+    assert text.index("COPY ${SERVICE}/requirements.txt") < text.index("COPY ${SERVICE}/ /app/")
 
 
 def test_compose_gives_auth_service_the_contract_tests_client() -> None:

@@ -212,14 +212,6 @@ class HangUpAfterRequest:
         self._listener.close()
 
 
-@pytest.fixture
-def fresh_aws_clients() -> Iterator[None]:
-    """service_kit.aws caches its clients; a test that moves the endpoint needs new ones."""
-    aws.client.cache_clear()
-    yield
-    aws.client.cache_clear()
-
-
 def _post(sns: Any, request_id: str = "req-7") -> Any:
     return _client(sns, TOPIC_ARN).post(
         "/notifications", json={"message": "x"}, headers={"X-Request-ID": request_id}
@@ -287,7 +279,7 @@ def test_a_publish_sns_refuses_is_a_502_not_published() -> None:
 
 
 def test_the_service_sends_a_message_to_sns_once_even_when_the_connection_drops(
-    monkeypatch: pytest.MonkeyPatch, fresh_aws_clients: None
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the service as its image starts it, against an SNS that hangs up after each request
     sns = HangUpAfterRequest()
@@ -305,16 +297,14 @@ def test_the_service_sends_a_message_to_sns_once_even_when_the_connection_drops(
     assert sns.requests == 1
 
 
-def test_the_publish_client_makes_one_attempt_that_ends_within_graceful_shutdown(
-    fresh_aws_clients: None,
-) -> None:
+def test_the_publish_client_makes_one_attempt_that_ends_within_graceful_shutdown() -> None:
     # WHEN
-    config = aws.client("sns", retry=False).meta.config
+    config = aws.AwsClients().sns_single_attempt.meta.config
 
     # THEN SIGTERM's grace period covers a publish that has just started
     assert config.retries["total_max_attempts"] == 1
     assert config.connect_timeout + config.read_timeout < GRACEFUL_SHUTDOWN_SECONDS
 
 
-def test_the_fast_fail_client_makes_one_attempt(fresh_aws_clients: None) -> None:
-    assert aws.client("sns", fast_fail=True).meta.config.retries["total_max_attempts"] == 1
+def test_the_fast_fail_client_makes_one_attempt() -> None:
+    assert aws.AwsClients().sns_fast_fail.meta.config.retries["total_max_attempts"] == 1

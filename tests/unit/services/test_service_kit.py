@@ -11,6 +11,7 @@ import pytest
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from service_kit import serve
 from service_kit.app import create_service_app
 from service_kit.config import ConfigError, Identity, ServiceConfig, load_config, load_secret
 from service_kit.errors import ServiceError
@@ -247,3 +248,13 @@ def test_the_access_line_reports_the_request_own_duration(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (access_line,) = [line for line in lines if line["message"] == "request"]
     assert 0 <= access_line["duration_ms"] <= elapsed_ms
+
+
+def test_serve_without_a_factory_or_a_service_name_stops_with_its_usage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN no factory argument and no SERVICE_NAME (the image sets it from SERVICE)
+    monkeypatch.delenv("SERVICE_NAME", raising=False)
+    # WHEN / THEN it says what it needs instead of starting nothing
+    with pytest.raises(SystemExit, match="SERVICE_NAME"):
+        serve.main([])
