@@ -50,7 +50,7 @@ validate: $(STAMP) ## sam validate --lint and cfn-lint on every template
 lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam validate, hadolint, checkov
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
-	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks tools/local_deploy $(SERVICE_PACKAGES)
+	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy $(SERVICE_PACKAGES)
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
 	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TEMPLATES)
 # checkov again over what CloudFormation deploys: the SAM-generated function roles and policies.
