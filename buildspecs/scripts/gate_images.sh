@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# The image gate for each build output folder given: scan verdict and SBOM per image.
-#   usage: gate_images.sh <output-dir> <build-output-dir>...
+# The image gate for each build output folder: scan verdict and SBOM per image.
+#   usage: gate_images.sh <output-dir> [<build-output-dir>...]
+# Without folders, every secondary artifact named *BuildOutput (CODEBUILD_SRC_DIR_<artifact>),
+# so a new service only needs its build output added to the ImageGate action's inputs.
 # Environment: ENVIRONMENT_SUFFIX (repositories are {service}-{suffix}), IMAGE_SCAN_FAIL_SEVERITY
 # (CRITICAL, HIGH, MEDIUM, LOW or NONE). Run from the repository root.
 set -euo pipefail
 
 output_dir=$1
 shift
+if (( $# == 0 )); then
+  for variable in $(compgen -v CODEBUILD_SRC_DIR_ | grep 'BuildOutput$' || true); do
+    set -- "$@" "${!variable}"
+  done
+fi
+if (( $# == 0 )); then
+  echo "image gate: no build output to check" >&2
+  exit 1
+fi
 mkdir -p "$output_dir"
 : "${ENVIRONMENT_SUFFIX:?the project sets ENVIRONMENT_SUFFIX}" "${IMAGE_SCAN_FAIL_SEVERITY:?the project sets IMAGE_SCAN_FAIL_SEVERITY}"
 
