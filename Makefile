@@ -25,7 +25,7 @@ PY_SOURCES := src tests scripts benchmarks services buildspecs tools
 # Each service folder holds one package named after it (api-service -> api_service).
 SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard services/*-service),$(s)/$(subst -,_,$(notdir $(s))))
 
-.PHONY: help venv build validate lint test test-fast deploy destroy rehearse release-clock bench verdict acceptance clean
+.PHONY: help venv build validate lint secrets test test-fast deploy destroy rehearse release-clock bench verdict acceptance clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ validate: $(STAMP) ## sam validate --lint and cfn-lint on every template
 lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam validate, hadolint, checkov
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
-	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks tools/local_deploy $(SERVICE_PACKAGES)
+	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy $(SERVICE_PACKAGES)
 	$(BIN)/mypy tests/integration
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
 	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TEMPLATES)
@@ -58,7 +58,15 @@ lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam vali
 	$(BIN)/python -m scripts.transform_template $(TRANSFORMED)
 	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TRANSFORMED)
 
-test: lint ## The whole suite: every lint above, then pytest
+# The hook compares secrets by file and hash, not line; it exits 3 when it only refreshed the
+# baseline's line numbers, which must not fail a gate, so it refreshes a scratch copy.
+secrets: $(STAMP) ## Secret detection: fail on any secret in a tracked file not already in .secrets.baseline
+	baseline="$$(mktemp)"; cp .secrets.baseline "$$baseline"; status=0; \
+	mapfile -d '' files < <(git ls-files -z); \
+	$(BIN)/detect-secrets-hook --baseline "$$baseline" "$${files[@]}" || status=$$?; \
+	rm -f "$$baseline"; test "$$status" -eq 0 -o "$$status" -eq 3
+
+test: lint secrets ## The whole suite: every lint above, secret detection, then pytest
 	$(BIN)/pytest
 
 test-fast: $(STAMP) ## pytest only

@@ -63,7 +63,8 @@ def test_every_template_with_a_log_group_takes_the_kms_key_parameter() -> None:
 def test_every_log_group_uses_the_customer_key_exactly_when_one_is_given(key: str) -> None:
     # GIVEN every log group of every template, resolved with and without KmsKeyArn
     groups = every_resource_of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 7
+    # 4 functions, the service's 2 (one template, both environments), 6 build projects
+    assert len(groups) == 12
     for name, logical_id, group in groups:
         properties = Renderer(template(name), {"KmsKeyArn": key}).render(group["Properties"])
         # THEN the key is used when given; otherwise CloudWatch Logs' own encryption applies
@@ -128,10 +129,18 @@ def test_no_ssm_parameter_is_a_secure_string_so_none_needs_a_key() -> None:
 
 def test_secrets_are_generated_by_secrets_manager_and_never_written_in_a_template() -> None:
     secrets = every_resource_of_type("AWS::SecretsManager::Secret")
-    assert len(secrets) == 2
+    # auth-service's signing seeds and the synthetic client's credentials, per environment
+    generated_keys = {
+        "StagingAuthServiceSecret": "signing_seed",
+        "ProductionAuthServiceSecret": "signing_seed",
+        "StagingSyntheticClientSecret": "client_secret",
+        "ProductionSyntheticClientSecret": "client_secret",
+    }
+    assert {logical_id for _, logical_id, _ in secrets} == set(generated_keys)
     for _, logical_id, secret in secrets:
         assert "SecretString" not in secret["Properties"], logical_id
-        assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "signing_seed"
+        generated = secret["Properties"]["GenerateSecretString"]["GenerateStringKey"]
+        assert generated == generated_keys[logical_id]
 
 
 # ---------------------------------------------------------------- buckets, registries, ALB

@@ -338,7 +338,9 @@ def test_each_service_task_runs_with_a_role_of_its_own_environment() -> None:
             assert role.startswith(environment), (logical_id, key, role)
 
 
-@pytest.mark.parametrize("role", ["ServiceBuildRole", "TestRole"])
+@pytest.mark.parametrize(
+    "role", ["ServiceBuildRole", "TestRole", "ImageGateRole", "LintRole", "AcceptanceRole"]
+)
 def test_a_build_role_can_neither_deploy_approve_nor_read_secrets(role: str) -> None:
     # GIVEN a CodeBuild role (what a compromised build could use)
     delivery = all_templates()["pipeline/delivery.yaml"]
@@ -407,3 +409,74 @@ def test_only_the_deploy_roles_may_pass_roles_or_deploy_in_the_delivery_stack() 
     }
     # THEN only the two deploy action roles hold them; the pipeline role itself does not
     assert holders == {"StagingDeployRole", "ProductionDeployRole"}
+
+
+def delivery_actions(role: str) -> dict[str, list[Any]]:
+    """Action -> the Resource of each statement granting it, for one role of the delivery stack."""
+    granted: dict[str, list[Any]] = {}
+    for s in statements_of("delivery", all_templates()["pipeline/delivery.yaml"]):
+        if s.logical_id == role and s.kind == "identity":
+            for action in s.actions:
+                granted.setdefault(action, []).append(s.body["Resource"])
+    return granted
+
+
+def test_the_load_test_may_read_only_the_staging_client_secret_and_nothing_that_deploys() -> None:
+    # GIVEN the load test's build role (it runs from the commit, like every build)
+    granted = delivery_actions("LoadTestRole")
+    # THEN its one secret is the staging synthetic client's, and it holds no other power a
+    # compromised build could use
+    assert granted["secretsmanager:GetSecretValue"] == [{"Ref": "StagingSyntheticClientSecretArn"}]
+    forbidden = ("codedeploy:", "codepipeline:", "ecr:", "ecs:", "iam:", "lambda:", "sts:", "ssm:")
+    assert not [a for a in granted if a.startswith(forbidden)], granted
+
+
+def test_the_acceptance_tests_only_read_the_stack_and_staging() -> None:
+    # GIVEN the acceptance tests' build role
+    granted = delivery_actions("AcceptanceRole")
+    # THEN beyond logs, artifacts, source and its report group it only describes: the root
+    # stack, the alarms and the staging ECS services
+    reads = {a for a in granted if a.split(":")[1].startswith(("Describe", "Get", "List"))}
+    assert {"cloudformation:DescribeStacks", "ecs:DescribeServices"} <= reads
+    writes = set(granted) - reads
+    assert writes <= {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "codebuild:CreateReport",
+        "codebuild:UpdateReport",
+        "codebuild:BatchPutTestCases",
+        "codecommit:GitPull",
+        "codestar-connections:UseConnection",
+        "codeconnections:UseConnection",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+    }, writes
+    (services,) = granted["ecs:DescribeServices"]
+    assert "service/staging-cluster-" in services["Fn::Sub"]
+
+
+SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+
+
+def test_the_synthetic_client_reads_only_its_own_secrets_and_the_service_configuration() -> None:
+    # GIVEN the synthetic client function's policy as written in the root template
+    root = all_templates()["template.yaml"]
+    statements = [
+        s
+        for s in statements_of("root", root)
+        if s.logical_id == "SyntheticClientFunction" and s.kind == "identity"
+    ]
+    granted = {action: s.body["Resource"] for s in statements for action in s.actions}
+    # THEN it reads the two synthetic-client secrets (never auth-service's signing secrets)
+    # and the services' configuration parameters, and writes nothing
+    assert granted == {
+        "secretsmanager:GetSecretValue": [
+            {"Ref": "StagingSyntheticClientSecret"},
+            {"Ref": "ProductionSyntheticClientSecret"},
+        ],
+        "ssm:GetParameters": [
+            {"Fn::Sub": f"{SSM_ARN}:parameter/pipeline/{environment}/*/config"}
+            for environment in ("staging", "production")
+        ],
+    }

@@ -294,7 +294,11 @@ def test_every_artifact_name_is_alphanumeric_underscore_or_hyphen(
 def test_three_service_builds_run_in_parallel_from_the_shared_project(
     pipeline: dict[str, Any],
 ) -> None:
-    actions = stage(pipeline, "Build")["Actions"]
+    actions = [
+        a
+        for a in stage(pipeline, "Build")["Actions"]
+        if a["Configuration"]["ProjectName"] == {"Ref": "ServiceBuildProject"}
+    ]
     assert {a["RunOrder"] for a in actions} == {1}
     assert len(actions) == 3
     for action in actions:
@@ -319,7 +323,7 @@ def test_each_build_action_names_its_service_and_repository(
 
 
 def test_test_stage_reads_source_and_every_build_output(pipeline: dict[str, Any]) -> None:
-    [action] = stage(pipeline, "Test")["Actions"]
+    action = actions_by_name(pipeline, "Test")["Test"]
     assert action["Configuration"] == {
         "ProjectName": {"Ref": "TestProject"},
         "PrimarySource": "SourceOutput",
@@ -389,8 +393,10 @@ def test_environment_stages_hold_only_deployments_and_the_health_gate(
     pipeline: dict[str, Any], environment: str
 ) -> None:
     # A stage ROLLBACK re-runs every action of the stage: none of them may wait for a human.
+    # Staging also runs the acceptance and load tests (CodeBuild) beside its health gate.
     actions = stage(pipeline, environment)["Actions"]
-    assert {a["ActionTypeId"]["Category"] for a in actions} == {"Deploy", "Invoke"}
+    expected = {"Deploy", "Invoke", "Build"} if environment == "Staging" else {"Deploy", "Invoke"}
+    assert {a["ActionTypeId"]["Category"] for a in actions} == expected
 
 
 def test_approval_is_a_stage_of_its_own_between_staging_and_production_without_rollback(
@@ -504,10 +510,21 @@ def test_one_role_per_principal(delivery: dict[str, Any]) -> None:
         "PipelineRole": {"Service": "codepipeline.amazonaws.com"},
         "StagingDeployRole": pipeline_role,
         "ProductionDeployRole": pipeline_role,
+        "ImageGateRole": {"Service": "codebuild.amazonaws.com"},
+        "LintRole": {"Service": "codebuild.amazonaws.com"},
+        "AcceptanceRole": {"Service": "codebuild.amazonaws.com"},
+        "LoadTestRole": {"Service": "codebuild.amazonaws.com"},
     }
     projects = resources_of_type(delivery, "AWS::CodeBuild::Project")
     roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
-    assert sorted(roles) == ["ServiceBuildRole", "TestRole"]
+    assert sorted(roles) == [
+        "AcceptanceRole",
+        "ImageGateRole",
+        "LintRole",
+        "LoadTestRole",
+        "ServiceBuildRole",
+        "TestRole",
+    ]
 
 
 def test_no_allow_statement_grants_every_action_of_a_service(delivery: dict[str, Any]) -> None:
@@ -538,6 +555,7 @@ def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
         for action in as_list(statement["Action"])
     }
     assert wildcard_actions == {
+        "cloudwatch:DescribeAlarms",
         "ecr:GetAuthorizationToken",
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",

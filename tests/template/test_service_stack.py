@@ -15,7 +15,14 @@ from tests.template.cfn_render import Renderer
 ENVIRONMENTS = ("Staging", "Production")
 SERVICE = "auth-service"
 SUFFIX = "dev"
-CHECKS = ("running-tasks", "5xx-rate", "healthy-hosts")
+CHECKS = (
+    "running-tasks",
+    "5xx-rate",
+    "healthy-hosts",
+    "latency-p95",
+    "synthetic-flow",
+    "synthetic-latency",
+)
 # Issue 3: healthy within 15 s of health checking, drained within 30 s, a bad release detected
 # within 2 minutes.
 MAX_SECONDS_TO_HEALTHY = 15

@@ -1,0 +1,48 @@
+"""Logger and the run's metrics, built once for the whole package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from synthetic_client.run import Outcome, ServiceResult
+
+SERVICE = "synthetic-client"
+# The alarms in pipeline/service.yaml and template.yaml read exactly these names and dimensions.
+NAMESPACE = "MicroservicesPipeline/Synthetics"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+
+
+def publish(environment: str, results: Mapping[str, ServiceResult]) -> None:
+    """Per judged service: SyntheticSuccess (1/0) and SyntheticLatency (slowest request, s);
+    then SyntheticRuns, the heartbeat that proves the environment had traffic this minute."""
+    for result in results.values():
+        if result.outcome is not Outcome.UNJUDGED:
+            _emit(
+                "SyntheticSuccess",
+                MetricUnit.Count,
+                1 if result.outcome is Outcome.PASSED else 0,
+                environment,
+                result.service,
+            )
+        if result.slowest_seconds is not None and not result.bootstrap:
+            _emit(
+                "SyntheticLatency",
+                MetricUnit.Seconds,
+                result.slowest_seconds,
+                environment,
+                result.service,
+            )
+    _emit("SyntheticRuns", MetricUnit.Count, 1, environment, None)
+
+
+def _emit(name: str, unit: MetricUnit, value: float, environment: str, service: str | None) -> None:
+    # single_metric: one EMF record per datapoint, with exactly the dimensions the alarms name.
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="Environment", value=environment)
+        if service is not None:
+            metric.add_dimension(name="Service", value=service)

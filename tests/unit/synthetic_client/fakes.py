@@ -1,0 +1,72 @@
+"""A scripted HTTP client for the synthetic client's run: answers by (method, URL path)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from synthetic_client.run import Credentials, Reply
+
+ENDPOINTS = {
+    "api-service": "http://alb.example:8180",
+    "auth-service": "http://alb.example:8181",
+    "notification-service": "http://alb.example:8182",
+}
+CREDENTIALS = Credentials("synthetic-client", "s3cret")
+BOOTSTRAP_BODY = (
+    b"\n\nHostname: ip-10-0-1-2\n\nPod Information:\n\t-no pod information available-\n\n"
+    b"Server values:\n\tserver_version=nginx: 1.13.3 - lua: 10008\n\n"
+    b"Request Information:\n\tclient_address=10.0.0.5\n\tmethod=GET\n"
+)
+
+
+def json_reply(status: int, body: Any, seconds: float = 0.01) -> Reply:
+    return Reply(status, json.dumps(body).encode(), seconds)
+
+
+def healthy(service: str) -> Reply:
+    return json_reply(200, {"status": "ok", "service": service, "version": "v1", "checks": {}})
+
+
+@dataclass
+class FakeHttp:
+    """Every service healthy and the flow working, unless a reply is overridden."""
+
+    overrides: dict[tuple[str, str, str], Reply] = field(default_factory=dict)
+    calls: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
+
+    def reply(self, service: str, method: str, path: str, reply: Reply) -> FakeHttp:
+        self.overrides[(service, method, path)] = reply
+        return self
+
+    def bootstrap(self, service: str) -> FakeHttp:
+        return self.reply(service, "GET", "/health", Reply(200, BOOTSTRAP_BODY, 0.01))
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        parts = urlsplit(url)
+        service = next(s for s, base in ENDPOINTS.items() if url.startswith(base))
+        self.calls.append((method, url, dict(headers), json.loads(body) if body else None))
+        override = self.overrides.get((service, method, parts.path))
+        if override is not None:
+            return override
+        if parts.path == "/health":
+            return healthy(service)
+        return self.default(service, method, parts.path, headers)
+
+    @staticmethod
+    def default(service: str, method: str, path: str, headers: Mapping[str, str]) -> Reply:
+        if (service, method, path) == ("auth-service", "POST", "/token"):
+            return json_reply(200, {"access_token": "tok", "token_type": "Bearer"})
+        if (service, method, path) == ("api-service", "GET", "/items"):
+            ok = headers.get("Authorization") == "Bearer tok"
+            return json_reply(200, {"items": []}) if ok else json_reply(401, {"error": "x"})
+        if (service, method, path) == ("notification-service", "POST", "/notifications"):
+            return json_reply(202, {"message_id": "m-1", "status": "published"})
+        if method == "GET":
+            return json_reply(200, {})
+        return json_reply(404, {"error": "not_found"})
