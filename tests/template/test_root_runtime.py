@@ -215,7 +215,9 @@ def test_task_policies_grant_no_wildcards(root_template: dict[str, Any]) -> None
 ENVIRONMENTS = ("Staging", "Production")
 # Per service: its actions and the resource it touches, as rendered for one {environment}: a
 # resource of the stack renders as <LogicalId>; the key set is a name auth-service owns.
-JWKS_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment_name}/auth-service/jwks"
+JWKS_ARN = (
+    "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment_name}/auth-service/jwks"
+)
 SERVICE_PERMISSIONS = {
     "ApiService": ({"ssm:GetParameter"}, JWKS_ARN),
     "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN),
