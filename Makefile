@@ -85,7 +85,7 @@ destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>
 ifeq ($(strip $(ENV)),)
 	$(BIN)/python -m tools.local_deploy destroy
 else
-	$(BIN)/sam delete --config-env $(ENV)
+	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
 
 rehearse: $(STAMP) ## Rehearse a failed release on the local stack (after `make deploy`)

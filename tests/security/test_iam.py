@@ -122,10 +122,10 @@ def test_the_walker_reaches_every_kind_of_policy_in_every_template() -> None:
         ("NotificationTopicPolicy", "resource"),
         ("StagingApiServiceTaskPolicy", "identity"),
         ("ProductionNotificationServiceTaskPolicy", "identity"),
-        ("PipelineRole", "identity"),
+        ("PipelineRolePolicy", "identity"),
         ("PipelineRole", "trust"),
         ("PipelineDeployRolesPolicy", "identity"),
-        ("StagingDeployRole", "identity"),
+        ("StagingDeployRolePolicy", "identity"),
         ("ProductionDeployRole", "trust"),
         ("StagingExecutionRole", "identity"),
         ("ProductionExecutionRole", "identity"),
@@ -374,7 +374,7 @@ def service_roles_passable_by(environment: str) -> set[str]:
     [pass_role] = [
         s
         for s in statements_of("delivery", delivery)
-        if s.logical_id == f"{environment}DeployRole" and "iam:PassRole" in s.actions
+        if s.logical_id == f"{environment}DeployRolePolicy" and "iam:PassRole" in s.actions
     ]
     parameter = pass_role.body["Resource"]["Ref"]
     passed = root["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
@@ -407,8 +407,8 @@ def test_only_the_deploy_roles_may_pass_roles_or_deploy_in_the_delivery_stack() 
         for action in s.actions
         if action in ("iam:PassRole", "codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition")
     }
-    # THEN only the two deploy action roles hold them; the pipeline role itself does not
-    assert holders == {"StagingDeployRole", "ProductionDeployRole"}
+    # THEN only the two deploy action roles' policies hold them; the pipeline role's does not
+    assert holders == {"StagingDeployRolePolicy", "ProductionDeployRolePolicy"}
 
 
 def delivery_actions(role: str) -> dict[str, list[Any]]:

@@ -1,8 +1,8 @@
 """Resolve the intrinsic functions of a parsed template for given parameter values.
 
-Enough of CloudFormation (Ref, Fn::Sub, Fn::Join, Fn::If, Fn::FindInMap, Fn::Select, Fn::Split
-and the condition functions) to let template tests assert the values a stack would really get,
-for example the SSM configuration JSON, rather than the shape of the YAML.
+Enough of CloudFormation (Ref, Fn::Sub, Fn::Join, Fn::If, Fn::FindInMap, Fn::Select, Fn::Split,
+Fn::GetAZs and the condition functions) to let template tests assert the values a stack would
+really get, for example the SSM configuration JSON, rather than the shape of the YAML.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ class Renderer:
                     return self.render(argument[1])[int(self.render(argument[0]))]
                 if function == "Fn::Split":
                     return self.render(argument[1]).split(argument[0])
+                if function == "Fn::GetAZs":
+                    return [f"{self.values['AWS::Region']}{zone}" for zone in "abc"]
             rendered = {key: self.render(value) for key, value in node.items()}
             return {key: value for key, value in rendered.items() if value is not _NO_VALUE}
         return node

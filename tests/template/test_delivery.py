@@ -47,10 +47,15 @@ def substituted(value: Any, **names: str) -> str:
 
 
 def policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every statement of a role's inline policies, both branches of a Fn::If included."""
+    """Every statement of a role's inline policies (or of an AWS::IAM::Policy), both branches of
+    a Fn::If included."""
     statements: list[dict[str, Any]] = []
-    for policy in role["Properties"].get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
+    properties = role["Properties"]
+    documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+    if "PolicyDocument" in properties:
+        documents.append(properties["PolicyDocument"])
+    for document in documents:
+        for statement in document["Statement"]:
             if "Fn::If" in statement:
                 branches = statement["Fn::If"][1:]
                 statements += [s for s in branches if isinstance(s, dict) and "Effect" in s]
@@ -497,10 +502,16 @@ def test_topic_policy_admits_exactly_the_rules_and_this_account_alarms(
 # ---------------------------------------------------------------- IAM
 
 
-def test_one_role_per_principal(delivery: dict[str, Any]) -> None:
+def test_one_role_per_principal(delivery: dict[str, Any], root_template: dict[str, Any]) -> None:
+    # GIVEN the delivery stack's roles and the pipeline roles the root creates for it
+    pipeline_roles = ("PipelineRole", "StagingDeployRole", "ProductionDeployRole")
+    roles = {
+        **resources_of_type(delivery, "AWS::IAM::Role"),
+        **{name: root_template["Resources"][name] for name in pipeline_roles},
+    }
     principals = {
         name: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
-        for name, role in resources_of_type(delivery, "AWS::IAM::Role").items()
+        for name, role in roles.items()
     }
     pipeline_role = {"AWS": {"Fn::GetAtt": ["PipelineRole", "Arn"]}}
     assert principals == {
@@ -547,9 +558,13 @@ def test_every_wildcard_resource_carries_a_comment_saying_why() -> None:
 def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
     delivery: dict[str, Any],
 ) -> None:
+    holders = {
+        **resources_of_type(delivery, "AWS::IAM::Role"),
+        **resources_of_type(delivery, "AWS::IAM::Policy"),
+    }
     wildcard_actions = {
         action
-        for role in resources_of_type(delivery, "AWS::IAM::Role").values()
+        for role in holders.values()
         for statement in policy_statements(role)
         if statement["Resource"] == "*"
         for action in as_list(statement["Action"])
@@ -576,6 +591,47 @@ DEPLOY_ACTIONS = {
 }
 
 
+def attached_to(delivery: dict[str, Any], role_parameter: str) -> list[dict[str, Any]]:
+    """Every AWS::IAM::Policy of the delivery stack attached to the role a parameter names."""
+    return [
+        policy
+        for policy in resources_of_type(delivery, "AWS::IAM::Policy").values()
+        if {"Ref": role_parameter} in policy["Properties"]["Roles"]
+    ]
+
+
+def test_only_the_pipeline_role_may_write_artifacts_under_the_customer_key(
+    delivery: dict[str, Any],
+) -> None:
+    # GIVEN the key permissions, which exist only when KmsKeyArn is set
+    keyed = {
+        name: policy
+        for name, policy in resources_of_type(delivery, "AWS::IAM::Policy").items()
+        if "KmsKeyArn" in str(policy["Properties"]["PolicyDocument"])
+    }
+    # THEN the pipeline role may encrypt and decrypt, the deploy roles only decrypt
+    assert {name: policy.get("Condition") for name, policy in keyed.items()} == {
+        "PipelineArtifactsKeyPolicy": "HasKmsKey",
+        "DeployArtifactsKeyPolicy": "HasKmsKey",
+    }
+    pipeline = {
+        a
+        for s in policy_statements(keyed["PipelineArtifactsKeyPolicy"])
+        for a in as_list(s["Action"])
+    }
+    deploy = {
+        a
+        for s in policy_statements(keyed["DeployArtifactsKeyPolicy"])
+        for a in as_list(s["Action"])
+    }
+    assert {"kms:Encrypt", "kms:GenerateDataKey*", "kms:Decrypt"} <= pipeline
+    assert deploy == {"kms:Decrypt", "kms:DescribeKey"}
+    assert keyed["DeployArtifactsKeyPolicy"]["Properties"]["Roles"] == [
+        {"Ref": "StagingDeployRoleName"},
+        {"Ref": "ProductionDeployRoleName"},
+    ]
+
+
 def granted(role: dict[str, Any], action: str) -> list[dict[str, Any]]:
     """The statements of a role that allow one action."""
     return [s for s in policy_statements(role) if action in as_list(s["Action"])]
@@ -594,7 +650,7 @@ def test_each_deploy_action_runs_as_its_environments_deploy_role(
     # THEN each names that environment's action role, which CodePipeline assumes for it
     assert len(deploys) == len(SERVICES)
     for action in deploys:
-        assert action["RoleArn"] == {"Fn::GetAtt": [f"{environment}DeployRole", "Arn"]}, action
+        assert action["RoleArn"] == {"Ref": f"{environment}DeployRoleArn"}, action
 
 
 def test_no_other_action_runs_as_a_deploy_role(pipeline: dict[str, Any]) -> None:
@@ -614,7 +670,7 @@ def test_a_deploy_role_passes_only_its_environments_roles_and_only_to_ecs_tasks(
 ) -> None:
     # GIVEN one environment's deploy action role
     (other,) = set(ENVIRONMENTS) - {environment}
-    role = delivery["Resources"][f"{environment}DeployRole"]
+    role = delivery["Resources"][f"{environment}DeployRolePolicy"]
     # WHEN its iam:PassRole statements are read
     [pass_role] = granted(role, "iam:PassRole")
     # THEN it may pass its own environment's task and execution roles, never the other's
@@ -630,7 +686,7 @@ def test_a_deploy_role_deploys_only_its_environments_groups_of_this_application(
     delivery: dict[str, Any], environment: str
 ) -> None:
     # GIVEN one environment's deploy action role
-    role = delivery["Resources"][f"{environment}DeployRole"]
+    role = delivery["Resources"][f"{environment}DeployRolePolicy"]
     # WHEN its CodeDeploy deployment statement is read
     [deploy] = granted(role, "codedeploy:CreateDeployment")
     # THEN it names the application and only this environment's deployment groups
@@ -645,19 +701,24 @@ def test_a_deploy_role_deploys_only_its_environments_groups_of_this_application(
 def test_a_deploy_role_reads_artifacts_and_registers_task_definitions_but_writes_nothing(
     delivery: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN every action one environment's deploy role may take
-    role = delivery["Resources"][f"{environment}DeployRole"]
-    actions = {a for s in policy_statements(role) for a in as_list(s["Action"])}
+    # GIVEN every action one environment's deploy role may take, from every policy attached
+    # to it (the key policy exists only with KmsKeyArn)
+    actions = {
+        a
+        for policy in attached_to(delivery, f"{environment}DeployRoleName")
+        for s in policy_statements(policy)
+        for a in as_list(s["Action"])
+    }
     # THEN it can read the artifacts (and decrypt them) and deploy, but change no artifact
     assert {"s3:GetObject", "ecs:RegisterTaskDefinition", "kms:Decrypt"} <= actions
     assert not {"s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey*"} & actions
     assert actions >= DEPLOY_ACTIONS
 
 
-def test_deploy_roles_trust_only_the_pipeline_role(delivery: dict[str, Any]) -> None:
+def test_deploy_roles_trust_only_the_pipeline_role(root_template: dict[str, Any]) -> None:
     # THEN each deploy role names the pipeline role as its only principal (not the account)
     for environment in ENVIRONMENTS:
-        trust = delivery["Resources"][f"{environment}DeployRole"]["Properties"][
+        trust = root_template["Resources"][f"{environment}DeployRole"]["Properties"][
             "AssumeRolePolicyDocument"
         ]["Statement"]
         assert trust == [
@@ -670,11 +731,10 @@ def test_deploy_roles_trust_only_the_pipeline_role(delivery: dict[str, Any]) -> 
 
 
 def test_the_pipeline_role_may_assume_exactly_the_two_deploy_roles(
-    delivery: dict[str, Any], pipeline: dict[str, Any]
+    root_template: dict[str, Any],
 ) -> None:
-    # GIVEN every policy attached to the pipeline role
-    policies = resources_of_type(delivery, "AWS::IAM::Policy")
-    [(name, policy)] = policies.items()
+    # GIVEN the root's policy on the pipeline role
+    policy = root_template["Resources"]["PipelineDeployRolesPolicy"]
     assert policy["Properties"]["Roles"] == [{"Ref": "PipelineRole"}]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     # THEN it may assume the two deploy roles and nothing else
@@ -682,9 +742,57 @@ def test_the_pipeline_role_may_assume_exactly_the_two_deploy_roles(
     assert statement["Resource"] == [
         {"Fn::GetAtt": [f"{environment}DeployRole", "Arn"]} for environment in ENVIRONMENTS
     ]
-    assert not granted(delivery["Resources"]["PipelineRole"], "sts:AssumeRole")
-    # AND the pipeline is created only once it holds that permission (creation starts a run)
-    assert delivery["Resources"]["Pipeline"]["DependsOn"] == name
+    assert "Policies" not in root_template["Resources"]["PipelineRole"]["Properties"]
+
+
+def test_the_pipeline_and_its_roles_cannot_race_iam_propagation(
+    root_template: dict[str, Any], delivery: dict[str, Any]
+) -> None:
+    # GIVEN the root resources the pipeline's roles and their trust consist of
+    resources = root_template["Resources"]
+    trust = (
+        "PipelineRole",
+        "StagingDeployRole",
+        "ProductionDeployRole",
+        "PipelineDeployRolesPolicy",
+    )
+
+    # THEN they depend on nothing but each other, so CloudFormation creates them when the stack
+    # starts; the delivery stack, which creates the pipeline, starts only after them and after
+    # the network and service stacks (minutes later), and passes them on unchanged
+    for name in trust:
+        named = {ref for ref in _references(resources[name]["Properties"]) if ref in resources}
+        assert named <= set(trust), (name, named)
+    delivery_stack = resources["DeliveryStack"]
+    assert delivery_stack["DependsOn"] == "PipelineDeployRolesPolicy"
+    parameters = delivery_stack["Properties"]["Parameters"]
+    assert parameters["PipelineRoleArn"] == {"Fn::GetAtt": ["PipelineRole", "Arn"]}
+    # (the service stacks wait for the network stack's load balancer and their own services)
+    assert {"ApiServiceStack", "AuthServiceStack", "NotificationServiceStack"} <= _references(
+        parameters
+    )
+    # AND the delivery stack creates no role its pipeline's actions run as
+    assert delivery["Resources"]["Pipeline"]["Properties"]["RoleArn"] == {"Ref": "PipelineRoleArn"}
+    assert not {"PipelineRole", "StagingDeployRole", "ProductionDeployRole"} & set(
+        delivery["Resources"]
+    )
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids named by Ref or Fn::GetAtt anywhere in a piece of template."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0])
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
 
 
 def test_the_pipeline_role_itself_can_neither_pass_roles_nor_deploy(
@@ -693,7 +801,7 @@ def test_the_pipeline_role_itself_can_neither_pass_roles_nor_deploy(
     # GIVEN the pipeline role's own statements (every action without a RoleArn runs as it)
     actions = {
         action
-        for statement in policy_statements(delivery["Resources"]["PipelineRole"])
+        for statement in policy_statements(delivery["Resources"]["PipelineRolePolicy"])
         for action in as_list(statement["Action"])
     }
     # THEN it cannot create deployments, register task definitions or pass any role

@@ -9,6 +9,7 @@ those properties constant: a later `sam deploy` then never resends them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.support import PIPELINE_DIR, load_template, resources_of_type
 from tests.template.cfn_render import Renderer
+from tests.template.stack_updates import ROOT, SERVICE_STACKS, changed_by
 
 ENVIRONMENTS = ("Staging", "Production")
 LISTENERS = {
@@ -194,3 +196,170 @@ def test_target_groups_can_be_replaced_and_rarely_need_to_be(
         8080,
     )
     assert properties["VpcId"] == {"Ref": "VpcId"}
+
+
+# ------------------------------------------------------------------ every root parameter
+# Each root parameter with the updates walked for it: (values the stack was created with, the
+# change). Every allowed value of a parameter with AllowedValues is walked from its default and
+# back; the others get a representative new value.
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
+CONNECTION = {
+    "SourceProvider": "CodeStarConnection",
+    "ConnectionArn": "arn:c",
+    "FullRepositoryId": "o/r",
+}
+SAMPLE_CHANGES: dict[str, list[dict[str, Any]]] = {
+    "EnvironmentSuffix": [{"EnvironmentSuffix": "other"}],
+    "NotificationEmail": [{"NotificationEmail": "ops@example.com"}],
+    "CertificateArn": [{"CertificateArn": CERTIFICATE}],
+    "StagingIngressCidr": [{"StagingIngressCidr": "203.0.113.0/24"}],
+    "StagingIngressPrefixListId": [{"StagingIngressPrefixListId": "pl-0abc"}],
+    "DesiredCount": [{"DesiredCount": 1}, {"DesiredCount": 5}],
+    "ProductionMaxCount": [{"ProductionMaxCount": 10}],
+    "BlueTerminationWaitMinutes": [{"BlueTerminationWaitMinutes": 60}],
+    "BootstrapImage": [{"BootstrapImage": "echoserver:2.0"}],
+    "BranchName": [{"BranchName": "release"}],
+    "ConnectionArn": [{"ConnectionArn": "arn:other"}],
+    "FullRepositoryId": [{"FullRepositoryId": "o/other"}],
+    "KmsKeyArn": [{"KmsKeyArn": KEY}],
+}
+# The only parameters that may reach an ECS service: they name the copy (a new suffix is a new
+# copy) or its task network, fixed at creation. docs/drift-safety.md gives the procedure.
+CREATION_ONLY = {"EnvironmentSuffix", "EgressMode"}
+
+
+def walked_updates() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(parameter, base values, change) for every root parameter."""
+    for name, spec in ROOT["Parameters"].items():
+        if "AllowedValues" in spec:
+            default = spec["Default"]
+            for value in spec["AllowedValues"]:
+                if value != default:
+                    base = CONNECTION if name == "SourceProvider" else {}
+                    yield name, {}, {name: value, **base}
+                    yield name, {name: value, **base}, {name: default}
+        else:
+            for change in SAMPLE_CHANGES[name]:
+                base = CONNECTION if name in {"ConnectionArn", "FullRepositoryId"} else {}
+                yield name, base, change
+
+
+WALKED = list(walked_updates())
+# The updates that must leave every ECS service alone, and those that must also leave every
+# service listener alone (the certificate's is the planned procedure of docs/drift-safety.md).
+SERVICE_SAFE = [update for update in WALKED if update[0] not in CREATION_ONLY]
+LISTENER_SAFE = [update for update in SERVICE_SAFE if update[0] != "CertificateArn"]
+ECS_SERVICES = {
+    f"{stack}/{environment}Service" for stack in SERVICE_STACKS for environment in ENVIRONMENTS
+}
+
+
+def ids(updates: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    return [f"{name}-{json.dumps(change, sort_keys=True)}" for name, _, change in updates]
+
+
+def ecs_services(touched: set[str]) -> set[str]:
+    return touched & ECS_SERVICES
+
+
+def test_every_root_parameter_is_walked() -> None:
+    # THEN no parameter escapes the walk: a new one needs its sample change (and a decision)
+    assert {name for name, _, _ in WALKED} == set(ROOT["Parameters"])
+
+
+def test_the_walk_sees_a_change_that_reaches_every_ecs_service() -> None:
+    # GIVEN an update that does rewrite the services (a new suffix renames them)
+    touched = changed_by({"EnvironmentSuffix": "other"})
+
+    # THEN the walk reports all six: the tests below can fail
+    assert ecs_services(touched) == ECS_SERVICES
+
+
+@pytest.mark.parametrize(("parameter", "base", "change"), SERVICE_SAFE, ids=ids(SERVICE_SAFE))
+def test_no_update_but_a_creation_only_one_touches_an_ecs_service(
+    parameter: str, base: dict[str, Any], change: dict[str, Any]
+) -> None:
+    # WHEN the stack is updated with this change
+    touched = changed_by(change, base)
+
+    # THEN no ECS service is touched: ECS refuses the update CloudFormation would send to a
+    # CODE_DEPLOY service, and the rollback would send the same request
+    assert not ecs_services(touched), (parameter, sorted(ecs_services(touched)))
+
+
+@pytest.mark.parametrize(("parameter", "base", "change"), LISTENER_SAFE, ids=ids(LISTENER_SAFE))
+def test_only_the_certificate_touches_a_service_listener(
+    parameter: str, base: dict[str, Any], change: dict[str, Any]
+) -> None:
+    # WHEN the stack is updated with this change
+    touched = changed_by(change, base)
+
+    # THEN no service listener (whose forward action CodeDeploy owns) is touched
+    listeners = {name for name in touched if name.split("/")[1] in LISTENERS}
+    assert not listeners, (parameter, sorted(listeners))
+
+
+def test_the_certificate_touches_only_the_production_traffic_listeners() -> None:
+    # WHEN HTTPS is switched on
+    touched = changed_by({"CertificateArn": CERTIFICATE})
+
+    # THEN the two listeners of each service that carry user traffic change (the procedure of
+    # docs/drift-safety.md applies), the test listeners and every service do not
+    assert {name for name in touched if not name.startswith("NetworkStack/")} == {
+        f"{stack}/{listener}"
+        for stack in SERVICE_STACKS
+        for listener in ("StagingListener", "ProductionListener")
+    }
+
+
+@pytest.mark.parametrize(
+    ("created", "changed", "reaches_services"),
+    [
+        ("VpcEndpoints", "NatGateway", False),
+        ("NatGateway", "VpcEndpoints", False),
+        ("VpcEndpoints", "PublicSubnets", True),
+        ("PublicSubnets", "VpcEndpoints", True),
+        ("NatGateway", "PublicSubnets", True),
+        ("PublicSubnets", "NatGateway", True),
+    ],
+)
+def test_egress_mode_reaches_the_services_only_to_or_from_public_subnets(
+    created: str, changed: str, reaches_services: bool
+) -> None:
+    # WHEN the egress mode of a created stack changes
+    touched = changed_by({"EgressMode": changed}, {"EgressMode": created})
+
+    # THEN between the two private-subnet modes the tasks' network is the same; to or from
+    # PublicSubnets it is not (subnets and public IPs change), for every service
+    assert ecs_services(touched) == (ECS_SERVICES if reaches_services else set())
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"DesiredCount": 4}, {"StagingScalableTarget", "ProductionScalableTarget"}),
+        ({"ProductionMaxCount": 10}, {"ProductionScalableTarget"}),
+        (
+            {"BootstrapImage": "echoserver:2.0"},
+            {"StagingTaskDefinition", "ProductionTaskDefinition"},
+        ),
+        (
+            {"StagingTrafficShift": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"},
+            {"StagingDeploymentGroup"},
+        ),
+    ],
+)
+def test_capacity_and_release_settings_change_only_what_ecs_and_codedeploy_accept(
+    change: dict[str, Any], expected: set[str]
+) -> None:
+    # WHEN a capacity or release setting changes
+    touched = changed_by(change)
+
+    # THEN exactly these resources of every service stack are updated: scalable targets
+    # (Application Auto Scaling sets the count through UpdateService's desired count, which ECS
+    # accepts on a CODE_DEPLOY service), task definitions (a new revision; the service is not
+    # touched, the next release runs it) or deployment groups
+    assert touched == {
+        f"{stack}/{logical_id}" for stack in SERVICE_STACKS for logical_id in expected
+    }

@@ -241,7 +241,7 @@ def test_task_placement_follows_the_egress_mode(
     }
 
 
-def test_internet_reaches_only_http_https_and_the_service_listener_ranges(
+def test_internet_reaches_only_http_https_and_the_production_listener_range(
     network: dict[str, Any],
 ) -> None:
     rules = ingress_rules(network, "LoadBalancerSecurityGroup")
@@ -249,8 +249,60 @@ def test_internet_reaches_only_http_https_and_the_service_listener_ranges(
     open_to_internet = {
         (rule["FromPort"], rule["ToPort"]) for rule in rules if rule.get("CidrIp") == INTERNET
     }
-    assert open_to_internet == {(80, 80), (443, 443), (8080, 8089), (8180, 8189)}
+    assert open_to_internet == {(80, 80), (443, 443), (8080, 8089)}
     assert all("CidrIpv6" not in rule for rule in rules)
+
+
+def staging_listener_sources(resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where the created load balancer rules admit traffic to the staging listeners from."""
+    group = resources["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    standalone = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and resource["Properties"]["GroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
+    ]
+    return [
+        {key: rule[key] for key in ("CidrIp", "SourcePrefixListId") if key in rule}
+        for rule in [*group, *standalone]
+        if rule["FromPort"] <= 8189 and rule["ToPort"] >= 8180
+    ]
+
+
+def test_staging_listeners_are_reachable_from_nowhere_by_default(
+    network: dict[str, Any],
+) -> None:
+    # WHEN the network is created with the default parameters
+    resources = existing(network, {})
+
+    # THEN no rule admits anyone to the staging listener ports
+    assert staging_listener_sources(resources) == []
+
+
+def test_staging_listeners_admit_exactly_the_configured_cidr_and_prefix_list(
+    network: dict[str, Any],
+) -> None:
+    # WHEN a tester CIDR and a prefix list are configured
+    resources = existing(
+        network,
+        {"StagingIngressCidr": "203.0.113.0/24", "StagingIngressPrefixListId": "pl-0123abcd"},
+    )
+
+    # THEN the staging listeners admit those two sources and nothing else
+    assert staging_listener_sources(resources) == [
+        {"CidrIp": {"Ref": "StagingIngressCidr"}},
+        {"SourcePrefixListId": {"Ref": "StagingIngressPrefixListId"}},
+    ]
+
+
+def test_load_balancer_waits_for_the_internet_gateway_attachment_and_public_route(
+    network: dict[str, Any],
+) -> None:
+    # An internet-facing ALB takes public addresses through the gateway; DependsOn orders its
+    # creation after the attachment and its deletion before the gateway is detached.
+    depends_on = network["Resources"]["LoadBalancer"]["DependsOn"]
+
+    assert {"InternetGatewayAttachment", "PublicDefaultRoute"} <= set(depends_on)
 
 
 def test_test_listener_ports_accept_only_the_hook_security_group(network: dict[str, Any]) -> None:
@@ -361,14 +413,21 @@ def test_service_listener_ports_fall_in_the_ranges_the_security_groups_open(
     ports = load_template(PIPELINE_DIR / "service.yaml")["Mappings"]["ListenerPorts"]
     rules = ingress_rules(network, "LoadBalancerSecurityGroup")
 
-    def opened_to(port: int) -> Any:
-        (rule,) = [r for r in rules if r["FromPort"] <= port <= r["ToPort"]]
-        return rule.get("CidrIp", rule.get("SourceSecurityGroupId"))
+    def opened_to(port: int) -> list[Any]:
+        return [
+            rule.get("CidrIp", rule.get("SourceSecurityGroupId", rule.get("SourcePrefixListId")))
+            for rule in rules
+            if rule["FromPort"] <= port <= rule["ToPort"]
+        ]
 
-    # THEN public listeners are open to the internet and test listeners only to the hooks
+    # THEN production listeners are open to the internet, staging listeners to the configured
+    # sources only, and test listeners only to the hooks
     assert len(ports) == 10
     for listener_ports in ports.values():
-        assert opened_to(listener_ports["Production"]) == INTERNET
-        assert opened_to(listener_ports["Staging"]) == INTERNET
-        assert opened_to(listener_ports["ProductionTest"]) == {"Ref": "HookSecurityGroup"}
-        assert opened_to(listener_ports["StagingTest"]) == {"Ref": "HookSecurityGroup"}
+        assert opened_to(listener_ports["Production"]) == [INTERNET]
+        assert opened_to(listener_ports["Staging"]) == [
+            {"Ref": "StagingIngressCidr"},
+            {"Ref": "StagingIngressPrefixListId"},
+        ]
+        assert opened_to(listener_ports["ProductionTest"]) == [{"Ref": "HookSecurityGroup"}]
+        assert opened_to(listener_ports["StagingTest"]) == [{"Ref": "HookSecurityGroup"}]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
+from tests.template.cfn_render import Renderer
 
 SERVICE_STACKS = {
     "ApiServiceStack": "api-service",
@@ -212,14 +213,18 @@ def test_task_policies_grant_no_wildcards(root_template: dict[str, Any]) -> None
 
 
 ENVIRONMENTS = ("Staging", "Production")
-# Per service: its actions and the resources it touches, as {environment} logical-id templates.
+# Per service: its actions and the resource it touches, as rendered for one {environment}: a
+# resource of the stack renders as <LogicalId>; the key set is a name auth-service owns.
+JWKS_ARN = (
+    "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment_name}/auth-service/jwks"
+)
 SERVICE_PERMISSIONS = {
-    "ApiService": ({"ssm:GetParameter"}, "{environment}JwksParameter"),
-    "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, "{environment}JwksParameter"),
+    "ApiService": ({"ssm:GetParameter"}, JWKS_ARN),
+    "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN),
     # GetTopicAttributes backs notification-service's /health dependency check.
     "NotificationService": (
         {"sns:Publish", "sns:GetTopicAttributes"},
-        "{environment}ServiceMessagesTopic",
+        "<{environment}ServiceMessagesTopic>",
     ),
 }
 
@@ -258,7 +263,9 @@ def test_each_service_gets_only_its_own_permissions_in_each_environment(
     assert parameters[f"{environment}TaskPolicyArn"] == {"Ref": policy}
     assert set(as_list(statement["Action"])) == actions
     assert len(as_list(statement["Resource"])) == 1
-    assert referenced_ids(statement["Resource"]) == {resource.format(environment=environment)}
+    assert Renderer(root_template, {}).render(statement["Resource"]) == resource.format(
+        environment=environment, environment_name=environment.lower()
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -277,10 +284,11 @@ def test_no_task_policy_names_a_resource_of_the_other_environment(
     assert len(policies) == len(SERVICE_PERMISSIONS)
     for logical_id in policies:
         document = root_template["Resources"][logical_id]["Properties"]["PolicyDocument"]
-        named = referenced_ids(document)
-        assert named, logical_id
+        named = referenced_ids(document) & set(root_template["Resources"])
         assert all(name.startswith(environment) for name in named), (logical_id, named)
-        assert other.lower() not in json.dumps(document).lower(), logical_id
+        rendered = json.dumps(Renderer(root_template, {}).render(document)).lower()
+        assert environment.lower() in rendered, logical_id
+        assert other.lower() not in rendered, logical_id
 
 
 def test_no_service_stack_receives_a_task_policy_for_both_environments(
@@ -362,34 +370,45 @@ def test_auth_secret_generates_the_signing_seed_with_an_empty_client_list(
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
-def test_per_environment_jwks_parameter_and_message_topic(
-    root_template: dict[str, Any], environment: str
-) -> None:
-    resources = root_template["Resources"]
-    title = environment.title()
-    jwks = resources[f"{title}JwksParameter"]["Properties"]
-    topic = resources[f"{title}ServiceMessagesTopic"]["Properties"]
+def test_per_environment_message_topic(root_template: dict[str, Any], environment: str) -> None:
+    topic = root_template["Resources"][f"{environment.title()}ServiceMessagesTopic"]["Properties"]
 
-    assert jwks["Name"] == f"/pipeline/{environment}/auth-service/jwks"
-    assert jwks["Type"] == "String"
-    assert json.loads(jwks["Value"]) == {"keys": []}
     assert topic["TopicName"] == {
         "Fn::Sub": f"service-messages-{environment}-${{EnvironmentSuffix}}"
     }
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
 
 
-def test_service_config_names_the_jwks_parameter_and_the_topic(
+def test_no_stack_resource_owns_the_key_set_auth_service_writes(
     root_template: dict[str, Any],
 ) -> None:
-    resources = root_template["Resources"]
+    # GIVEN every SSM parameter the root stack creates, rendered
+    stack = Renderer(root_template, {})
+    names = {
+        stack.render(resource["Properties"]["Name"])
+        for resource in resources_of_type(root_template, "AWS::SSM::Parameter").values()
+    }
 
-    for stack in ("ApiServiceStack", "AuthServiceStack"):
-        extra = resources[stack]["Properties"]["Parameters"]["StagingExtraConfig"]["Fn::Sub"]
-        assert extra == '"jwks_parameter": "${StagingJwksParameter}"'
+    # THEN none is a key set: a stack update of a CloudFormation-owned parameter (its tags
+    # included) would write its template value over the keys auth-service published
+    assert not {name for name in names if name.endswith("/auth-service/jwks")}
+
+
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
+def test_service_config_names_the_jwks_parameter_and_the_topic(
+    root_template: dict[str, Any], environment: str
+) -> None:
+    resources = root_template["Resources"]
+    stack = Renderer(root_template, {})
+
+    for service in ("ApiServiceStack", "AuthServiceStack"):
+        extra = resources[service]["Properties"]["Parameters"][f"{environment}ExtraConfig"]
+        assert stack.render(extra) == (
+            f'"jwks_parameter": "/pipeline/{environment.lower()}/auth-service/jwks"'
+        )
     notification = resources["NotificationServiceStack"]["Properties"]["Parameters"]
-    assert notification["ProductionExtraConfig"]["Fn::Sub"] == (
-        '"topic_arn": "${ProductionServiceMessagesTopic}"'
+    assert notification[f"{environment}ExtraConfig"]["Fn::Sub"] == (
+        f'"topic_arn": "${{{environment}ServiceMessagesTopic}}"'
     )
 
 

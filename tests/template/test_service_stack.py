@@ -607,7 +607,8 @@ def test_ecs_service_is_fargate_code_deploy_on_the_blue_target_group(
     assert ecs_service["Cluster"] == ref(f"{environment}ClusterName")
     assert ecs_service["LaunchType"] == "FARGATE"
     assert ecs_service["DeploymentController"] == {"Type": "CODE_DEPLOY"}
-    assert ecs_service["DesiredCount"] == ref("DesiredCount")
+    # created empty: Application Auto Scaling sets the count (test_drift_safety.py says why)
+    assert ecs_service["DesiredCount"] == 0
     assert ecs_service["LoadBalancers"] == [
         {
             "TargetGroupArn": ref(f"{environment}BlueTargetGroup"),
@@ -648,22 +649,65 @@ def test_health_check_grace_period_covers_start_up_and_the_health_checks(
     assert checks + 10 <= grace <= 60
 
 
+def scalable_target_of(service: dict[str, Any], environment: str) -> dict[str, Any]:
+    """The scalable target whose ResourceId names the environment's ECS service."""
+    (target,) = [
+        resource["Properties"]
+        for resource in resources_of_type(
+            service, "AWS::ApplicationAutoScaling::ScalableTarget"
+        ).values()
+        if f"{environment}Service.Name" in resource["Properties"]["ResourceId"]["Fn::Sub"]
+    ]
+    return target
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_application_auto_scaling_owns_each_services_task_count(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN the environment's scalable target, resolved
+    target = scalable_target_of(service, environment)
+    stack = renderer(service, **{f"{environment}ClusterName": f"{environment.lower()}-c"})
+    stack.attributes[f"{environment}Service.Name"] = f"{SERVICE}-{SUFFIX}"
+
+    # THEN it scales the environment's service's desired count
+    assert (
+        stack.render(target["ResourceId"]) == f"service/{environment.lower()}-c/{SERVICE}-{SUFFIX}"
+    )
+    assert (target["ServiceNamespace"], target["ScalableDimension"]) == (
+        "ecs",
+        "ecs:service:DesiredCount",
+    )
+
+
+@pytest.mark.parametrize(("desired", "staging", "production"), [(1, 1, 2), (2, 2, 2), (4, 4, 4)])
+def test_desired_count_is_the_floor_and_production_never_runs_fewer_than_two(
+    service: dict[str, Any], desired: int, staging: int, production: int
+) -> None:
+    # WHEN DesiredCount is set
+    stack = renderer(service, DesiredCount=desired, ProductionMaxCount=6)
+    staging_target = stack.render(scalable_target_of(service, "Staging"))
+    production_target = stack.render(scalable_target_of(service, "Production"))
+
+    # THEN staging runs exactly that many tasks; production at least that many and at least 2,
+    # up to ProductionMaxCount
+    assert (staging_target["MinCapacity"], staging_target["MaxCapacity"]) == (staging, staging)
+    assert (production_target["MinCapacity"], production_target["MaxCapacity"]) == (production, 6)
+
+
 def test_only_production_scales_with_target_tracking(service: dict[str, Any]) -> None:
-    # GIVEN every scalable target and policy
-    targets = resources_of_type(service, "AWS::ApplicationAutoScaling::ScalableTarget")
+    # GIVEN every scaling policy
     policies = resources_of_type(service, "AWS::ApplicationAutoScaling::ScalingPolicy")
 
-    # WHEN the production target is resolved
-    (target,) = targets.values()
-    stack = renderer(service, ProductionClusterName="production-cluster-dev")
-    stack.attributes["ProductionService.Name"] = f"{SERVICE}-{SUFFIX}"
-    resource_id = stack.render(target["Properties"]["ResourceId"])
-
-    # THEN only the production service scales, between 2 and the parameter, on CPU
-    assert resource_id == f"service/production-cluster-dev/{SERVICE}-{SUFFIX}"
-    assert target["Properties"]["MinCapacity"] == 2
-    assert target["Properties"]["MaxCapacity"] == ref("ProductionMaxCount")
+    # THEN there is one, on the production target, tracking CPU
     (policy,) = policies.values()
+    targets = resources_of_type(service, "AWS::ApplicationAutoScaling::ScalableTarget")
+    production = [
+        logical_id
+        for logical_id, resource in targets.items()
+        if resource["Properties"] is scalable_target_of(service, "Production")
+    ]
+    assert policy["Properties"]["ScalingTargetId"] == {"Ref": production[0]}
     tracking = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
     assert policy["Properties"]["PolicyType"] == "TargetTrackingScaling"
     assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
