@@ -15,6 +15,10 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+# What template.yaml's Globals give every function; Powertools reads them when the Lambda
+# packages are imported, so they are set before any test module imports one.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MicroservicesPipeline")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
 
 
 @pytest.fixture(autouse=True)

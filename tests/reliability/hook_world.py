@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-from codedeploy_hooks import aws
+from codedeploy_hooks import clients
+from codedeploy_hooks.checks.network import AlbPrivateAddresses
 from codedeploy_hooks.dependencies import Dependencies
-from codedeploy_hooks.network import AlbPrivateAddresses
-from codedeploy_hooks.reporting import CodeDeployStatusReporter
+from codedeploy_hooks.runner import CodeDeployStatusReporter, Runtime
 from codedeploy_hooks.settings import Settings
 
 from tests.reliability.canned_aws import CannedAws
@@ -170,31 +170,34 @@ class HookClients:
     dependencies: Dependencies
     reporter: CodeDeployStatusReporter
 
+    def runtime(self, settings: Settings | None = None) -> Runtime:
+        """On the system clock: the waits are short, and end on the deadline's clock."""
+        dependencies = self.dependencies
+        if settings is not None:
+            dependencies = replace(dependencies, settings=settings)
+        return Runtime(reporter=self.reporter, dependencies=lambda: dependencies)
 
-def hook_clients(
-    canned: CannedAws, sleep: Callable[[float], None], settings: Settings = SETTINGS
-) -> HookClients:
-    """Clients built with the hooks' own configurations (aws.py), answered by `canned`."""
+
+def hook_clients(canned: CannedAws, settings: Settings = SETTINGS) -> HookClients:
+    """The hooks' own clients (clients.AwsClients, with their configurations), answered by
+    `canned`."""
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    reads = aws._READS
-    clients = {
-        name: canned.attach(session.client(name, config=reads), reads)  # type: ignore[call-overload]
-        for name in ("codedeploy", "elbv2", "ec2", "ssm", "cloudwatch")
-    }
-    status = aws._STATUS
-    status_client = canned.attach(session.client("codedeploy", config=status), status)
+    aws = clients.AwsClients(session)
+    reads = [aws.codedeploy, aws.elbv2, aws.ec2, aws.ssm, aws.cloudwatch]
+    for client in reads:
+        canned.attach(client, clients.READS)
+    canned.attach(aws.codedeploy_status, clients.STATUS)
     dependencies = Dependencies(
-        codedeploy=clients["codedeploy"],
-        elbv2=clients["elbv2"],
-        ssm=clients["ssm"],
-        cloudwatch=clients["cloudwatch"],
-        resolver=AlbPrivateAddresses(ec2=clients["ec2"], elbv2=clients["elbv2"]),
+        codedeploy=aws.codedeploy,
+        elbv2=aws.elbv2,
+        ssm=aws.ssm,
+        cloudwatch=aws.cloudwatch,
+        resolver=AlbPrivateAddresses(ec2=aws.ec2, elbv2=aws.elbv2),
         settings=settings,
-        sleep=sleep,
     )
-    return HookClients(dependencies, CodeDeployStatusReporter(status_client))
+    return HookClients(dependencies, CodeDeployStatusReporter(aws.codedeploy_status))
 
 
 def statuses(canned: CannedAws) -> list[tuple[str, str, str, bool]]:

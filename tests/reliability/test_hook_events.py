@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from codedeploy_hooks import smoke_test, traffic_guard
 from codedeploy_hooks.errors import InvalidHookEvent
+from codedeploy_hooks.handlers import smoke_test, traffic_guard
 from codedeploy_hooks.observability import metrics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
@@ -144,7 +144,7 @@ def canned() -> CannedAws:
 
 @pytest.fixture(scope="module")
 def clients(canned: CannedAws) -> HookClients:
-    return hook_clients(canned, sleep=lambda _: None)
+    return hook_clients(canned)
 
 
 def ids_of(event: Any) -> tuple[str, str] | None:
@@ -191,12 +191,7 @@ def test_every_event_gets_one_report_for_its_ids_or_raises_without_calling_aws(
     ids = ids_of(event)
     # WHEN the hook handles it
     try:
-        response = HOOKS[hook](
-            event,
-            FakeContext(),
-            reporter=clients.reporter,
-            dependencies=lambda: clients.dependencies,
-        )
+        response = HOOKS[hook](event, FakeContext(), clients.runtime())
     except InvalidHookEvent:
         # THEN without both ids: a clear error, and not a single AWS call
         assert ids is None

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import pytest
-from codedeploy_hooks import aws, smoke_test, traffic_guard
+from codedeploy_hooks import clients as hook_configs
 from codedeploy_hooks.errors import StatusReportError
+from codedeploy_hooks.handlers import smoke_test, traffic_guard
 from codedeploy_hooks.observability import metrics
-from codedeploy_hooks.reporting import CHECK_GRACE_SECONDS
-from codedeploy_hooks.settings import SAFETY_MARGIN_SECONDS
+from codedeploy_hooks.runner import CHECK_GRACE_SECONDS, SAFETY_MARGIN_SECONDS
 
 from tests.reliability.canned_aws import FAULT_KINDS, CannedAws, Fault, worst_case_seconds
 from tests.reliability.hook_world import (
@@ -108,8 +108,7 @@ class Clients(HookClients):
 
 @pytest.fixture(scope="module")
 def clients(canned: CannedAws, tasks: GreenTasksServer) -> Clients:
-    # The watch loop sleeps for real but briefly: it ends on the deadline's monotonic clock.
-    built = hook_clients(canned, sleep=lambda seconds: threading.Event().wait(min(seconds, 0.005)))
+    built = hook_clients(canned)
     return Clients(built.dependencies, built.reporter, port=tasks.server_address[1])
 
 
@@ -127,18 +126,12 @@ def invoke(
     arrange(canned, World(smoke_port=clients.port, after_allow_traffic=case.after_allow_traffic))
     if kind:
         canned.faults.append(Fault(kind, case.operation, case.from_call))
-    dependencies = replace(clients.dependencies, settings=WATCHING)
-    return HOOKS[case.hook](
-        EVENT,
-        FakeContext(remaining_ms),
-        reporter=clients.reporter,
-        dependencies=lambda: dependencies,
-    )
+    return HOOKS[case.hook](EVENT, FakeContext(remaining_ms), clients.runtime(WATCHING))
 
 
 def test_the_worst_case_of_the_status_call_fits_the_safety_margin() -> None:
     # The margin is what is left to report Failed when the check runs out of time.
-    assert worst_case_seconds(aws._STATUS) <= SAFETY_MARGIN_SECONDS
+    assert worst_case_seconds(hook_configs.STATUS) <= SAFETY_MARGIN_SECONDS
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))

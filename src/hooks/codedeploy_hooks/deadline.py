@@ -1,21 +1,45 @@
-"""A point in time the hook must be done by, measured on the monotonic clock, and the signal that
-tells a check to stop because its hook has already reported."""
+"""Time as the hooks see it: a clock, a point in time the hook must be done by, and the signal that
+tells a check to stop because its hook has already reported.
+
+Every read of time and every wait in the runner and the checks goes through a `Clock`, so that the
+same code runs on the system clock in Lambda and on a virtual clock in a release rehearsal.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from codedeploy_hooks.errors import CheckCancelledError
+
+# How often a wait looks for a cancellation: an abandoned check stops this soon after it is told.
+CANCELLATION_POLL_SECONDS = 0.25
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass(frozen=True)
 class Deadline:
     at: float
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    clock: Clock = field(compare=False)
     # Set once the hook has reported without the check's answer. Lambda freezes a check still
     # running then and thaws it inside the next invocation of the container; cancelled, it makes
     # no further call there. Shared by every deadline derived from this one.
@@ -24,13 +48,13 @@ class Deadline:
     )
 
     @classmethod
-    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
-        return cls(at=clock() + seconds, clock=clock)
+    def after(cls, seconds: float, clock: Clock) -> Deadline:
+        return cls(at=clock.monotonic() + seconds, clock=clock)
 
     def remaining(self) -> float:
         if self.cancelled:
             return 0.0
-        return max(0.0, self.at - self.clock())
+        return max(0.0, self.at - self.clock.monotonic())
 
     @property
     def expired(self) -> bool:
@@ -48,9 +72,16 @@ class Deadline:
             raise CheckCancelledError("check cancelled: its hook already reported Failed")
 
     def wait(self, seconds: float) -> None:
-        """Sleep `seconds` (less if the deadline comes first); a cancellation ends it at once."""
-        self.cancellation.wait(self.cap(seconds))
-        self.raise_if_cancelled()
+        """Sleep `seconds` (less if the deadline comes first). The clock sleeps in short slices,
+        so a cancellation ends the wait within one slice, with CheckCancelledError."""
+        left = self.cap(seconds)
+        while True:
+            self.raise_if_cancelled()
+            if left <= 0:
+                return
+            step = min(left, CANCELLATION_POLL_SECONDS)
+            self.clock.sleep(step)
+            left = min(left - step, self.remaining())
 
     def cap(self, seconds: float) -> float:
         """`seconds`, or less if the deadline comes first."""
@@ -62,7 +93,7 @@ class Deadline:
     def within(self, seconds: float) -> Deadline:
         """The earlier of this deadline and `seconds` from now."""
         return Deadline(
-            at=min(self.at, self.clock() + seconds),
+            at=min(self.at, self.clock.monotonic() + seconds),
             clock=self.clock,
             cancellation=self.cancellation,
         )
@@ -86,7 +117,7 @@ def governing(deadline: Deadline) -> Iterator[None]:
 def refuse_calls_past_deadline(**_: object) -> None:
     """botocore `before-send` handler: no attempt (first or retry) of a call starts once the
     calling check's deadline has passed or it was cancelled. An attempt already sent ends within
-    the client's own connect and read timeouts (aws._READS)."""
+    the client's own connect and read timeouts (clients.READS)."""
     deadline: Deadline | None = getattr(_running, "deadline", None)
     if deadline is None:
         return

@@ -1,17 +1,19 @@
-"""What the checks run against: AWS clients, the endpoint resolver, settings and a sleep.
+"""What the checks run against: AWS clients, the endpoint resolver, the HTTP probe and settings.
 
-Built inside the guarded part of `run_hook` (a bad setting is a Failed report, not a silent
-crash); tests build one from moto clients, stubs and a local HTTP server's address.
+Built inside the guarded part of the runner (a bad setting is a Failed report, not a silent
+crash); tests and the release rehearsal build their own from fakes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from codedeploy_hooks import aws
-from codedeploy_hooks.network import AlbPrivateAddresses, EndpointResolver
+from codedeploy_hooks.checks.http_probe import ProbeResult, probe
+from codedeploy_hooks.checks.network import AlbPrivateAddresses, Endpoint, EndpointResolver
+from codedeploy_hooks.clients import default_clients
 from codedeploy_hooks.settings import Settings
 
 if TYPE_CHECKING:
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_ssm import SSMClient
+
+# One GET of `path` at an endpoint, within `timeout` seconds.
+Probe = Callable[[Endpoint, str, float], ProbeResult]
 
 
 @dataclass(frozen=True)
@@ -29,16 +34,16 @@ class Dependencies:
     cloudwatch: CloudWatchClient
     resolver: EndpointResolver
     settings: Settings
-    # None: the checks wait on their deadline, so that a cancelled check stops waiting at once.
-    sleep: Callable[[float], None] | None = None
+    probe: Probe = probe
 
     @classmethod
     def from_aws(cls) -> Dependencies:
+        clients = default_clients()
         return cls(
-            codedeploy=aws.codedeploy(),
-            elbv2=aws.elbv2(),
-            ssm=aws.ssm(),
-            cloudwatch=aws.cloudwatch(),
-            resolver=AlbPrivateAddresses(ec2=aws.ec2(), elbv2=aws.elbv2()),
-            settings=Settings.from_environment(),
+            codedeploy=clients.codedeploy,
+            elbv2=clients.elbv2,
+            ssm=clients.ssm,
+            cloudwatch=clients.cloudwatch,
+            resolver=AlbPrivateAddresses(ec2=clients.ec2, elbv2=clients.elbv2),
+            settings=Settings.from_environ(os.environ),
         )

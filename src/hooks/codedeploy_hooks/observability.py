@@ -1,13 +1,12 @@
-"""Logger and metrics shared by both hooks (built once, here)."""
+"""Logger, metrics and tracer of both hooks, built once here and configured by Powertools' own
+environment variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL,
+set in template.yaml)."""
 
 from __future__ import annotations
 
-import os
+from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from aws_lambda_powertools import Logger, Metrics
-
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "codedeploy-hooks"))
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MicroservicesPipeline"),
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "codedeploy-hooks"),
-)
+logger = Logger()
+metrics = Metrics()
+# boto3's calls are botocore's: each AWS read and the status report become X-Ray subsegments.
+tracer = Tracer(patch_modules=["botocore"])

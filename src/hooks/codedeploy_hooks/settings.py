@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-# Time kept back from the Lambda timeout to report Failed: it covers the status call's own
-# retries (see aws._STATUS) so the report lands before the runtime kills the function.
-SAFETY_MARGIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Settings:
-    safety_margin_seconds: float = SAFETY_MARGIN_SECONDS
     # Smoke test: each path gets up to `smoke_attempts` requests with exponential backoff, because
     # a green task that just passed its first target health check may still be warming up.
     smoke_attempts: int = 5
@@ -29,22 +23,22 @@ class Settings:
     watch_interval_seconds: float = 10.0
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """The values template.yaml may set; a bad one is a ValueError naming the variable."""
         defaults = cls()
         return cls(
-            watch_seconds=_seconds(env, "WATCH_SECONDS", defaults.watch_seconds),
+            watch_seconds=_seconds(environ, "WATCH_SECONDS", defaults.watch_seconds),
             target_settle_seconds=_seconds(
-                env, "TARGET_SETTLE_SECONDS", defaults.target_settle_seconds
+                environ, "TARGET_SETTLE_SECONDS", defaults.target_settle_seconds
             ),
             smoke_request_timeout_seconds=_seconds(
-                env, "SMOKE_REQUEST_TIMEOUT_SECONDS", defaults.smoke_request_timeout_seconds
+                environ, "SMOKE_REQUEST_TIMEOUT_SECONDS", defaults.smoke_request_timeout_seconds
             ),
         )
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
     if raw is None or raw == "":
         return default
     try:

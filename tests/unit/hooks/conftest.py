@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from codedeploy_hooks import aws
 from codedeploy_hooks.observability import metrics
 from moto import mock_aws
 
@@ -25,9 +24,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     # The hooks never read AMIs; loading moto's default catalogue would dominate every test.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     with mock_aws():
-        aws.clear_cache()
         yield build_world()
-    aws.clear_cache()
 
 
 @pytest.fixture

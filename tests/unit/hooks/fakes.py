@@ -8,17 +8,26 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-from codedeploy_hooks.checks import Verdict
-from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.checks.deployment import DeploymentTarget
+from codedeploy_hooks.checks.network import Endpoint
+from codedeploy_hooks.checks.verdict import Verdict
+from codedeploy_hooks.deadline import Clock, Deadline, SystemClock
 from codedeploy_hooks.dependencies import Dependencies
-from codedeploy_hooks.network import Endpoint
-from codedeploy_hooks.reporting import HookIds, Status
-from codedeploy_hooks.settings import SAFETY_MARGIN_SECONDS, Settings
+from codedeploy_hooks.runner import (
+    SAFETY_MARGIN_SECONDS,
+    CodeDeployStatusReporter,
+    HookIds,
+    Runtime,
+    Status,
+    StatusReporter,
+)
+from codedeploy_hooks.settings import Settings
 
 SUFFIX = "dev"
 APPLICATION = f"microservices-{SUFFIX}"
@@ -147,8 +156,86 @@ class Recording:
         return attribute
 
 
-def passing_check(ids: HookIds, deadline: Deadline) -> Verdict:
+def passing_check(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
     return Verdict.ok("fine")
+
+
+@dataclass
+class VirtualClock:
+    """A clock on which sleeping takes no real time: time moves only when the code sleeps. It
+    records each sleep and can act during one (fire an alarm, cancel a deadline)."""
+
+    now: float = 0.0
+    on_sleep: Callable[[float], None] | None = None
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+
+
+def runtime(
+    reporter: StatusReporter | RecordingStatusClient,
+    dependencies: Dependencies | Callable[[], Dependencies],
+    clock: Clock | None = None,
+) -> Runtime:
+    """A Runtime around a reporter (or a status client to report through) and dependencies."""
+    if isinstance(reporter, RecordingStatusClient):
+        reporter = CodeDeployStatusReporter(reporter)  # type: ignore[arg-type]
+    factory = dependencies if callable(dependencies) else (lambda: dependencies)
+    return Runtime(reporter=reporter, dependencies=factory, clock=clock or SystemClock())
+
+
+class CannedCodeDeploy:
+    """GetDeployment and GetDeploymentGroup of one well-formed ECS blue/green deployment, for
+    tests of the runner that need a deployment to resolve but no moto world."""
+
+    def __init__(self) -> None:
+        self.exceptions = client("codedeploy").exceptions
+
+    def get_deployment(self, **params: str) -> dict[str, Any]:
+        return {
+            "deploymentInfo": {
+                "deploymentId": params["deploymentId"],
+                "applicationName": APPLICATION,
+                "deploymentGroupName": GROUP,
+                "computePlatform": "ECS",
+            }
+        }
+
+    def get_deployment_group(self, **_: str) -> dict[str, Any]:
+        listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/"
+        return {
+            "deploymentGroupInfo": {
+                "ecsServices": [{"serviceName": ECS_SERVICE, "clusterName": CLUSTER}],
+                "loadBalancerInfo": {
+                    "targetGroupPairInfoList": [
+                        {
+                            "targetGroups": [{"name": "blue"}, {"name": "green"}],
+                            "prodTrafficRoute": {"listenerArns": [listener + "prod"]},
+                            "testTrafficRoute": {"listenerArns": [listener + "test"]},
+                        }
+                    ]
+                },
+            }
+        }
+
+
+def canned_dependencies() -> Dependencies:
+    """Dependencies that resolve the deployment and nothing else (for checks that read nothing)."""
+    return Dependencies(
+        codedeploy=CannedCodeDeploy(),  # type: ignore[arg-type]
+        elbv2=None,  # type: ignore[arg-type]
+        ssm=None,  # type: ignore[arg-type]
+        cloudwatch=None,  # type: ignore[arg-type]
+        resolver=FixedAddresses(port=1),
+        settings=FAST_SETTINGS,
+    )
 
 
 # ---------------------------------------------------------------- moto world

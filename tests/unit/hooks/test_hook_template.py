@@ -6,7 +6,8 @@ import importlib
 from typing import Any
 
 import pytest
-from codedeploy_hooks.settings import SAFETY_MARGIN_SECONDS, Settings
+from codedeploy_hooks.runner import SAFETY_MARGIN_SECONDS
+from codedeploy_hooks.settings import Settings
 
 from tests.support import REPO_ROOT, load_template
 
@@ -102,7 +103,7 @@ def test_traffic_guard_timeout_covers_settling_watching_and_the_reporting_margin
     resources: dict[str, Any],
 ) -> None:
     properties = resources["TrafficGuardHookFunction"]["Properties"]
-    settings = Settings.from_environment(properties["Environment"]["Variables"])
+    settings = Settings.from_environ(properties["Environment"]["Variables"])
     needed = settings.target_settle_seconds + settings.watch_seconds + SAFETY_MARGIN_SECONDS
     assert properties["Timeout"] > needed
 
@@ -111,7 +112,7 @@ def test_smoke_test_timeout_covers_every_retry_and_the_reporting_margin(
     resources: dict[str, Any],
 ) -> None:
     properties = resources["SmokeTestHookFunction"]["Properties"]
-    settings = Settings.from_environment(properties["Environment"]["Variables"])
+    settings = Settings.from_environ(properties["Environment"]["Variables"])
     backoff = sum(
         min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2**attempt)
         for attempt in range(settings.smoke_attempts - 1)

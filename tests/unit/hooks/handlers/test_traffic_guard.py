@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from codedeploy_hooks import aws, deployment, guard, traffic_guard
-from codedeploy_hooks.deadline import Deadline
-from codedeploy_hooks.errors import CheckCancelledError
-from codedeploy_hooks.reporting import CodeDeployStatusReporter
+from codedeploy_hooks.clients import default_clients
+from codedeploy_hooks.deadline import Clock, SystemClock
+from codedeploy_hooks.handlers import traffic_guard
 
 from tests.support import load_event
 from tests.unit.hooks.fakes import (
@@ -18,12 +17,13 @@ from tests.unit.hooks.fakes import (
     FAST_SETTINGS,
     FakeContext,
     FixedAddresses,
-    Recording,
     RecordingStatusClient,
+    VirtualClock,
     World,
     budget_ms,
     client,
     moto_dependencies,
+    runtime,
     set_alarm,
     shift_production_to_green,
 )
@@ -31,14 +31,18 @@ from tests.unit.hooks.fakes import (
 ALARM_5XX = f"{ALARM_PREFIX}5xx"
 
 
-def _invoke(world: World, context: FakeContext | None = None, **overrides: Any) -> Any:
+def _invoke(
+    world: World,
+    context: FakeContext | None = None,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> Any:
     status = RecordingStatusClient()
     deps = moto_dependencies(FixedAddresses(port=1), **overrides)
     response = traffic_guard.handle(
         world.event(),
         context or FakeContext(),  # type: ignore[arg-type]
-        reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
-        dependencies=lambda: deps,
+        runtime(status, deps, clock or SystemClock()),
     )
     return response, status
 
@@ -147,7 +151,7 @@ def test_green_targets_in_initial_are_polled_until_healthy(world: World) -> None
         [_target("10.0.1.10", "healthy")],
     )
     # WHEN the guard runs
-    _, status = _invoke(world, elbv2=elbv2, sleep=lambda _: None)
+    _, status = _invoke(world, elbv2=elbv2, clock=VirtualClock())
     # THEN it waited for the target instead of failing
     assert status.statuses == ["Succeeded"]
     assert elbv2.calls == 2
@@ -159,7 +163,7 @@ def test_an_empty_green_target_group_is_waited_for_then_failed(world: World) -> 
         TargetGroupArn=world.green_arn, Targets=[{"Id": "10.0.1.10", "Port": 8080}]
     )
     # WHEN the guard runs with a short settle time
-    response, status = _invoke(world, sleep=lambda _: None)
+    response, status = _invoke(world, clock=VirtualClock())
     # THEN it reports Failed, naming the target group
     assert status.statuses == ["Failed"]
     assert world.green_arn in response["reason"]
@@ -198,7 +202,7 @@ def test_after_allow_traffic_watch_fails_when_an_alarm_fires_during_the_watch(
         set_alarm(ALARM_5XX, "ALARM")
 
     # WHEN the guard watches (the first sleep of the watch flips the alarm)
-    response, status = _invoke(world, settings=settings, sleep=fire_alarm)
+    response, status = _invoke(world, settings=settings, clock=VirtualClock(on_sleep=fire_alarm))
     # THEN the watch caught it
     assert status.statuses == ["Failed"]
     assert "while watching after AllowTraffic" in response["reason"]
@@ -214,10 +218,10 @@ def test_after_allow_traffic_watch_passes_when_alarms_stay_quiet(world: World) -
 
 def test_before_allow_traffic_does_not_watch(world: World) -> None:
     settings = replace(FAST_SETTINGS, watch_seconds=60.0)
-    slept: list[float] = []
-    _, status = _invoke(world, settings=settings, sleep=slept.append)
+    clock = VirtualClock()
+    _, status = _invoke(world, settings=settings, clock=clock)
     assert status.statuses == ["Succeeded"]
-    assert slept == []
+    assert clock.slept == []
 
 
 def test_a_watch_longer_than_the_budget_ends_in_a_report_before_the_timeout(world: World) -> None:
@@ -245,9 +249,8 @@ def test_lambda_handler_reports_through_the_real_status_client(
 ) -> None:
     # GIVEN the deployed handler's own clients (moto for reads, a Stubber for the status call)
     monkeypatch.setenv("WATCH_SECONDS", "0")
-    aws.clear_cache()
     event = load_event("hook_before_allow_traffic.json") | {"DeploymentId": world.deployment_id}
-    with Stubber(aws.codedeploy_status()) as stubber:
+    with Stubber(default_clients().codedeploy_status) as stubber:
         stubber.add_response(
             "put_lifecycle_event_hook_execution_status",
             {"lifecycleEventHookExecutionId": event["LifecycleEventHookExecutionId"]},
@@ -269,9 +272,8 @@ def test_lambda_handler_reports_failed_for_an_invalid_watch_setting(
 ) -> None:
     # GIVEN a misconfigured function
     monkeypatch.setenv("WATCH_SECONDS", "a minute")
-    aws.clear_cache()
     event = load_event("hook_after_allow_traffic.json")
-    with Stubber(aws.codedeploy_status()) as stubber:
+    with Stubber(default_clients().codedeploy_status) as stubber:
         stubber.add_response(
             "put_lifecycle_event_hook_execution_status",
             {"lifecycleEventHookExecutionId": event["LifecycleEventHookExecutionId"]},
@@ -285,89 +287,3 @@ def test_lambda_handler_reports_failed_for_an_invalid_watch_setting(
         response = traffic_guard.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
         stubber.assert_no_pending_responses()
     assert "WATCH_SECONDS" in response["reason"]
-
-
-def test_alarms_named_in_the_deployment_group_are_checked_even_outside_the_prefix(
-    world: World,
-) -> None:
-    # GIVEN the deployment group also lists an alarm named outside the contract prefix, in ALARM
-    # (moto does not return alarm configurations, so the target is built from the resolved one)
-    client("cloudwatch").put_metric_alarm(
-        AlarmName="custom-latency",
-        MetricName="latency",
-        Namespace="Custom",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    set_alarm("custom-latency", "ALARM")
-    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
-    target = replace(resolved, alarm_names=("custom-latency",))
-    # WHEN the alarms are checked
-    verdict = guard.check_alarms(client("cloudwatch"), target)
-    # THEN the group's alarm counts alongside the prefixed ones
-    assert not verdict.passed
-    assert "custom-latency" in verdict.reason
-
-
-def test_an_alarm_in_the_deployment_group_that_does_not_exist_fails_the_check(
-    world: World,
-) -> None:
-    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
-    target = replace(resolved, alarm_names=("deleted-alarm",))
-    verdict = guard.check_alarms(client("cloudwatch"), target)
-    assert not verdict.passed
-    assert "alarms not found: deleted-alarm" in verdict.reason
-
-
-def test_a_deployment_group_without_a_test_listener_fails_the_guard(world: World) -> None:
-    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
-    target = replace(resolved, test_listener_arns=())
-    verdict = guard.run_traffic_guard(
-        target,
-        elbv2=client("elbv2"),
-        cloudwatch=client("cloudwatch"),
-        settings=FAST_SETTINGS,
-        deadline=Deadline.after(10),
-        sleep=lambda _: None,
-    )
-    assert not verdict.passed
-    assert "no test listener" in verdict.reason
-
-
-def test_a_target_poll_cancelled_while_waiting_polls_no_more(world: World) -> None:
-    # GIVEN an empty green target group (worth waiting for) and a deadline cancelled in the wait
-    client("elbv2").deregister_targets(
-        TargetGroupArn=world.green_arn, Targets=[{"Id": "10.0.1.10", "Port": 8080}]
-    )
-    deadline = Deadline.after(60)
-    elbv2 = Recording("elbv2")
-    settings = replace(FAST_SETTINGS, target_settle_seconds=60.0)
-    # WHEN / THEN the poll stops after its first look
-    with pytest.raises(CheckCancelledError):
-        guard.wait_for_targets(
-            elbv2,  # type: ignore[arg-type]
-            world.green_arn,
-            settings=settings,
-            deadline=deadline,
-            sleep=lambda _: deadline.cancel(),
-        )
-    assert elbv2.calls == ["describe_target_health"]
-
-
-def test_an_alarm_watch_cancelled_while_waiting_checks_no_more(world: World) -> None:
-    target = deployment.resolve(client("codedeploy"), world.deployment_id)
-    deadline = Deadline.after(60)
-    cloudwatch = Recording("cloudwatch")
-    settings = replace(FAST_SETTINGS, watch_seconds=60.0, watch_interval_seconds=10.0)
-    with pytest.raises(CheckCancelledError):
-        guard.watch_alarms(
-            cloudwatch,  # type: ignore[arg-type]
-            target,
-            settings=settings,
-            deadline=deadline,
-            sleep=lambda _: deadline.cancel(),
-        )
-    assert cloudwatch.calls == []

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
-from codedeploy_hooks import aws, smoke, smoke_test, traffic_guard
-from codedeploy_hooks.deadline import Deadline
-from codedeploy_hooks.errors import CheckCancelledError, InvalidHookEvent
-from codedeploy_hooks.network import Endpoint
+from codedeploy_hooks.clients import default_clients
+from codedeploy_hooks.deadline import Clock, SystemClock
+from codedeploy_hooks.errors import InvalidHookEvent
+from codedeploy_hooks.handlers import smoke_test, traffic_guard
 from codedeploy_hooks.observability import logger
-from codedeploy_hooks.reporting import CodeDeployStatusReporter
 from codedeploy_hooks.settings import Settings
 
 from tests.support import load_event
@@ -27,10 +26,12 @@ from tests.unit.hooks.fakes import (
     Recording,
     RecordingStatusClient,
     StuckCodeDeploy,
+    VirtualClock,
     World,
     budget_ms,
     client,
     moto_dependencies,
+    runtime,
 )
 
 
@@ -40,6 +41,7 @@ def _invoke(
     *,
     context: FakeContext | None = None,
     settings: Settings = FAST_SETTINGS,
+    clock: Clock | None = None,
     **overrides: Any,
 ) -> tuple[dict[str, str], RecordingStatusClient]:
     status = RecordingStatusClient()
@@ -47,8 +49,7 @@ def _invoke(
     response = smoke_test.handle(
         world.event(),
         context or FakeContext(),  # type: ignore[arg-type]
-        reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
-        dependencies=lambda: deps,
+        runtime(status, deps, clock or SystemClock()),
     )
     return response, status
 
@@ -80,26 +81,26 @@ def test_green_tasks_answering_500_are_retried_then_reported_failed(
 ) -> None:
     # GIVEN green tasks that answer 500
     green_tasks.mode = "failing"
-    sleeps: list[float] = []
+    clock = VirtualClock()
     # WHEN the hook runs
-    response, status = _invoke(world, FixedAddresses(green_tasks.port), sleep=sleeps.append)
+    response, status = _invoke(world, FixedAddresses(green_tasks.port), clock=clock)
     # THEN /health was tried the configured number of times with growing backoff, then Failed
     assert status.statuses == ["Failed"]
     assert [path for path, _ in green_tasks.requests] == ["/health"] * 3
-    assert sleeps == [0.01, 0.02]
+    assert clock.slept == [0.01, 0.02]
     assert "/health: HTTP 500 after 3 attempt(s)" in response["reason"]
 
 
 def test_a_failing_smoke_path_fails_the_hook(world: World, green_tasks: GreenTasks) -> None:
     green_tasks.failing_paths = {"/v1/ping"}
-    response, status = _invoke(world, FixedAddresses(green_tasks.port), sleep=lambda _: None)
+    response, status = _invoke(world, FixedAddresses(green_tasks.port), clock=VirtualClock())
     assert status.statuses == ["Failed"]
     assert "/v1/ping: HTTP 500" in response["reason"]
 
 
 def test_a_transient_failure_recovers_on_retry(world: World, green_tasks: GreenTasks) -> None:
     green_tasks.mode = "flaky"
-    _, status = _invoke(world, FixedAddresses(green_tasks.port), sleep=lambda _: None)
+    _, status = _invoke(world, FixedAddresses(green_tasks.port), clock=VirtualClock())
     assert status.statuses == ["Succeeded"]
 
 
@@ -114,7 +115,7 @@ def test_green_tasks_slower_than_the_request_timeout_are_reported_failed(
     )
     # WHEN the hook runs
     response, status = _invoke(
-        world, FixedAddresses(green_tasks.port), settings=settings, sleep=lambda _: None
+        world, FixedAddresses(green_tasks.port), settings=settings, clock=VirtualClock()
     )
     # THEN each request timed out and the hook reported Failed
     assert status.statuses == ["Failed"]
@@ -122,7 +123,7 @@ def test_green_tasks_slower_than_the_request_timeout_are_reported_failed(
 
 
 def test_refused_connections_are_reported_failed(world: World, refusing_port: int) -> None:
-    response, status = _invoke(world, FixedAddresses(refusing_port), sleep=lambda _: None)
+    response, status = _invoke(world, FixedAddresses(refusing_port), clock=VirtualClock())
     assert status.statuses == ["Failed"]
     assert "ConnectionRefusedError" in response["reason"]
 
@@ -177,8 +178,7 @@ def test_an_unknown_deployment_reports_failed_once(world: World, green_tasks: Gr
     response = smoke_test.handle(
         event,
         FakeContext(),  # type: ignore[arg-type]
-        reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
-        dependencies=lambda: deps,
+        runtime(status, deps),
     )
     # THEN Failed goes to the event's own ids
     assert status.calls == [
@@ -221,8 +221,7 @@ def test_an_event_without_ids_reports_nothing(world: World, green_tasks: GreenTa
         smoke_test.handle(
             {"DeploymentId": "d-1"},
             FakeContext(),  # type: ignore[arg-type]
-            reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
-            dependencies=lambda: moto_dependencies(FixedAddresses(green_tasks.port)),
+            runtime(status, lambda: moto_dependencies(FixedAddresses(green_tasks.port))),
         )
     assert status.calls == []
 
@@ -262,13 +261,11 @@ def test_a_test_listener_not_speaking_http_fails_without_requests(
 
 def test_lambda_handler_raises_for_an_event_without_ids_and_calls_nothing() -> None:
     # GIVEN the deployed handler, with a status client that accepts no call at all
-    aws.clear_cache()
-    with Stubber(aws.codedeploy_status()) as stubber:
+    with Stubber(default_clients().codedeploy_status) as stubber:
         # WHEN it is invoked with an event lacking the execution id / THEN it raises clearly
         with pytest.raises(InvalidHookEvent, match="LifecycleEventHookExecutionId"):
             smoke_test.lambda_handler({"DeploymentId": "d-1"}, FakeContext())  # type: ignore[arg-type]
         stubber.assert_no_pending_responses()
-    aws.clear_cache()
 
 
 @pytest.mark.parametrize("hook", [smoke_test, traffic_guard], ids=["smoke", "traffic"])
@@ -291,8 +288,7 @@ def test_a_check_abandoned_at_the_deadline_stops_without_touching_the_next_invoc
         response = hook.handle(
             event,
             FakeContext(remaining_ms=budget_ms(1.5)),
-            reporter=CodeDeployStatusReporter(status),  # type: ignore[arg-type]
-            dependencies=lambda: deps,
+            runtime(status, deps),
         )
         (worker,) = [t for t in threading.enumerate() if t.name == "hook-check-exec-stuck"]
         # AND the container's next invocation starts with its own log keys
@@ -314,22 +310,3 @@ def test_a_check_abandoned_at_the_deadline_stops_without_touching_the_next_invoc
         assert (keys["environment"], keys["service"]) == ("production", service)
     finally:
         logger.clear_state()
-
-
-def test_a_smoke_retry_loop_cancelled_while_waiting_sends_no_further_request(
-    green_tasks: GreenTasks,
-) -> None:
-    # GIVEN failing green tasks, and a deadline cancelled during the first backoff
-    green_tasks.mode = "failing"
-    deadline = Deadline.after(60)
-    endpoint = Endpoint("127.0.0.1", green_tasks.port, "alb.example")
-    # WHEN / THEN the retry loop stops at once, after the one request
-    with pytest.raises(CheckCancelledError):
-        smoke.probe_path(
-            "/health",
-            [endpoint],
-            settings=FAST_SETTINGS,
-            deadline=deadline,
-            sleep=lambda _: deadline.cancel(),
-        )
-    assert len(green_tasks.requests) == 1

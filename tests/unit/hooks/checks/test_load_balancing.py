@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from codedeploy_hooks.checks import WeightedTargetGroup
-from codedeploy_hooks.load_balancing import describe_listener, forwards_of
+from codedeploy_hooks.checks.load_balancing import (
+    WeightedTargetGroup,
+    describe_listener,
+    forwards_of,
+    primary_target_group,
+)
 
 from tests.unit.hooks.fakes import World, client, shift_production_to_green
 
@@ -47,3 +51,9 @@ def test_describe_listener_follows_modify_listener(world: World) -> None:
     assert listener.target_group_arn == world.green_arn
     assert (listener.port, listener.protocol) == (80, "HTTP")
     assert listener.load_balancer_arn == world.load_balancer_arn
+
+
+def test_primary_target_group_is_the_one_with_the_most_weight() -> None:
+    forwards = [WeightedTargetGroup("blue", 10), WeightedTargetGroup("green", 90)]
+    assert primary_target_group(forwards) == "green"
+    assert primary_target_group([]) is None

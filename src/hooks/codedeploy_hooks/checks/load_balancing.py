@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codedeploy_hooks.checks import TargetState, WeightedTargetGroup, primary_target_group
 from codedeploy_hooks.errors import DeploymentShapeError
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+
+@dataclass(frozen=True)
+class WeightedTargetGroup:
+    arn: str
+    weight: int
+
+
+def primary_target_group(forwards: Sequence[WeightedTargetGroup]) -> str | None:
+    """The target group receiving most of a listener's traffic (CodeDeploy shifts weights)."""
+    if not forwards:
+        return None
+    return max(forwards, key=lambda forward: forward.weight).arn
+
+
+@dataclass(frozen=True)
+class TargetState:
+    target_id: str
+    port: int | None
+    state: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,26 @@ import threading
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes import CodeDeployLifecycleHookEvent
 from botocore.exceptions import ClientError, ConnectTimeoutError
 from botocore.stub import Stubber
-from codedeploy_hooks.checks import Verdict
+from codedeploy_hooks.checks.deployment import DeploymentTarget
+from codedeploy_hooks.checks.verdict import Verdict
 from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.dependencies import Dependencies
 from codedeploy_hooks.errors import (
     HookCheckError,
     InvalidHookEvent,
     StatusReportError,
     UnknownDeploymentError,
 )
-from codedeploy_hooks.reporting import CodeDeployStatusReporter, HookIds, parse_event, run_hook
+from codedeploy_hooks.runner import (
+    CodeDeployStatusReporter,
+    HookIds,
+    Runtime,
+    parse_event,
+    run_hook,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,8 +34,10 @@ from tests.unit.hooks.fakes import (
     RecordingReporter,
     RecordingStatusClient,
     budget_ms,
+    canned_dependencies,
     client,
     passing_check,
+    runtime,
 )
 
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "exec-1"}
@@ -37,7 +48,11 @@ def _run(
     check: Any, reporter: Any, remaining_ms: int = PLENTY_OF_TIME_MS, event: Any = EVENT
 ) -> Any:
     return run_hook(
-        event, hook="Test", remaining_millis=lambda: remaining_ms, check=check, reporter=reporter
+        CodeDeployLifecycleHookEvent(event),
+        hook="Test",
+        check=check,
+        remaining_millis=lambda: remaining_ms,
+        runtime=runtime(reporter, canned_dependencies()),
     )
 
 
@@ -53,7 +68,7 @@ def test_a_passing_check_reports_succeeded_once_with_the_event_ids() -> None:
 
 def test_a_failing_check_reports_failed_once_with_its_reason() -> None:
     reporter = RecordingReporter()
-    outcome = _run(lambda ids, deadline: Verdict.fail("alarms in ALARM: x"), reporter)
+    outcome = _run(lambda target, deps, deadline: Verdict.fail("alarms in ALARM: x"), reporter)
     assert reporter.reports == [(IDS, "Failed")]
     assert outcome.reason == "alarms in ALARM: x"
 
@@ -72,7 +87,7 @@ def test_a_failing_check_reports_failed_once_with_its_reason() -> None:
 )
 def test_any_exception_in_the_check_reports_failed_once(error: Exception) -> None:
     # GIVEN a check that raises
-    def check(ids: HookIds, deadline: Deadline) -> Verdict:
+    def check(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
         raise error
 
     reporter = RecordingReporter()
@@ -87,7 +102,7 @@ def test_a_check_still_running_at_the_deadline_is_reported_failed() -> None:
     # GIVEN a check that hangs, and a second of budget left after the safety margin
     release = threading.Event()
 
-    def hanging(ids: HookIds, deadline: Deadline) -> Verdict:
+    def hanging(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
         release.wait(timeout=30)
         return Verdict.ok("too late")
 
@@ -105,7 +120,7 @@ def test_a_check_given_up_on_is_cancelled_and_its_thread_ends_once_it_notices() 
     release = threading.Event()
     given: list[Deadline] = []
 
-    def stuck(ids: HookIds, deadline: Deadline) -> Verdict:
+    def stuck(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
         given.append(deadline)
         release.wait(timeout=30)
         deadline.wait(60)
@@ -128,8 +143,8 @@ def test_less_time_than_the_safety_margin_reports_failed_without_running_the_che
     # GIVEN an invocation that starts with less time than the margin
     ran = []
 
-    def check(ids: HookIds, deadline: Deadline) -> Verdict:
-        ran.append(ids)
+    def check(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
+        ran.append(target)
         return Verdict.ok("fine")
 
     reporter = RecordingReporter()
@@ -145,7 +160,7 @@ def test_the_check_gets_a_deadline_inside_the_lambda_budget() -> None:
     # GIVEN a check that records the time it was given
     given_seconds: list[float] = []
 
-    def check(ids: HookIds, deadline: Deadline) -> Verdict:
+    def check(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
         given_seconds.append(deadline.remaining())
         return Verdict.ok("fine")
 
@@ -201,7 +216,7 @@ def test_any_event_either_raises_without_a_report_or_reports_exactly_once(
     # GIVEN an arbitrary event and a check with an arbitrary verdict
     reporter = RecordingReporter()
 
-    def check(ids: HookIds, deadline: Deadline) -> Verdict:
+    def check(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
         return Verdict(passed=passes, reason="property")
 
     # WHEN the hook runs
@@ -221,7 +236,7 @@ def test_any_event_either_raises_without_a_report_or_reports_exactly_once(
 
 
 def test_parse_event_keeps_the_ids_as_given() -> None:
-    assert parse_event(EVENT) == IDS
+    assert parse_event(CodeDeployLifecycleHookEvent(EVENT)) == IDS
 
 
 def test_status_reporter_sends_the_ids_and_status_to_codedeploy() -> None:
@@ -268,7 +283,11 @@ def test_a_context_that_cannot_tell_the_remaining_time_still_gets_one_failed_rep
     reporter = RecordingReporter()
     # WHEN the hook runs
     outcome = run_hook(
-        EVENT, hook="Test", remaining_millis=broken, check=passing_check, reporter=reporter
+        CodeDeployLifecycleHookEvent(EVENT),
+        hook="Test",
+        check=passing_check,
+        remaining_millis=broken,
+        runtime=Runtime(reporter=reporter, dependencies=canned_dependencies),
     )
     # THEN the failure became the one report
     assert reporter.reports == [(IDS, "Failed")]

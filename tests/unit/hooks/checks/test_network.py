@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from codedeploy_hooks.checks.load_balancing import describe_listener
+from codedeploy_hooks.checks.network import AlbPrivateAddresses, interface_description
 from codedeploy_hooks.errors import NoLoadBalancerAddressError
-from codedeploy_hooks.load_balancing import describe_listener
-from codedeploy_hooks.network import AlbPrivateAddresses, interface_description
 
 from tests.unit.hooks.fakes import World, client
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from codedeploy_hooks import deployment
+from codedeploy_hooks.checks import deployment
 from codedeploy_hooks.errors import DeploymentShapeError, UnknownDeploymentError
 
 from tests.unit.hooks.fakes import CLUSTER, ECS_SERVICE, GROUP, World, client

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import http.client
+from dataclasses import dataclass
 
-from codedeploy_hooks.checks import ProbeResult
-from codedeploy_hooks.network import Endpoint
+from codedeploy_hooks.checks.network import Endpoint
+
+HTTP_OK = 200
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One HTTP request: the status code, or why there was none (refused, timed out, ...)."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == HTTP_OK
 
 
 def probe(endpoint: Endpoint, path: str, timeout: float) -> ProbeResult:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
-    from codedeploy_hooks.load_balancing import Listener
+    from codedeploy_hooks.checks.load_balancing import Listener
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,205 @@
+"""BeforeAllowTraffic / AfterAllowTraffic: the service's alarms are not in ALARM and every target in
+the green target group is healthy; after AllowTraffic, keep watching the alarms for a while."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from codedeploy_hooks.checks.load_balancing import (
+    TargetState,
+    describe_listener,
+    target_group_arns,
+    target_states,
+)
+from codedeploy_hooks.checks.verdict import Verdict
+from codedeploy_hooks.errors import DeploymentShapeError
+from codedeploy_hooks.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DescribeAlarmsOutputTypeDef
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+    from codedeploy_hooks.checks.deployment import DeploymentTarget
+    from codedeploy_hooks.deadline import Deadline
+    from codedeploy_hooks.dependencies import Dependencies
+    from codedeploy_hooks.settings import Settings
+
+_ALARM_TYPES: list[Literal["CompositeAlarm", "MetricAlarm"]] = ["MetricAlarm", "CompositeAlarm"]
+_NAMES_PER_CALL = 100  # DescribeAlarms accepts at most 100 AlarmNames
+
+
+class TrafficPhase(Enum):
+    """CodeDeploy's hook event does not say which lifecycle event invoked us; the listeners do."""
+
+    BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"
+    AFTER_ALLOW_TRAFFIC = "AfterAllowTraffic"
+
+
+class TargetHealth(Enum):
+    HEALTHY = "healthy"
+    PENDING = "pending"  # worth waiting for: registration is still in progress
+    UNHEALTHY = "unhealthy"
+
+
+def traffic_guard(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
+    """The check: alarms first, then green's targets, then (after AllowTraffic) a watch."""
+    if not target.test_listener_arns:
+        return Verdict.fail(f"deployment group {target.deployment_group} has no test listener")
+    elbv2, cloudwatch, settings = deps.elbv2, deps.cloudwatch, deps.settings
+    prod = describe_listener(elbv2, target.prod_listener_arns[0]).target_group_arn
+    test = describe_listener(elbv2, target.test_listener_arns[0]).target_group_arn
+    phase = traffic_phase(prod, test)
+    green = prod if phase is TrafficPhase.AFTER_ALLOW_TRAFFIC else test
+    _require_member(green, target_group_arns(elbv2, target.target_group_names))
+    logger.info("traffic guard", extra={"phase": phase.value, "green_target_group": green})
+
+    verdicts = [check_alarms(cloudwatch, target)]
+    if verdicts[-1].passed:
+        verdicts.append(wait_for_targets(elbv2, green, settings=settings, deadline=deadline))
+    if verdicts[-1].passed and phase is TrafficPhase.AFTER_ALLOW_TRAFFIC and settings.watch_seconds:
+        verdicts.append(watch_alarms(cloudwatch, target, settings=settings, deadline=deadline))
+    verdict = combine(verdicts)
+    return Verdict(passed=verdict.passed, reason=f"{phase.value}: {verdict.reason}")
+
+
+def alarm_states(
+    cloudwatch: CloudWatchClient, target: DeploymentTarget
+) -> tuple[set[str], dict[str, str]]:
+    """The alarms to check (the deployment group's alarm configuration plus every alarm named with
+    the service's contract prefix) and their current states."""
+    states: dict[str, str] = {}
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=target.alarm_prefix, AlarmTypes=_ALARM_TYPES
+    )
+    for page in pages:
+        states.update(_states_of(page))
+    expected = set(target.alarm_names) | set(states)
+    unknown = sorted(set(target.alarm_names) - set(states))
+    for start in range(0, len(unknown), _NAMES_PER_CALL):
+        page = cloudwatch.describe_alarms(
+            AlarmNames=unknown[start : start + _NAMES_PER_CALL], AlarmTypes=_ALARM_TYPES
+        )
+        states.update(_states_of(page))
+    return expected, states
+
+
+def _states_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, str]:
+    states: dict[str, str] = {
+        alarm["AlarmName"]: alarm["StateValue"] for alarm in page.get("MetricAlarms", [])
+    }
+    states.update(
+        {alarm["AlarmName"]: alarm["StateValue"] for alarm in page.get("CompositeAlarms", [])}
+    )
+    return states
+
+
+def check_alarms(cloudwatch: CloudWatchClient, target: DeploymentTarget) -> Verdict:
+    expected, states = alarm_states(cloudwatch, target)
+    return alarm_verdict(expected, states)
+
+
+def wait_for_targets(
+    elbv2: ElasticLoadBalancingv2Client,
+    target_group_arn: str,
+    *,
+    settings: Settings,
+    deadline: Deadline,
+) -> Verdict:
+    """Poll while targets are still registering; any other unhealthy state fails at once."""
+    settle = deadline.within(settings.target_settle_seconds)
+    while True:
+        states = target_states(elbv2, target_group_arn)
+        if target_health(states) is not TargetHealth.PENDING or settle.expired:
+            return target_verdict(target_group_arn, states)
+        settle.wait(settings.target_poll_seconds)
+
+
+def watch_alarms(
+    cloudwatch: CloudWatchClient,
+    target: DeploymentTarget,
+    *,
+    settings: Settings,
+    deadline: Deadline,
+) -> Verdict:
+    """Re-check the alarms every interval for `watch_seconds` (or until the budget ends)."""
+    watch = deadline.within(settings.watch_seconds)
+    if watch.remaining() < settings.watch_seconds:
+        logger.warning(
+            "time budget shorter than WATCH_SECONDS: watching less",
+            extra={"watch_seconds": settings.watch_seconds, "budget": watch.remaining()},
+        )
+    checks = 0
+    while not watch.expired:
+        watch.wait(settings.watch_interval_seconds)
+        verdict = check_alarms(cloudwatch, target)
+        checks += 1
+        if not verdict.passed:
+            return Verdict.fail(f"while watching after AllowTraffic: {verdict.reason}")
+    return Verdict.ok(f"alarms stayed out of ALARM for {checks} re-check(s) after AllowTraffic")
+
+
+def _require_member(target_group_arn: str, pair: Iterable[str]) -> None:
+    if target_group_arn not in set(pair):
+        raise DeploymentShapeError(
+            f"listener forwards to {target_group_arn}, outside the deployment group's pair"
+        )
+
+
+def traffic_phase(prod_target_group: str, test_target_group: str) -> TrafficPhase:
+    """The test listener forwards to green from AfterAllowTestTraffic on; once the production
+    listener forwards to the same group, AllowTraffic has happened."""
+    if prod_target_group == test_target_group:
+        return TrafficPhase.AFTER_ALLOW_TRAFFIC
+    return TrafficPhase.BEFORE_ALLOW_TRAFFIC
+
+
+def alarm_verdict(expected: Iterable[str], states: Mapping[str, str]) -> Verdict:
+    """Only ALARM fails. INSUFFICIENT_DATA passes: a new task set or a freshly shifted target group
+    has no datapoints yet, and CodeDeploy's own alarm monitoring draws the line at ALARM too. An
+    alarm that should exist but does not fails: a gate that cannot see its signal must not open.
+    """
+    names = sorted(set(expected))
+    if not names:
+        return Verdict.fail("no alarms to check: the service's alarms were not found")
+    missing = [name for name in names if name not in states]
+    in_alarm = [name for name in names if states.get(name) == "ALARM"]
+    if missing:
+        return Verdict.fail(f"alarms not found: {', '.join(missing)}")
+    if in_alarm:
+        return Verdict.fail(f"alarms in ALARM: {', '.join(in_alarm)}")
+    return Verdict.ok(f"{len(names)} alarm(s) not in ALARM")
+
+
+def target_health(targets: Sequence[TargetState]) -> TargetHealth:
+    """An empty target group is not healthy: there would be nothing to send traffic to."""
+    if not targets:
+        return TargetHealth.PENDING
+    if any(target.state not in {"healthy", "initial"} for target in targets):
+        return TargetHealth.UNHEALTHY
+    if any(target.state == "initial" for target in targets):
+        return TargetHealth.PENDING
+    return TargetHealth.HEALTHY
+
+
+def target_verdict(target_group: str, targets: Sequence[TargetState]) -> Verdict:
+    health = target_health(targets)
+    if health is TargetHealth.HEALTHY:
+        return Verdict.ok(f"{len(targets)} target(s) healthy in {target_group}")
+    if not targets:
+        return Verdict.fail(f"no registered targets in {target_group}")
+    described = ", ".join(
+        f"{t.target_id}:{t.port} {t.state}" + (f" ({t.reason})" if t.reason else "")
+        for t in targets
+        if t.state != "healthy"
+    )
+    return Verdict.fail(f"targets not healthy in {target_group}: {described}")
+
+
+def combine(verdicts: Sequence[Verdict]) -> Verdict:
+    failed = [verdict.reason for verdict in verdicts if not verdict.passed]
+    if failed:
+        return Verdict.fail("; ".join(failed))
+    return Verdict.ok("; ".join(verdict.reason for verdict in verdicts))

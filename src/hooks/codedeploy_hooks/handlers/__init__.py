@@ -1,0 +1,1 @@
+"""One Lambda handler per CodeDeploy hook: decorators, the event, one call into the runner."""

@@ -1,0 +1,194 @@
+"""The traffic guard's parts: alarm states, target health, traffic phase, and its waits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from codedeploy_hooks.checks import deployment
+from codedeploy_hooks.checks.load_balancing import TargetState
+from codedeploy_hooks.checks.traffic_guard import (
+    TargetHealth,
+    TrafficPhase,
+    alarm_verdict,
+    check_alarms,
+    combine,
+    target_health,
+    target_verdict,
+    traffic_guard,
+    traffic_phase,
+    wait_for_targets,
+    watch_alarms,
+)
+from codedeploy_hooks.checks.verdict import Verdict
+from codedeploy_hooks.deadline import Deadline
+from codedeploy_hooks.errors import CheckCancelledError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.hooks.fakes import (
+    FAST_SETTINGS,
+    FixedAddresses,
+    Recording,
+    VirtualClock,
+    World,
+    client,
+    moto_dependencies,
+    set_alarm,
+)
+
+
+@pytest.mark.parametrize("state", ["OK", "INSUFFICIENT_DATA"])
+def test_alarm_verdict_passes_alarms_not_in_alarm(state: str) -> None:
+    assert alarm_verdict(["a", "b"], {"a": "OK", "b": state}).passed
+
+
+def test_alarm_verdict_fails_naming_the_alarm_in_alarm() -> None:
+    verdict = alarm_verdict(["a", "b"], {"a": "OK", "b": "ALARM"})
+    assert not verdict.passed
+    assert "alarms in ALARM: b" in verdict.reason
+
+
+def test_alarm_verdict_fails_when_an_expected_alarm_does_not_exist() -> None:
+    verdict = alarm_verdict(["a", "gone"], {"a": "OK"})
+    assert not verdict.passed
+    assert "gone" in verdict.reason
+
+
+def test_alarm_verdict_fails_when_there_are_no_alarms_at_all() -> None:
+    assert not alarm_verdict([], {}).passed
+
+
+@given(st.dictionaries(st.text(min_size=1), st.sampled_from(["OK", "ALARM", "INSUFFICIENT_DATA"])))
+def test_alarm_verdict_fails_exactly_when_some_alarm_is_in_alarm(states: dict[str, str]) -> None:
+    verdict = alarm_verdict(states.keys(), states)
+    assert verdict.passed == (bool(states) and "ALARM" not in states.values())
+
+
+def _targets(*states: str) -> list[TargetState]:
+    return [TargetState(f"10.0.1.{i}", 8080, state) for i, state in enumerate(states)]
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        (("healthy", "healthy"), TargetHealth.HEALTHY),
+        (("healthy", "initial"), TargetHealth.PENDING),
+        ((), TargetHealth.PENDING),
+        (("healthy", "unhealthy"), TargetHealth.UNHEALTHY),
+        (("initial", "draining"), TargetHealth.UNHEALTHY),
+        (("unavailable",), TargetHealth.UNHEALTHY),
+        (("unused",), TargetHealth.UNHEALTHY),
+    ],
+)
+def test_target_health_classifies_target_states(
+    states: tuple[str, ...], expected: TargetHealth
+) -> None:
+    assert target_health(_targets(*states)) is expected
+
+
+def test_target_verdict_names_each_unhealthy_target_and_its_reason() -> None:
+    targets = [TargetState("10.0.1.9", 8080, "unhealthy", "Target.FailedHealthChecks")]
+    verdict = target_verdict("tg-green", targets)
+    assert not verdict.passed
+    assert "10.0.1.9:8080 unhealthy (Target.FailedHealthChecks)" in verdict.reason
+
+
+def test_target_verdict_fails_an_empty_target_group() -> None:
+    verdict = target_verdict("tg-green", [])
+    assert not verdict.passed
+    assert "no registered targets" in verdict.reason
+
+
+def test_traffic_phase_is_after_allow_traffic_once_both_listeners_forward_to_green() -> None:
+    assert traffic_phase("green", "green") is TrafficPhase.AFTER_ALLOW_TRAFFIC
+    assert traffic_phase("blue", "green") is TrafficPhase.BEFORE_ALLOW_TRAFFIC
+
+
+def test_combine_fails_if_any_verdict_failed_and_keeps_its_reason() -> None:
+    verdict = combine([Verdict.ok("alarms fine"), Verdict.fail("targets unhealthy")])
+    assert not verdict.passed
+    assert verdict.reason == "targets unhealthy"
+
+
+def test_alarms_named_in_the_deployment_group_are_checked_even_outside_the_prefix(
+    world: World,
+) -> None:
+    # GIVEN the deployment group also lists an alarm named outside the contract prefix, in ALARM
+    # (moto does not return alarm configurations, so the target is built from the resolved one)
+    client("cloudwatch").put_metric_alarm(
+        AlarmName="custom-latency",
+        MetricName="latency",
+        Namespace="Custom",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    set_alarm("custom-latency", "ALARM")
+    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
+    target = replace(resolved, alarm_names=("custom-latency",))
+    # WHEN the alarms are checked
+    verdict = check_alarms(client("cloudwatch"), target)
+    # THEN the group's alarm counts alongside the prefixed ones
+    assert not verdict.passed
+    assert "custom-latency" in verdict.reason
+
+
+def test_an_alarm_in_the_deployment_group_that_does_not_exist_fails_the_check(
+    world: World,
+) -> None:
+    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
+    target = replace(resolved, alarm_names=("deleted-alarm",))
+    verdict = check_alarms(client("cloudwatch"), target)
+    assert not verdict.passed
+    assert "alarms not found: deleted-alarm" in verdict.reason
+
+
+def test_a_deployment_group_without_a_test_listener_fails_the_guard(world: World) -> None:
+    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
+    target = replace(resolved, test_listener_arns=())
+    verdict = traffic_guard(
+        target, moto_dependencies(FixedAddresses(port=1)), Deadline.after(10, VirtualClock())
+    )
+    assert not verdict.passed
+    assert "no test listener" in verdict.reason
+
+
+def test_a_target_poll_cancelled_while_waiting_polls_no_more(world: World) -> None:
+    # GIVEN an empty green target group (worth waiting for) and a deadline cancelled in the wait
+    client("elbv2").deregister_targets(
+        TargetGroupArn=world.green_arn, Targets=[{"Id": "10.0.1.10", "Port": 8080}]
+    )
+    clock = VirtualClock()
+    deadline = Deadline.after(60, clock)
+    clock.on_sleep = lambda _: deadline.cancel()
+    elbv2 = Recording("elbv2")
+    settings = replace(FAST_SETTINGS, target_settle_seconds=60.0)
+    # WHEN / THEN the poll stops after its first look
+    with pytest.raises(CheckCancelledError):
+        wait_for_targets(
+            elbv2,  # type: ignore[arg-type]
+            world.green_arn,
+            settings=settings,
+            deadline=deadline,
+        )
+    assert elbv2.calls == ["describe_target_health"]
+
+
+def test_an_alarm_watch_cancelled_while_waiting_checks_no_more(world: World) -> None:
+    target = deployment.resolve(client("codedeploy"), world.deployment_id)
+    clock = VirtualClock()
+    deadline = Deadline.after(60, clock)
+    clock.on_sleep = lambda _: deadline.cancel()
+    cloudwatch = Recording("cloudwatch")
+    settings = replace(FAST_SETTINGS, watch_seconds=60.0, watch_interval_seconds=10.0)
+    with pytest.raises(CheckCancelledError):
+        watch_alarms(
+            cloudwatch,  # type: ignore[arg-type]
+            target,
+            settings=settings,
+            deadline=deadline,
+        )
+    assert cloudwatch.calls == []
