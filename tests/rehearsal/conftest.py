@@ -31,6 +31,7 @@ def model(**fields: Any) -> Iterator[tuple[Rehearsal, World]]:
     """The model of `scenario(**fields)`, running: advance it with `world.env.run(until=...)`."""
     rehearsal = Rehearsal.build(scenario(**fields))
     with rehearsal.running() as world:
+        world.env.run(until=world.origin)  # past the warm-up: alarms settled, time 0
         yield rehearsal, world
 
 

@@ -45,6 +45,7 @@ class Target:
     passes: int = 0
     failures: int = 0
     drained_at: float | None = None
+    registered_at: float = 0.0
 
 
 @dataclass
@@ -146,7 +147,7 @@ class Fleet:
                 yield world.env.timeout(world.assumptions["ecs_task_replacement_seconds"])
                 continue
             task.state = "RUNNING"
-            self.targets[task_set.target_group].append(Target(task=task))
+            self.targets[task_set.target_group].append(Target(task=task, registered_at=world.now))
             return
 
     def _deregister(self, task: Task) -> None:
@@ -174,6 +175,8 @@ class Fleet:
                     kept.append(target)
                     continue
                 kept.append(target)
+                if target.registered_at >= self.world.now:
+                    continue  # registered this instant: its first check is the next one
                 passing = target.task.state == "RUNNING"
                 if passing:
                     target.passes, target.failures = target.passes + 1, 0

@@ -91,7 +91,7 @@ class LambdaService:
         self.world = world
         self.probe = probe
         self.modules: dict[str, Any] = {}
-        self.invocations = 0
+        self.invocations: list[tuple[float, str]] = []  # (scenario time, function) of each run
         _fresh_import()
 
     # ------------------------------------------------------------ invocation
@@ -135,7 +135,7 @@ class LambdaService:
     ) -> Generator[simpy.Event, Any, Outcome]:
         """One invocation: the function's code until it returns, raises or times out."""
         world = self.world
-        self.invocations += 1
+        self.invocations.append((world.t, function.name))
         crash = world.scenario.faults.take_crash(function.name, world.t)
         environment = {**_BASE_ENVIRONMENT, **function.environment}
         invocation = Invocation(world.clock, function.name, function.timeout)

@@ -146,6 +146,8 @@ class World:
         while True:
             for (environment, service), fleet in self.fleets.items():
                 result = fleet.serve(tick, float(rates.get(environment, 0)))
+                if self.now >= next_gauge:
+                    fleet.sample()
                 if self.t < 0:
                     continue
                 colours = {fleet.spec.blue.arn: "blue", fleet.spec.green.arn: "green"}
@@ -159,8 +161,6 @@ class World:
                         healthy_hosts={colours[g]: len(fleet.healthy(g)) for g in fleet.groups},
                     )
                 )
-                if self.now >= next_gauge:
-                    fleet.sample()
             if self.now >= next_gauge:
                 next_gauge += 60.0
             yield self.env.timeout(tick)
