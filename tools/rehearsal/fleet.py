@@ -220,6 +220,7 @@ class Fleet:
         """User traffic for `seconds`: metrics by target group, and which release served whom."""
         world = self.world
         served: dict[str, float] = {}
+        error_rates: dict[str, float] = {}
         bad_share = 0.0
         for group, share in self.shares().items():
             release = self.release_on(group)
@@ -231,6 +232,7 @@ class Fleet:
             behaviour = world.behaviour(self.spec.service, release)
             rate = self.error_rate(release, behaviour)
             served[release] = served.get(release, 0.0) + share
+            error_rates[group] = rate
             if rate > 0:
                 bad_share += share
             if requests > 0 and self.healthy(group):
@@ -252,7 +254,7 @@ class Fleet:
                     dimensions,
                     behaviour.latency_ms / 1000,
                 )
-        return {"served": served, "bad_share": bad_share}
+        return {"served": served, "bad_share": bad_share, "error_rates": error_rates}
 
     def error_rate(self, release: str, behaviour: Behaviour) -> float:
         trigger = (

@@ -40,6 +40,8 @@ class Sample:
     shares: dict[str, float]  # release -> share of the service's user traffic
     bad_share: float
     healthy_hosts: dict[str, int]  # target group colour -> healthy targets
+    # Target group colour -> share of its user requests answered 5XX (colours with traffic only).
+    error_rates: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +161,7 @@ class World:
                         shares=result["served"],
                         bad_share=result["bad_share"],
                         healthy_hosts={colours[g]: len(fleet.healthy(g)) for g in fleet.groups},
+                        error_rates={colours[g]: r for g, r in result["error_rates"].items()},
                     )
                 )
             if self.now >= next_gauge:
