@@ -30,8 +30,10 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parent.parent
 # The Lambda's package sits under its CodeUri, as in the pytest configuration.
 sys.path.insert(0, str(ROOT / "src" / "health_check"))
+# What template.yaml's Globals give the function; Powertools reads it at import.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MicroservicesPipeline")
 
-from health_check.aws import default_gateway  # noqa: E402
+from health_check.gateway import default_gateway  # noqa: E402
 from health_check.observability import logger  # noqa: E402
 
 from health_check import handler  # noqa: E402
@@ -105,7 +107,8 @@ def invocation_seconds(service_count: int, runs: int) -> tuple[float, int]:
     with mock_aws():
         default_gateway.cache_clear()
         gateway = default_gateway()
-        os.environ["NOTIFICATION_TOPIC_ARN"] = gateway.sns.create_topic(Name="bench")["TopicArn"]
+        topic = gateway.clients.sns.create_topic(Name="bench")["TopicArn"]
+        os.environ["NOTIFICATION_TOPIC_ARN"] = topic
         ecs = boto3.client("ecs")
         ecs.create_cluster(clusterName="staging-cluster-bench")
         task = ecs.register_task_definition(
@@ -120,7 +123,7 @@ def invocation_seconds(service_count: int, runs: int) -> tuple[float, int]:
                 desiredCount=1,
             )
         for n in range(service_count):
-            gateway.cloudwatch.put_metric_alarm(
+            gateway.clients.cloudwatch.put_metric_alarm(
                 AlarmName=f"bench-staging-service-{n:02}-5xx",
                 MetricName="5XX",
                 Namespace="Bench",
@@ -132,10 +135,10 @@ def invocation_seconds(service_count: int, runs: int) -> tuple[float, int]:
             )
         event = _event(services)
         calls: list[str] = []
-        for client in (gateway.cloudwatch, gateway.ecs):
+        for client in (gateway.clients.cloudwatch, gateway.clients.ecs):
             client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
         samples = []
-        with Stubber(gateway.codepipeline) as stub:
+        with Stubber(gateway.clients.codepipeline) as stub:
             for _ in range(runs):
                 stub.add_response("put_job_success_result", {})
                 calls.clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import yaml
 
@@ -19,6 +18,7 @@ from tests.buildspecs.conftest import (
     repository_name,
     repository_uri,
 )
+from tests.support import REPO_ROOT
 
 OUTPUT_FILES = {
     "imagedefinitions.json",
@@ -406,7 +406,7 @@ def test_tree_hash_follows_the_service_folder_and_the_docker_ignore_file(
 
 def test_build_artifacts_are_exactly_the_deployment_files() -> None:
     # GIVEN
-    spec = yaml.safe_load((Path(__file__).parents[2] / "buildspecs" / "build.yml").read_text())
+    spec = yaml.safe_load((REPO_ROOT / "buildspecs" / "build.yml").read_text())
 
     # WHEN
     artifacts = spec["artifacts"]

@@ -192,13 +192,13 @@ def test_containers_are_stopped_even_when_tests_fail(
 
 
 @pytest.fixture(scope="module")
-def test_spec() -> dict[str, Any]:
+def stage_buildspec() -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load((REPO_ROOT / "buildspecs" / "test.yml").read_text())
     return spec
 
 
 def test_junit_report_is_published_to_the_template_report_group(
-    test_spec: dict[str, Any],
+    stage_buildspec: dict[str, Any],
 ) -> None:
     # GIVEN the delivery template's report group and test project
     template = load_template(REPO_ROOT / "pipeline" / "delivery.yaml")
@@ -206,7 +206,7 @@ def test_junit_report_is_published_to_the_template_report_group(
     group_name = template["Resources"]["TestReportGroup"]["Properties"]["Name"]["Fn::Sub"]
 
     # WHEN
-    [(key, report)] = test_spec["reports"].items()
+    [(key, report)] = stage_buildspec["reports"].items()
 
     # THEN CodeBuild files <project>-<key> into the group the template created
     assert group_name == f"{project_name}-{key}"

@@ -4,9 +4,11 @@ CodePipeline job-result calls, answered by CannedAws through the function's own 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from health_check.aws import CLIENT_CONFIG, AwsGateway
+from health_check.clients import CLIENT_CONFIG
+from health_check.gateway import AwsGateway
 
 from tests.reliability.canned_aws import CannedAws
 
@@ -27,14 +29,27 @@ USER_PARAMETERS = {
 JOB_RESULT_CALLS = ("PutJobSuccessResult", "PutJobFailureResult")
 
 
+@dataclass(frozen=True)
+class FixedClock:
+    """A clock stopped at one moment: these tests are about calls, not the passing of time."""
+
+    now: float
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 def attach(gateway: AwsGateway, canned: CannedAws) -> AwsGateway:
     """Every client the gateway makes, answered by `canned` (costed with the real config)."""
     for client in (
-        gateway.cloudwatch,
-        gateway.ecs,
-        gateway.sns,
-        gateway.codedeploy,
-        gateway.codepipeline,
+        gateway.clients.cloudwatch,
+        gateway.clients.ecs,
+        gateway.clients.sns,
+        gateway.clients.codedeploy,
+        gateway.clients.codepipeline,
     ):
         canned.attach(client, CLIENT_CONFIG)
     return gateway

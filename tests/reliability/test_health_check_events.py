@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from health_check.aws import default_gateway
 from health_check.errors import NotAJobEventError
+from health_check.gateway import default_gateway
 from health_check.params import encode_token, new_token, parse_user_parameters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label

@@ -14,15 +14,17 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-from health_check.aws import AwsGateway
+from health_check.clients import AwsClients
 from health_check.errors import ReportError
-from health_check.job import JobResult, run_job
+from health_check.gateway import AwsGateway
+from health_check.job import JobResult, Runtime, run_job
 from health_check.verdict import Outcome
 
 from tests.reliability.canned_aws import FAULT_KINDS, CannedAws, Fault
 from tests.reliability.health_check_world import (
     ENVIRON,
     USER_PARAMETERS,
+    FixedClock,
     accepted_success,
     arrange,
     attach,
@@ -80,13 +82,13 @@ def gateway(canned: CannedAws) -> AwsGateway:
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    return attach(AwsGateway(session), canned)
+    return attach(AwsGateway(AwsClients(session)), canned)
 
 
 def run(gateway: AwsGateway) -> JobResult:
     # bake_seconds 0: a healthy world succeeds at once, so a fault has a success to spoil
     event = job_event(JOB_ID, {**USER_PARAMETERS, "bake_seconds": 0})
-    return run_job(event, gateway, ENVIRON, lambda: NOW)
+    return run_job(event, Runtime(gateway, FixedClock(NOW), ENVIRON))
 
 
 def test_the_fault_table_covers_every_call_the_function_makes(

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,8 +176,9 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
     """The validator's job logic, as its Lambda runs it, with CodePipeline's report recorded."""
     # Imported here: health_check is the Lambda's package (src/health_check), not a dependency
     # of the tooling; the Makefile and pytest put it on the path.
-    from health_check.aws import AwsGateway  # noqa: PLC0415
-    from health_check.job import run_job  # noqa: PLC0415
+    from health_check.clients import AwsClients  # noqa: PLC0415
+    from health_check.gateway import AwsGateway  # noqa: PLC0415
+    from health_check.job import Runtime, SystemClock, run_job  # noqa: PLC0415
 
     reports: list[tuple[str, str]] = []
 
@@ -197,7 +197,8 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
         def put_job_failure(self, job_id: str, message: str) -> None:
             reports.append(("PutJobFailureResult", message))
 
-    gateway = RecordingGateway(local_session(), local_environment(endpoint_url)["AWS_ENDPOINT_URL"])
+    endpoint = local_environment(endpoint_url)["AWS_ENDPOINT_URL"]
+    gateway = RecordingGateway(AwsClients(local_session(), endpoint))
     parameters = {
         "environment": ENVIRONMENT,
         "alarm_prefix": f"{suffix}-{ENVIRONMENT}-",
@@ -209,7 +210,7 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
         "NOTIFICATION_TOPIC_ARN": topic_arn,
         "CODEDEPLOY_APPLICATION": f"microservices-{suffix}",
     }
-    result = run_job(job_event(parameters), gateway, settings, time.time)
+    result = run_job(job_event(parameters), Runtime(gateway, SystemClock(), settings))
     return result, reports
 
 

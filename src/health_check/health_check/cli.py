@@ -19,8 +19,9 @@ from typing import TextIO
 import boto3
 from botocore.exceptions import BotoCoreError
 
-from health_check.aws import AwsGateway
+from health_check.clients import AwsClients
 from health_check.errors import HealthCheckError
+from health_check.gateway import AwsGateway
 from health_check.job import collect_facts
 from health_check.params import parse_user_parameters
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         params = parse_user_parameters(json.dumps(user_parameters))
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        alarms, services = collect_facts(AwsGateway(session, args.endpoint_url), params)
+        alarms, services = collect_facts(AwsGateway(AwsClients(session, args.endpoint_url)), params)
     except (HealthCheckError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from health_check.aws import default_gateway
-from health_check.job import run_job
-from health_check.observability import logger, metrics
+from health_check.job import Runtime, run_job
+from health_check.observability import logger, metrics, tracer
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    started = time.perf_counter()
-    result = run_job(event, default_gateway(), os.environ, time.time)
+def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> dict[str, Any]:
+    started = runtime.clock.monotonic()
+    result = run_job(event, runtime)
     metrics.add_metric(
         name="CheckDuration",
         unit=MetricUnit.Milliseconds,
-        value=(time.perf_counter() - started) * 1000,
+        value=(runtime.clock.monotonic() - started) * 1000,
     )
     with single_metric(
         name="Verdicts", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
     ) as verdicts:
         verdicts.add_dimension(name="Outcome", value=result.outcome.value)
     return result.as_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context, Runtime.from_aws())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
-from health_check.aws import AwsGateway
 from health_check.errors import (
     AwsCallError,
     ConfigurationError,
@@ -17,6 +18,7 @@ from health_check.errors import (
     ParameterError,
     TokenError,
 )
+from health_check.gateway import AwsGateway, default_gateway
 from health_check.observability import logger
 from health_check.params import (
     CheckParameters,
@@ -62,16 +64,57 @@ class JobResult:
         }
 
 
-def job_id_of(event: object) -> str:
-    """The job id, or NotAJobEventError: without it there is nothing to report to."""
-    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
-    job_id = job.get("id") if isinstance(job, dict) else None
+class Clock(Protocol):
+    def time(self) -> float:
+        """Epoch seconds: what the bake and its continuation token are measured in."""
+        ...
+
+    def monotonic(self) -> float:
+        """For durations."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a job runs against: the AWS gateway, the clock and the function's environment."""
+
+    gateway: AwsGateway
+    clock: Clock
+    environ: Mapping[str, str]
+
+    @classmethod
+    def from_aws(cls) -> Runtime:
+        return cls(gateway=default_gateway(), clock=SystemClock(), environ=os.environ)
+
+
+def parse_job(event: object) -> CodePipelineJobEvent:
+    """The event as Powertools' data class, once it is known to carry a job id; without one there
+    is nothing to report to (NotAJobEventError). Stricter than the data class, which takes any
+    value for the id."""
+    not_a_job = NotAJobEventError(
+        "not a CodePipeline job event: expected {'CodePipeline.job': {'id': ...}}; "
+        "no job result can be reported"
+    )
+    if not isinstance(event, dict):
+        raise not_a_job
+    try:
+        job = CodePipelineJobEvent(event)
+        job_id = job.get_id
+    except (KeyError, TypeError):
+        raise not_a_job from None
     if not isinstance(job_id, str) or not job_id.strip():
-        raise NotAJobEventError(
-            "not a CodePipeline job event: expected {'CodePipeline.job': {'id': ...}}; "
-            "no job result can be reported"
-        )
-    return job_id
+        raise not_a_job
+    return job
 
 
 def collect_facts(
@@ -82,17 +125,14 @@ def collect_facts(
     return alarms, services
 
 
-def run_job(
-    event: dict[str, Any],
-    gateway: AwsGateway,
-    environ: Mapping[str, str],
-    now: Callable[[], float],
-) -> JobResult:
+def run_job(event: object, runtime: Runtime) -> JobResult:
     """Exactly one job result for every event that has a job id; raises NotAJobEventError else."""
-    job_id = job_id_of(event)
+    job = parse_job(event)
+    job_id = job.get_id
     logger.append_keys(job_id=job_id)
+    gateway = runtime.gateway
     try:
-        result = _check(CodePipelineJobEvent(event), job_id, gateway, environ, now())
+        result = _check(job, gateway, runtime.environ, runtime.clock.time())
     except HealthCheckError as error:
         result = JobResult(job_id, outcome_of(error), str(error))
     except Exception as error:
@@ -114,12 +154,11 @@ def run_job(
 
 def _check(
     job: CodePipelineJobEvent,
-    job_id: str,
     gateway: AwsGateway,
     environ: Mapping[str, str],
     checked_at: float,
 ) -> JobResult:
-    settings = Settings.from_env(environ)
+    settings = Settings.from_environ(environ)
     raw_parameters, raw_token = _job_inputs(job)
     params = parse_user_parameters(raw_parameters)
     logger.append_keys(environment=params.environment)
@@ -134,9 +173,9 @@ def _check(
     verdict = decide(alarms, services, params.bake_seconds, clock)
     message = verdict.message
     if verdict.outcome.environment_unhealthy:
-        message += _roll_back(gateway, settings, params, job_id, verdict)
+        message += _roll_back(gateway, settings, params, job.get_id, verdict)
     return JobResult(
-        job_id,
+        job.get_id,
         verdict.outcome,
         message,
         verdict.percent_complete,
@@ -147,15 +186,14 @@ def _check(
 
 
 def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
+    """UserParameters and the continuation token, as the job carries them (checked by their
+    parsers); a job without the configuration to read them from is a ParameterError."""
     try:
-        data = job.data
-        raw_token = data.get("continuationToken")
-        raw_parameters = data.action_configuration.configuration.get("UserParameters")
+        return job.user_parameters, job.data.continuation_token
     except (KeyError, TypeError, AttributeError):
         raise ParameterError(
             "job has no data.actionConfiguration.configuration to read UserParameters from"
         ) from None
-    return raw_parameters, raw_token
 
 
 def _roll_back(

@@ -1,16 +1,12 @@
-"""Logger and metrics, built once for the whole package."""
+"""Logger, metrics and tracer, built once for the whole package and configured by Powertools' own
+environment variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL,
+set in template.yaml)."""
 
 from __future__ import annotations
 
-import os
+from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from aws_lambda_powertools import Logger, Metrics
-
-SERVICE = "health-check"
-
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
-# The template sets the namespace; the fallback keeps local runs and tests from failing on flush.
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MicroservicesPipeline"),
-    service=SERVICE,
-)
+logger = Logger()
+metrics = Metrics()
+# boto3's calls are botocore's: each AWS read and write becomes an X-Ray subsegment.
+tracer = Tracer(patch_modules=["botocore"])

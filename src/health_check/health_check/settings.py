@@ -14,7 +14,8 @@ class Settings:
     codedeploy_application: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Both values are required; ConfigurationError names the missing ones."""
         values = {
             "notification_topic_arn": environ.get("NOTIFICATION_TOPIC_ARN", ""),
             "codedeploy_application": environ.get("CODEDEPLOY_APPLICATION", ""),

@@ -9,7 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from health_check.aws import AwsGateway
+from health_check.clients import AwsClients
+from health_check.gateway import AwsGateway
 from moto import mock_aws
 
 from tests.unit.health_check.fakes import (
@@ -36,7 +37,7 @@ class Aws:
     environ: dict[str, str] = field(default_factory=dict)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "test") -> None:
-        cloudwatch = self.gateway.cloudwatch
+        cloudwatch = self.gateway.clients.cloudwatch
         cloudwatch.put_metric_alarm(
             AlarmName=name,
             MetricName="5XXCount",
@@ -54,7 +55,7 @@ class Aws:
     ) -> None:
         # moto reports MOTO_ECS_SERVICE_RUNNING tasks running for services created meanwhile.
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", str(running))
-        ecs = self.gateway.ecs
+        ecs = self.gateway.clients.ecs
         ecs.create_cluster(clusterName=CLUSTER)
         task = ecs.register_task_definition(
             family="app",
@@ -66,7 +67,7 @@ class Aws:
             )
 
     def deployment(self, group: str) -> str:
-        codedeploy = self.gateway.codedeploy
+        codedeploy = self.gateway.clients.codedeploy
         if group not in codedeploy.list_deployment_groups(applicationName=APPLICATION).get(
             "deploymentGroups", []
         ):
@@ -95,23 +96,25 @@ def clock() -> Clock:
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():
-        gateway = AwsGateway(boto3.Session(region_name=REGION), config=FAST_CONFIG)
-        topic_arn = gateway.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
+        gateway = AwsGateway(AwsClients(boto3.Session(region_name=REGION), config=FAST_CONFIG))
+        topic_arn = gateway.clients.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        gateway.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        gateway.codedeploy.create_application(applicationName=APPLICATION, computePlatform="ECS")
+        gateway.clients.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        gateway.clients.codedeploy.create_application(
+            applicationName=APPLICATION, computePlatform="ECS"
+        )
         yield Aws(
             gateway=gateway,
             # moto implements neither the job-result calls nor StopDeployment.
             reports=CallRecorder().attach(
-                gateway.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
+                gateway.clients.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
             ),
-            stops=CallRecorder().attach(gateway.codedeploy, "StopDeployment"),
-            alarm_timestamps=AlarmTimestamps().attach(gateway.cloudwatch),
+            stops=CallRecorder().attach(gateway.clients.codedeploy, "StopDeployment"),
+            alarm_timestamps=AlarmTimestamps().attach(gateway.clients.cloudwatch),
             topic_arn=topic_arn,
             queue_url=queue_url,
             environ={"NOTIFICATION_TOPIC_ARN": topic_arn, "CODEDEPLOY_APPLICATION": APPLICATION},

@@ -29,7 +29,10 @@ class Clock:
 
     now: float = 1_800_000_000.0
 
-    def __call__(self) -> float:
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:

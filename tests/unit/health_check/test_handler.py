@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from health_check.aws import default_gateway
 from health_check.errors import NotAJobEventError
-from health_check.job import run_job
+from health_check.gateway import default_gateway
+from health_check.job import Runtime
 from health_check.observability import logger
 from health_check.verdict import Outcome
 from moto import mock_aws
@@ -43,8 +43,8 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
     with mock_aws():
         default_gateway.cache_clear()
         gateway = default_gateway()
-        AlarmTimestamps().attach(gateway.cloudwatch)
-        topic = gateway.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
+        AlarmTimestamps().attach(gateway.clients.cloudwatch)
+        topic = gateway.clients.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
         monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
         monkeypatch.setenv("CODEDEPLOY_APPLICATION", APPLICATION)
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
@@ -57,7 +57,7 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
             ecs.create_service(
                 cluster="staging-cluster-dev", serviceName=name, taskDefinition=task, desiredCount=1
             )
-        gateway.cloudwatch.put_metric_alarm(
+        gateway.clients.cloudwatch.put_metric_alarm(
             AlarmName="dev-staging-api-service-5xx",
             MetricName="5XX",
             Namespace="AWS/ApplicationELB",
@@ -67,11 +67,11 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
-        gateway.cloudwatch.set_alarm_state(
+        gateway.clients.cloudwatch.set_alarm_state(
             AlarmName="dev-staging-api-service-5xx", StateValue="OK", StateReason="quiet"
         )
         yield CallRecorder().attach(
-            gateway.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
+            gateway.clients.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
         )
         default_gateway.cache_clear()
 
@@ -123,10 +123,10 @@ def test_the_continuation_event_resumes_the_bake_it_carries(reports: CallRecorde
     event = load_event("health_check_continuation.json")
     raw_token = event["CodePipeline.job"]["data"]["continuationToken"]
     clock = Clock(json.loads(raw_token)["started_at"] + 120.0)
-    # WHEN
-    result = run_job(event, default_gateway(), os.environ, clock)
+    # WHEN the handler runs it on that clock
+    reply = handler.handle(event, FakeContext(), Runtime(default_gateway(), clock, os.environ))  # type: ignore[arg-type]
     # THEN it keeps baking with the same token
-    assert result.outcome is Outcome.BAKING
+    assert reply["outcome"] == Outcome.BAKING.value
     assert reports.calls[0][1]["continuationToken"] == raw_token
 
 

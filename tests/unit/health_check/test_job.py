@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from health_check.aws import AwsGateway
 from health_check.errors import (
     AwsCallError,
     HealthCheckError,
     NotAJobEventError,
     ReportError,
 )
-from health_check.job import JobResult, run_job
+from health_check.gateway import AwsGateway
+from health_check.job import JobResult, Runtime, run_job
 from health_check.verdict import AlarmFact, Outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,7 +35,7 @@ REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
 
 
 def run(aws: Aws, clock: Clock, event: dict[str, Any]) -> JobResult:
-    return run_job(event, aws.gateway, aws.environ, clock)
+    return run_job(event, Runtime(aws.gateway, clock, aws.environ))
 
 
 def only_report(aws: Aws) -> tuple[str, dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_a_failed_notification_or_stop_still_fails_the_job_and_says_so(
     # GIVEN a breached alarm, and SNS and CodeDeploy both refusing
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
     deployment = aws.deployment("staging-api-service")
-    inject_client_error(aws.gateway.sns, "Publish", "AuthorizationError")
+    inject_client_error(aws.gateway.clients.sns, "Publish", "AuthorizationError")
     aws.stops.errors["StopDeployment"] = "AccessDeniedException"
     # WHEN
     run(aws, clock, job_event(STAGING))
@@ -99,7 +99,8 @@ def test_deployments_that_cannot_be_listed_are_reported_in_the_failure(
     aws: Aws, clock: Clock
 ) -> None:
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
-    inject_client_error(aws.gateway.codedeploy, "ListDeploymentGroups", "AccessDeniedException")
+    codedeploy = aws.gateway.clients.codedeploy
+    inject_client_error(codedeploy, "ListDeploymentGroups", "AccessDeniedException")
     run(aws, clock, job_event(STAGING))
     message = failure_message(aws)
     assert "in-progress deployments not stopped" in message
@@ -195,8 +196,7 @@ class _FailingGateway(AwsGateway):
     """The moto gateway, except that reading the alarms raises the given error."""
 
     def __init__(self, gateway: AwsGateway, error: HealthCheckError) -> None:
-        super().__init__()
-        self.__dict__.update(gateway.__dict__)
+        super().__init__(gateway.clients)
         self._error = error
 
     def describe_alarms(self, prefix: str) -> list[AlarmFact]:
@@ -224,7 +224,7 @@ def test_a_subclass_of_a_check_error_is_mapped_and_reported_once(
     # GIVEN a gateway raising a subclass of the typed errors
     gateway = _FailingGateway(aws.gateway, error)
     # WHEN
-    result = run_job(job_event(STAGING), gateway, aws.environ, clock)
+    result = run_job(job_event(STAGING), Runtime(gateway, clock, aws.environ))
     # THEN it maps like its nearest mapped parent (or as internal) and fails the job once
     assert result.outcome is outcome
     assert str(error) in failure_message(aws)
@@ -324,7 +324,7 @@ def test_an_aws_fault_during_the_checks_never_yields_success(
     # GIVEN an otherwise healthy environment whose check hits a fault
     aws.alarm(f"{PREFIX}api-5xx", "OK")
     aws.services(monkeypatch, ["api-service-dev"], running=2)
-    target = getattr(aws.gateway, client)
+    target = getattr(aws.gateway.clients, client)
     if fault.endswith("timeout"):
         inject_timeout(target, operation, fault.removesuffix("-timeout"))
     else:
@@ -342,7 +342,7 @@ def test_a_fault_during_a_continuation_fails_rather_than_keeps_baking(
 ) -> None:
     aws.alarm(f"{PREFIX}api-5xx", "OK")
     first = run(aws, clock, job_event(STAGING))
-    inject_client_error(aws.gateway.cloudwatch, "DescribeAlarms", "ThrottlingException")
+    inject_client_error(aws.gateway.clients.cloudwatch, "DescribeAlarms", "ThrottlingException")
     clock.advance(60)
     aws.reports.calls.clear()
     assert run(aws, clock, job_event(STAGING, first.continuation_token)).outcome is (
@@ -351,9 +351,17 @@ def test_a_fault_during_a_continuation_fails_rather_than_keeps_baking(
     assert only_report(aws)[0] == "PutJobFailureResult"
 
 
+class _NonsenseClock:
+    def time(self) -> float:
+        return "soon"  # type: ignore[return-value]
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
 def test_an_unexpected_bug_fails_the_job_instead_of_escaping(aws: Aws, clock: Clock) -> None:
     # GIVEN a clock that returns nonsense (a bug outside the typed errors)
-    result = run_job(job_event(STAGING), aws.gateway, aws.environ, lambda: "soon")  # type: ignore[arg-type,return-value]
+    result = run_job(job_event(STAGING), Runtime(aws.gateway, _NonsenseClock(), aws.environ))
     assert result.outcome is Outcome.FAILED_INTERNAL
     assert "internal error" in failure_message(aws)
 

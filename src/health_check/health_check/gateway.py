@@ -1,37 +1,23 @@
-"""The only module that creates AWS clients; thin data access that returns verdict facts."""
+"""Thin data access: the AWS reads the verdict needs, as facts, and the writes it acts with."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from health_check.clients import AwsClients
 from health_check.errors import AwsCallError, ReportError
 from health_check.verdict import AlarmFact, ServiceFact
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_codedeploy import CodeDeployClient
-    from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef
-    from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ecs.type_defs import ServiceTypeDef
-    from mypy_boto3_sns import SNSClient
 
-# Worst case per call: 4 attempts x (2 s connect + 5 s read) plus backoff, about 40 s, so even
-# a check whose every call times out still reports its failure inside the 300 s timeout.
-# Adaptive mode also slows down client-side when AWS throttles, instead of burning attempts.
-CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "adaptive", "total_max_attempts": 4},
-)
 ALARMS_PAGE_SIZE = 100  # DescribeAlarms' maximum MaxRecords
 ECS_BATCH_SIZE = 10  # DescribeServices' maximum services per call
 # CodeDeploy statuses of a deployment that can still shift traffic, hence can be stopped.
@@ -61,49 +47,16 @@ def _report_error(operation: str, detail: str) -> Exception:
 
 
 class AwsGateway:
-    """Clients for one account/region/endpoint, each created on first use and then reused."""
+    """The function's reads (as verdict facts) and writes, through one set of clients."""
 
-    def __init__(
-        self,
-        session: boto3.Session | None = None,
-        endpoint_url: str | None = None,
-        config: Config = CLIENT_CONFIG,
-    ) -> None:
-        self._session = session or boto3.Session()
-        self._endpoint_url = endpoint_url
-        self._config = config
-
-    @cached_property
-    def cloudwatch(self) -> CloudWatchClient:
-        return self._session.client(
-            "cloudwatch", endpoint_url=self._endpoint_url, config=self._config
-        )
-
-    @cached_property
-    def ecs(self) -> ECSClient:
-        return self._session.client("ecs", endpoint_url=self._endpoint_url, config=self._config)
-
-    @cached_property
-    def sns(self) -> SNSClient:
-        return self._session.client("sns", endpoint_url=self._endpoint_url, config=self._config)
-
-    @cached_property
-    def codedeploy(self) -> CodeDeployClient:
-        return self._session.client(
-            "codedeploy", endpoint_url=self._endpoint_url, config=self._config
-        )
-
-    @cached_property
-    def codepipeline(self) -> CodePipelineClient:
-        return self._session.client(
-            "codepipeline", endpoint_url=self._endpoint_url, config=self._config
-        )
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
 
     def describe_alarms(self, prefix: str) -> list[AlarmFact]:
         """Metric and composite alarms by name prefix: one paginated call, whatever the count."""
         facts: list[AlarmFact] = []
         with _aws_call("cloudwatch:DescribeAlarms"):
-            pages = self.cloudwatch.get_paginator("describe_alarms").paginate(
+            pages = self.clients.cloudwatch.get_paginator("describe_alarms").paginate(
                 AlarmNamePrefix=prefix,
                 # Without AlarmTypes, DescribeAlarms returns metric alarms only.
                 AlarmTypes=["MetricAlarm", "CompositeAlarm"],
@@ -127,7 +80,7 @@ class AwsGateway:
         found: dict[str, ServiceFact] = {}
         for start in range(0, len(names), ECS_BATCH_SIZE):
             with _aws_call("ecs:DescribeServices"):
-                reply = self.ecs.describe_services(
+                reply = self.clients.ecs.describe_services(
                     cluster=cluster, services=list(names[start : start + ECS_BATCH_SIZE])
                 )
             for service in reply.get("services", []):
@@ -138,15 +91,16 @@ class AwsGateway:
     def publish(self, topic_arn: str, subject: str, message: str) -> None:
         with _aws_call("sns:Publish"):
             # SNS subjects are at most 100 characters.
-            self.sns.publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
+            self.clients.sns.publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
 
     def active_deployments(self, application: str, group_prefix: str) -> list[str]:
         """Ids of deployments that can still be stopped, in groups named `{group_prefix}...`."""
         ids: list[str] = []
+        codedeploy = self.clients.codedeploy
         with _aws_call("codedeploy:ListDeploymentGroups"):
             groups = [
                 group
-                for page in self.codedeploy.get_paginator("list_deployment_groups").paginate(
+                for page in codedeploy.get_paginator("list_deployment_groups").paginate(
                     applicationName=application
                 )
                 for group in page.get("deploymentGroups", [])
@@ -154,7 +108,7 @@ class AwsGateway:
             ]
         for group in groups:
             with _aws_call("codedeploy:ListDeployments"):
-                for page in self.codedeploy.get_paginator("list_deployments").paginate(
+                for page in codedeploy.get_paginator("list_deployments").paginate(
                     applicationName=application,
                     deploymentGroupName=group,
                     includeOnlyStatuses=ACTIVE_DEPLOYMENT_STATUSES,
@@ -164,7 +118,9 @@ class AwsGateway:
 
     def stop_deployment(self, deployment_id: str) -> None:
         with _aws_call("codedeploy:StopDeployment"):
-            self.codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+            self.clients.codedeploy.stop_deployment(
+                deploymentId=deployment_id, autoRollbackEnabled=True
+            )
 
     def put_job_success(
         self, job_id: str, summary: str, percent_complete: int, continuation_token: str | None
@@ -173,17 +129,18 @@ class AwsGateway:
             "summary": summary[:MAX_SUMMARY],
             "percentComplete": percent_complete,
         }
+        codepipeline = self.clients.codepipeline
         with _aws_call("codepipeline:PutJobSuccessResult", _report_error):
             if continuation_token is None:
-                self.codepipeline.put_job_success_result(jobId=job_id, executionDetails=details)
+                codepipeline.put_job_success_result(jobId=job_id, executionDetails=details)
             else:
-                self.codepipeline.put_job_success_result(
+                codepipeline.put_job_success_result(
                     jobId=job_id, executionDetails=details, continuationToken=continuation_token
                 )
 
     def put_job_failure(self, job_id: str, message: str) -> None:
         with _aws_call("codepipeline:PutJobFailureResult", _report_error):
-            self.codepipeline.put_job_failure_result(
+            self.clients.codepipeline.put_job_failure_result(
                 jobId=job_id,
                 failureDetails={"type": "JobFailed", "message": message[:MAX_FAILURE_MESSAGE]},
             )
@@ -213,7 +170,7 @@ def _service_fact(service: ServiceTypeDef) -> ServiceFact:
     )
 
 
-@lru_cache(maxsize=1)
+@cache
 def default_gateway() -> AwsGateway:
-    """The Lambda's gateway: created once per container, reused by every invocation."""
-    return AwsGateway()
+    """The Lambda's gateway: created on the first invocation, reused by the next ones."""
+    return AwsGateway(AwsClients())

@@ -8,8 +8,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from health_check.aws import CLIENT_CONFIG, AwsGateway, default_gateway
+from health_check.clients import CLIENT_CONFIG, AwsClients
 from health_check.errors import AwsCallError
+from health_check.gateway import AwsGateway, default_gateway
 
 from tests.unit.health_check.conftest import Aws
 from tests.unit.health_check.fakes import APPLICATION, CLUSTER, PREFIX, REGION, inject_timeout
@@ -42,9 +43,9 @@ def test_alarms_are_read_by_prefix_only(aws: Aws) -> None:
 
 def test_alarms_are_one_paginated_call_of_100_per_page_asking_for_both_kinds() -> None:
     # GIVEN a CloudWatch that answers in two pages (moto does not paginate DescribeAlarms)
-    gateway = AwsGateway(boto3.Session(region_name=REGION))
+    gateway = AwsGateway(AwsClients(boto3.Session(region_name=REGION)))
     base = {"AlarmNamePrefix": PREFIX, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
-    with Stubber(gateway.cloudwatch) as stub:
+    with Stubber(gateway.clients.cloudwatch) as stub:
         stub.add_response(
             "describe_alarms",
             {"MetricAlarms": [{"AlarmName": "a", "StateValue": "OK"}], "NextToken": "page-2"},
@@ -68,7 +69,7 @@ def test_services_are_described_in_batches_of_ten(
     # GIVEN 23 steady services
     names = [f"svc-{n:02}" for n in range(23)]
     aws.services(monkeypatch, names, running=2)
-    calls = count_calls(aws.gateway.ecs, "DescribeServices")
+    calls = count_calls(aws.gateway.clients.ecs, "DescribeServices")
     # WHEN
     services = aws.gateway.describe_services(CLUSTER, tuple(names))
     # THEN three calls of at most ten services, facts in the requested order
@@ -87,7 +88,7 @@ def test_a_service_ecs_does_not_know_is_missing(aws: Aws, monkeypatch: pytest.Mo
 
 
 def test_blue_green_services_are_judged_by_their_task_sets() -> None:
-    gateway = AwsGateway(boto3.Session(region_name=REGION))
+    gateway = AwsGateway(AwsClients(boto3.Session(region_name=REGION)))
     service = {
         "serviceName": "api-service-dev",
         "status": "ACTIVE",
@@ -97,7 +98,7 @@ def test_blue_green_services_are_judged_by_their_task_sets() -> None:
         "taskSets": [{"status": "PRIMARY"}, {"status": "ACTIVE"}],
         "deployments": [{"status": "PRIMARY"}],
     }
-    with Stubber(gateway.ecs) as stub:
+    with Stubber(gateway.clients.ecs) as stub:
         stub.add_response("describe_services", {"services": [service], "failures": []})
         (fact,) = gateway.describe_services(CLUSTER, ("api-service-dev",))
     # the old task set still exists: not steady yet
@@ -122,7 +123,7 @@ def test_a_deployment_is_stopped_with_rollback(aws: Aws) -> None:
 
 
 def test_a_timeout_becomes_an_aws_call_error_naming_the_call(aws: Aws) -> None:
-    inject_timeout(aws.gateway.cloudwatch, "DescribeAlarms", "read")
+    inject_timeout(aws.gateway.clients.cloudwatch, "DescribeAlarms", "read")
     with pytest.raises(AwsCallError, match=r"cloudwatch:DescribeAlarms failed: ReadTimeoutError"):
         aws.gateway.describe_alarms(PREFIX)
 
@@ -130,10 +131,12 @@ def test_a_timeout_becomes_an_aws_call_error_naming_the_call(aws: Aws) -> None:
 def test_timeouts_are_retried_before_giving_up(aws: Aws) -> None:
     # GIVEN a client allowed two attempts
     gateway = AwsGateway(
-        boto3.Session(region_name=REGION),
-        config=Config(connect_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}),
+        AwsClients(
+            boto3.Session(region_name=REGION),
+            config=Config(connect_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}),
+        )
     )
-    attempts = inject_timeout(gateway.cloudwatch, "DescribeAlarms", "connect")
+    attempts = inject_timeout(gateway.clients.cloudwatch, "DescribeAlarms", "connect")
     # WHEN / THEN
     with pytest.raises(AwsCallError, match="ConnectTimeoutError"):
         gateway.describe_alarms(PREFIX)
@@ -154,5 +157,5 @@ def test_the_lambda_gateway_and_its_clients_are_created_once_per_container() -> 
     default_gateway.cache_clear()
     first = default_gateway()
     assert default_gateway() is first
-    assert first.cloudwatch is first.cloudwatch
+    assert first.clients.cloudwatch is first.clients.cloudwatch
     default_gateway.cache_clear()
