@@ -107,6 +107,13 @@ class VirtualClock:
     def time(self) -> float:
         return EPOCH + self.now
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """The hooks' Clock.wait: only this invocation could set `event` (one thread runs at a
+        time), so a virtual sleep and a look at the event afterwards is the same wait."""
+        if not event.is_set():
+            self.sleep(seconds)
+        return event.is_set()
+
     def sleep(self, seconds: float) -> None:
         invocation = self.running
         if invocation is None:

@@ -130,6 +130,8 @@ class CodeDeploy:
             f"{deployment.id} created by {creator}: {group_name} -> "
             f"{deployment.release}" + (" (alarm monitoring overridden)" if override_alarms else ""),
         )
+        world.active_deployments += 1
+        world.nudge()
         world.env.process(self._run(deployment))
         world.env.process(self._watch_alarms(deployment))
         return deployment
@@ -207,6 +209,7 @@ class CodeDeploy:
             fleet.primary = d.replacement
             d.status, d.completed_at = "Succeeded", world.t
             world.log("CodeDeploy", f"{d.id}: Succeeded ({d.group.name} serves {d.release})")
+        world.active_deployments -= 1
         assert d.finished is not None
         d.finished.succeed(d.status)
 

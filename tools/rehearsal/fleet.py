@@ -107,6 +107,7 @@ class Fleet:
             desired=self.spec.desired_count,
         )
         self.task_sets.append(task_set)
+        self.world.nudge()
         for _ in range(task_set.desired):
             self.world.env.process(self._run_task(task_set, immediately=start_now))
         return task_set
@@ -114,6 +115,7 @@ class Fleet:
     def delete_task_set(self, task_set: TaskSet) -> None:
         """Tasks stop; their targets drain for the deregistration delay."""
         task_set.deleted = True
+        self.world.nudge()
         for task in task_set.tasks:
             self._deregister(task)
             task.state = "STOPPED"
@@ -166,7 +168,7 @@ class Fleet:
         """The target group's health checker: one request per target every interval."""
         spec = self.groups[group].health_check
         while True:
-            yield self.world.env.timeout(spec.interval)
+            yield self.world.pause(spec.interval)
             kept = []
             for target in self.targets[group]:
                 if target.state == "draining":
@@ -207,6 +209,7 @@ class Fleet:
 
     def route(self, weights: dict[str, int], *, who: str) -> None:
         self.weights = {group: weight for group, weight in weights.items() if weight}
+        self.world.nudge()
         shown = ", ".join(
             f"{self.release_on(g) or 'nothing'} {100 * s:.0f}%" for g, s in self.shares().items()
         )

@@ -69,9 +69,12 @@ class World:
     origin: float = 0.0
     clock: VirtualClock = field(init=False)
     metrics: MetricStore = field(init=False)
+    active_deployments: int = 0
+    _wake: simpy.Event = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.clock = VirtualClock(self.env)
+        self._wake = self.env.event()
         self.metrics = MetricStore(delay=float(self.assumptions["metric_delay_seconds"]))
         baseline = self.scenario.baseline
         for environment, services in self.system.environments.items():
@@ -132,6 +135,36 @@ class World:
         if share >= 1.0:
             fleet.full_traffic.setdefault(release, self.now)
 
+    # ------------------------------------------------------------ quiet periods
+    # While nothing can change (no deployment, no task starting, no latent error), the users and
+    # the health checkers step a minute at a time; any change wakes them at once. A three-day
+    # approval wait then costs seconds, not minutes, and nothing observable differs.
+    QUIET_STEP_SECONDS = 60.0
+
+    def quiet(self) -> bool:
+        for fleet in self.fleets.values():
+            if len(fleet.weights) > 1 or any(
+                t.state in {"initial", "draining"} for ts in fleet.targets.values() for t in ts
+            ) or any(task.state == "PROVISIONING" for ts in fleet.task_sets for task in ts.tasks):
+                return False
+            for group in fleet.shares():
+                release = fleet.release_on(group)
+                if release is not None and self.behaviour(fleet.spec.service, release).defective:
+                    return False
+        return self.active_deployments == 0
+
+    def pause(self, seconds: float) -> simpy.Event:
+        """`seconds` normally; a quiet minute (cut short by any change) when nothing can change."""
+        if seconds < self.QUIET_STEP_SECONDS and self.quiet():
+            return self.env.timeout(self.QUIET_STEP_SECONDS) | self._wake
+        return self.env.timeout(seconds)
+
+    def nudge(self) -> None:
+        """Something changed: end every quiet pause now."""
+        if not self._wake.triggered:
+            self._wake.succeed()
+        self._wake = self.env.event()
+
     # ------------------------------------------------------------ running actors
     def start(self) -> None:
         for fleet in self.fleets.values():
@@ -166,7 +199,7 @@ class World:
                 )
             if self.now >= next_gauge:
                 next_gauge += 60.0
-            yield self.env.timeout(tick)
+            yield self.pause(tick)
 
     def _alarm_evaluation(self) -> Generator[simpy.Event, Any, None]:
         interval = float(self.assumptions["alarm_evaluation_interval_seconds"])
