@@ -88,8 +88,8 @@ else
 	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
 
-rehearse: $(STAMP) ## Rehearse a failed release on the local stack (after `make deploy`)
-	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy rehearse
+rehearse: $(STAMP) ## Play releases through the templates and the Lambda code on a virtual clock: SCENARIO=<file>, ARGS=--json
+	$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
 
 release-clock: $(STAMP) ## Print the release timings read from the templates
 	$(BIN)/python scripts/release_clock.py

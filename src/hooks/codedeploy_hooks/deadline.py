@@ -16,14 +16,13 @@ from typing import Protocol
 
 from codedeploy_hooks.errors import CheckCancelledError
 
-# How often a wait looks for a cancellation: an abandoned check stops this soon after it is told.
-CANCELLATION_POLL_SECONDS = 0.25
-
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...
 
-    def sleep(self, seconds: float) -> None: ...
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait until `event` is set or `seconds` have passed; True if it was set."""
+        ...
 
 
 class SystemClock:
@@ -32,8 +31,8 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(seconds)
 
 
 @dataclass(frozen=True)
@@ -72,16 +71,13 @@ class Deadline:
             raise CheckCancelledError("check cancelled: its hook already reported Failed")
 
     def wait(self, seconds: float) -> None:
-        """Sleep `seconds` (less if the deadline comes first). The clock sleeps in short slices,
-        so a cancellation ends the wait within one slice, with CheckCancelledError."""
+        """Sleep `seconds` (less if the deadline comes first); a cancellation ends the wait at
+        once, with CheckCancelledError."""
+        self.raise_if_cancelled()
         left = self.cap(seconds)
-        while True:
-            self.raise_if_cancelled()
-            if left <= 0:
-                return
-            step = min(left, CANCELLATION_POLL_SECONDS)
-            self.clock.sleep(step)
-            left = min(left - step, self.remaining())
+        if left > 0:
+            self.clock.wait(self.cancellation, left)
+        self.raise_if_cancelled()
 
     def cap(self, seconds: float) -> float:
         """`seconds`, or less if the deadline comes first."""

@@ -172,11 +172,14 @@ class VirtualClock:
     def monotonic(self) -> float:
         return self.now
 
-    def sleep(self, seconds: float) -> None:
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set():
+            return True
         self.slept.append(seconds)
         self.now += seconds
         if self.on_sleep is not None:
             self.on_sleep(seconds)
+        return event.is_set()
 
 
 def runtime(

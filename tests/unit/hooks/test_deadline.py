@@ -59,12 +59,12 @@ def test_a_wait_ends_at_the_deadline_when_that_comes_first() -> None:
     assert deadline.expired
 
 
-def test_a_wait_cancelled_during_a_slice_raises_before_sleeping_again() -> None:
-    # GIVEN a deadline that is cancelled while its wait sleeps the first slice
+def test_a_wait_cancelled_while_it_sleeps_raises_before_sleeping_again() -> None:
+    # GIVEN a deadline that is cancelled while its wait sleeps
     clock = VirtualClock()
     deadline = Deadline.after(60, clock)
     clock.on_sleep = lambda _: deadline.cancel()
-    # WHEN / THEN the wait stops with a cancellation after that one slice
+    # WHEN / THEN the wait stops with a cancellation after that one sleep
     with pytest.raises(CheckCancelledError):
         deadline.wait(30)
     assert len(clock.slept) == 1

@@ -1,0 +1,75 @@
+"""`make rehearse`: play the scenario library (or one scenario) through the templates and the real
+Lambda code, this design beside the original, and print what users went through.
+
+Exit status: 0 when every scenario not marked expected_to_fail meets its `expect`, 1 otherwise,
+2 when a scenario cannot be run (a bad file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tools.rehearsal import report
+from tools.rehearsal.run import Result, run
+from tools.rehearsal.scenario import ScenarioError, library, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make rehearse", description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", type=Path, help="one scenario file: print its timeline")
+    parser.add_argument("--design", choices=["current", "original", "both"], default="both")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help="write the figures as JSON (to PATH, or standard output)",
+    )
+    args = parser.parse_args(argv)
+    paths = [args.scenario] if args.scenario else library()
+    designs = ["current", "original"] if args.design == "both" else [args.design]
+    try:
+        scenarios = [load(path) for path in paths]
+    except ScenarioError as error:
+        print(f"rehearse: {error}", file=sys.stderr)
+        return 2
+    results: list[Result] = []
+    for scenario in scenarios:
+        for design in designs:
+            result = run(scenario, design)
+            results.append(result)
+            if args.scenario:
+                print(report.timeline(result), end="\n\n")
+    if args.json:
+        text = report.dumps(results)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    if not args.scenario and len(designs) == 2:
+        print(report.table(list(zip(results[::2], results[1::2], strict=True))))
+    elif not args.scenario:
+        for result in results:
+            print(f"{result.scenario.name}: {report.figures_line(result)}")
+    missed = [
+        r
+        for r in results
+        if r.design == "current" and not r.met and not r.scenario.expected_to_fail
+    ]
+    for result in missed:
+        print(f"MISSED {result.scenario.name}: {'; '.join(result.misses)}", file=sys.stderr)
+    unexpected_pass = [
+        r for r in results if r.design == "current" and r.met and r.scenario.expected_to_fail
+    ]
+    for result in unexpected_pass:
+        print(
+            f"note: {result.scenario.name} is marked expected_to_fail but met its expectations",
+            file=sys.stderr,
+        )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

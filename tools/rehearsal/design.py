@@ -1,0 +1,92 @@
+"""Design variants applied on top of the templates' settings.
+
+`current` is the templates as they are. `original` is the design this project started from, for
+comparison in the same run: target-group health checks every 30 s with 5 checks to healthy, a 300 s
+deregistration delay, a 5XX alarm of "count > 10 over 2 x 300 s", no lifecycle hooks, and the
+validator after the deployments (as the pipeline template already places it). Everything else
+(pipeline, deployment groups, traffic shifting) is the templates'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tools.rehearsal.system import (
+    AlarmSpec,
+    HealthCheck,
+    MetricQuery,
+    ServiceEnvironment,
+    System,
+    TargetGroupSpec,
+)
+
+DESIGNS = ("current", "original")
+
+ORIGINAL_HEALTH_CHECK_INTERVAL = 30
+ORIGINAL_HEALTHY_THRESHOLD = 5
+ORIGINAL_DEREGISTRATION_DELAY = 300
+ORIGINAL_5XX_PERIOD = 300
+ORIGINAL_5XX_EVALUATION_PERIODS = 2
+ORIGINAL_5XX_THRESHOLD = 10
+
+
+def apply(design: str, system: System) -> System:
+    if design == "current":
+        return system
+    if design != "original":
+        raise ValueError(f"unknown design {design!r}; known: {', '.join(DESIGNS)}")
+    return dataclasses.replace(
+        system,
+        hooks={},
+        environments={
+            env: {name: _original_service(spec) for name, spec in services.items()}
+            for env, services in system.environments.items()
+        },
+    )
+
+
+def _original_service(spec: ServiceEnvironment) -> ServiceEnvironment:
+    return dataclasses.replace(
+        spec,
+        blue=_original_target_group(spec.blue),
+        green=_original_target_group(spec.green),
+        alarms=tuple(_original_alarm(alarm) for alarm in spec.alarms),
+    )
+
+
+def _original_target_group(group: TargetGroupSpec) -> TargetGroupSpec:
+    return dataclasses.replace(
+        group,
+        health_check=HealthCheck(
+            interval=ORIGINAL_HEALTH_CHECK_INTERVAL,
+            healthy_threshold=ORIGINAL_HEALTHY_THRESHOLD,
+            unhealthy_threshold=group.health_check.unhealthy_threshold,
+            path=group.health_check.path,
+        ),
+        deregistration_delay=ORIGINAL_DEREGISTRATION_DELAY,
+    )
+
+
+def _original_alarm(alarm: AlarmSpec) -> AlarmSpec:
+    """The 5XX alarm becomes a count over 300 s periods; the others stay as templated."""
+    five_xx = [q for q in alarm.queries if q.metric_name == "HTTPCode_Target_5XX_Count"]
+    if not five_xx:
+        return alarm
+    raw = tuple(
+        dataclasses.replace(q, period=ORIGINAL_5XX_PERIOD, return_data=False) for q in five_xx
+    )
+    total = MetricQuery(
+        id="errors",
+        return_data=True,
+        expression=" + ".join(f"FILL({q.id}, 0)" for q in raw),
+    )
+    return dataclasses.replace(
+        alarm,
+        queries=(total, *raw),
+        period=ORIGINAL_5XX_PERIOD,
+        evaluation_periods=ORIGINAL_5XX_EVALUATION_PERIODS,
+        datapoints_to_alarm=ORIGINAL_5XX_EVALUATION_PERIODS,
+        threshold=ORIGINAL_5XX_THRESHOLD,
+        comparison="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+    )

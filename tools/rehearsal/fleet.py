@@ -1,0 +1,295 @@
+"""ECS tasks, target groups and the listeners in front of them, for one service in one environment,
+and the user traffic that flows through them into the load balancer's metrics.
+
+Sources (docs/rehearsal.md has the quotes):
+- A newly registered target must pass one health check to become healthy; the healthy threshold
+  applies to targets returning to service; draining lasts the deregistration delay:
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html
+- Weighted forward actions: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html
+- ALB metrics per 60 s, only when there are requests (RequestCount, HTTPCode_Target_5XX_Count):
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import simpy
+
+    from tools.rehearsal.behaviour import Behaviour
+    from tools.rehearsal.system import ServiceEnvironment, TargetGroupSpec
+    from tools.rehearsal.world import World
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Task:
+    id: str
+    ip: str
+    release: str
+    task_set: str
+    state: str = "PROVISIONING"  # PROVISIONING -> RUNNING -> STOPPED
+
+
+@dataclass
+class Target:
+    task: Task
+    state: str = "initial"
+    reason: str | None = "Elb.RegistrationInProgress"
+    passes: int = 0
+    failures: int = 0
+    drained_at: float | None = None
+    registered_at: float = 0.0
+
+
+@dataclass
+class TaskSet:
+    id: str
+    release: str
+    task_definition: str
+    target_group: str
+    status: str  # PRIMARY (serving) or ACTIVE (the other one during a deployment)
+    desired: int
+    tasks: list[Task] = field(default_factory=list)
+    deleted: bool = False
+
+
+class Fleet:
+    """One service in one environment: its task sets, both target groups and both listeners."""
+
+    def __init__(self, world: World, spec: ServiceEnvironment, release: str) -> None:
+        self.world = world
+        self.spec = spec
+        self.groups: dict[str, TargetGroupSpec] = {
+            spec.blue.arn: spec.blue,
+            spec.green.arn: spec.green,
+        }
+        self.targets: dict[str, list[Target]] = {spec.blue.arn: [], spec.green.arn: []}
+        # The production listener's forward action (weights) and the test listener's target.
+        self.weights: dict[str, int] = {spec.blue.arn: 1}
+        self.test_target_group = spec.blue.arn
+        self.task_sets: list[TaskSet] = []
+        self.task_definition_revision = 0
+        # When each release first served users here, and first served all of them.
+        self.first_traffic: dict[str, float] = {}
+        self.full_traffic: dict[str, float] = {}
+        initial = self.create_task_set(release, spec.blue.arn, status="PRIMARY", start_now=True)
+        self.primary = initial
+
+    # ------------------------------------------------------------ ECS
+    def register_task_definition(self, release: str) -> str:
+        self.task_definition_revision += 1
+        return (
+            f"arn:aws:ecs:eu-west-1:123456789012:task-definition/{self.spec.task_family}:"
+            f"{self.task_definition_revision}"
+        )
+
+    def release_of_task_definition(self, arn: str) -> str:
+        return self.world.task_definition_releases[arn]
+
+    def create_task_set(
+        self, release: str, target_group: str, *, status: str = "ACTIVE", start_now: bool = False
+    ) -> TaskSet:
+        task_definition = self.register_task_definition(release)
+        self.world.task_definition_releases[task_definition] = release
+        task_set = TaskSet(
+            id=f"ecs-svc/{next(_ids):019d}",
+            release=release,
+            task_definition=task_definition,
+            target_group=target_group,
+            status=status,
+            desired=self.spec.desired_count,
+        )
+        self.task_sets.append(task_set)
+        self.world.nudge()
+        for _ in range(task_set.desired):
+            self.world.env.process(self._run_task(task_set, immediately=start_now))
+        return task_set
+
+    def delete_task_set(self, task_set: TaskSet) -> None:
+        """Tasks stop; their targets drain for the deregistration delay."""
+        task_set.deleted = True
+        self.world.nudge()
+        for task in task_set.tasks:
+            self._deregister(task)
+            task.state = "STOPPED"
+        if task_set in self.task_sets:
+            self.task_sets.remove(task_set)
+
+    def _run_task(
+        self, task_set: TaskSet, *, immediately: bool
+    ) -> Generator[simpy.Event, Any, None]:
+        """One task slot: start (image pull and start-up), run, and be replaced if it stops."""
+        world = self.world
+        while not task_set.deleted:
+            number = next(_ids)
+            task = Task(
+                id=f"task-{number}",
+                ip=f"10.0.{(number // 250) % 250}.{number % 250 + 2}",
+                release=task_set.release,
+                task_set=task_set.id,
+            )
+            task_set.tasks.append(task)
+            if not immediately:
+                yield world.env.timeout(world.start_seconds(self.spec.service, task_set.release))
+            immediately = False
+            if task_set.deleted:
+                return
+            behaviour = world.behaviour(self.spec.service, task_set.release)
+            if not behaviour.starts:
+                task.state = "STOPPED"
+                task_set.tasks.remove(task)
+                world.log("ECS", f"{self.label}: task of {task_set.release} exited during start-up")
+                yield world.env.timeout(world.assumptions["ecs_task_replacement_seconds"])
+                continue
+            task.state = "RUNNING"
+            self.targets[task_set.target_group].append(Target(task=task, registered_at=world.now))
+            return
+
+    def _deregister(self, task: Task) -> None:
+        for group, targets in self.targets.items():
+            for target in targets:
+                if target.task is task and target.state != "draining":
+                    target.state, target.reason = "draining", "Target.DeregistrationInProgress"
+                    target.drained_at = self.world.now + self.groups[group].deregistration_delay
+
+    # ------------------------------------------------------------ load balancer
+    @property
+    def label(self) -> str:
+        return f"{self.spec.environment}/{self.spec.service}"
+
+    def health_checks(self, group: str) -> Generator[simpy.Event, Any, None]:
+        """The target group's health checker: one request per target every interval."""
+        spec = self.groups[group].health_check
+        while True:
+            yield self.world.pause(spec.interval)
+            kept = []
+            for target in self.targets[group]:
+                if target.state == "draining":
+                    if target.drained_at is not None and self.world.now >= target.drained_at:
+                        continue
+                    kept.append(target)
+                    continue
+                kept.append(target)
+                if target.registered_at >= self.world.now:
+                    continue  # registered this instant: its first check is the next one
+                passing = target.task.state == "RUNNING"
+                if passing:
+                    target.passes, target.failures = target.passes + 1, 0
+                    # A new target needs one passing check; a recovering one the threshold.
+                    if target.state == "initial" or (
+                        target.state == "unhealthy" and target.passes >= spec.healthy_threshold
+                    ):
+                        target.state, target.reason = "healthy", None
+                else:
+                    target.failures, target.passes = target.failures + 1, 0
+                    if target.failures >= spec.unhealthy_threshold:
+                        target.state, target.reason = "unhealthy", "Target.FailedHealthChecks"
+            self.targets[group] = kept
+
+    def healthy(self, group: str) -> list[Target]:
+        return [t for t in self.targets[group] if t.state == "healthy"]
+
+    def release_on(self, group: str) -> str | None:
+        """The release a target group serves (its registered, non-draining targets)."""
+        for target in self.targets[group]:
+            if target.state in {"healthy", "initial", "unhealthy"}:
+                return target.task.release
+        return None
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.weights.values())
+        return {group: weight / total for group, weight in self.weights.items() if weight and total}
+
+    def route(self, weights: dict[str, int], *, who: str) -> None:
+        self.weights = {group: weight for group, weight in weights.items() if weight}
+        self.world.nudge()
+        shown = ", ".join(
+            f"{self.release_on(g) or 'nothing'} {100 * s:.0f}%" for g, s in self.shares().items()
+        )
+        self.world.log(who, f"{self.label}: production listener -> {shown}")
+
+    def running_tasks(self) -> int:
+        return sum(1 for ts in self.task_sets for t in ts.tasks if t.state == "RUNNING")
+
+    # ------------------------------------------------------------ requests
+    def serve(self, seconds: float, requests_per_second: float) -> dict[str, Any]:
+        """User traffic for `seconds`: metrics by target group, and which release served whom."""
+        world = self.world
+        served: dict[str, float] = {}
+        error_rates: dict[str, float] = {}
+        bad_share = 0.0
+        for group, share in self.shares().items():
+            release = self.release_on(group)
+            requests = requests_per_second * seconds * share
+            if release is None:
+                continue
+            if share > 0:
+                world.note_traffic(self, release, share)
+            behaviour = world.behaviour(self.spec.service, release)
+            rate = self.error_rate(release, behaviour)
+            served[release] = served.get(release, 0.0) + share
+            error_rates[group] = rate
+            if rate > 0:
+                bad_share += share
+            if requests > 0 and self.healthy(group):
+                dimensions = {
+                    "LoadBalancer": world.system.load_balancer.full_name,
+                    "TargetGroup": self.groups[group].full_name,
+                }
+                world.put_metric("AWS/ApplicationELB", "RequestCount", dimensions, requests)
+                if rate > 0:
+                    world.put_metric(
+                        "AWS/ApplicationELB",
+                        "HTTPCode_Target_5XX_Count",
+                        dimensions,
+                        requests * rate,
+                    )
+                world.put_metric(
+                    "AWS/ApplicationELB",
+                    "TargetResponseTime",
+                    dimensions,
+                    behaviour.latency_ms / 1000,
+                )
+        return {"served": served, "bad_share": bad_share, "error_rates": error_rates}
+
+    def error_rate(self, release: str, behaviour: Behaviour) -> float:
+        trigger = (
+            self.full_traffic if behaviour.errors_after == "full_traffic" else self.first_traffic
+        ).get(release)
+        partner_serves = False
+        if behaviour.broken_with is not None:
+            partner = self.world.fleet(self.spec.environment, behaviour.broken_with.service)
+            partner_serves = any(
+                partner.release_on(g) == behaviour.broken_with.release for g in partner.shares()
+            )
+        return behaviour.user_error_rate(
+            seconds_since_trigger=None if trigger is None else self.world.now - trigger,
+            partner_serves=partner_serves,
+        )
+
+    def sample(self) -> None:
+        """Gauges the load balancer and Container Insights publish every minute."""
+        world = self.world
+        for group, spec in self.groups.items():
+            world.put_metric(
+                "AWS/ApplicationELB",
+                "HealthyHostCount",
+                {
+                    "LoadBalancer": world.system.load_balancer.full_name,
+                    "TargetGroup": spec.full_name,
+                },
+                float(len(self.healthy(group))),
+            )
+        world.put_metric(
+            "ECS/ContainerInsights",
+            "RunningTaskCount",
+            {"ClusterName": self.spec.cluster, "ServiceName": self.spec.ecs_service},
+            float(self.running_tasks()),
+        )

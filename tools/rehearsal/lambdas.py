@@ -1,0 +1,186 @@
+"""AWS Lambda running the project's real function code: asynchronous invocation with its retries,
+throttling, timeouts and event age, as the templates configure each function.
+
+The code is imported from src/ afresh for every rehearsal (a cold start: no client or cache
+survives from another run) and called through its `handle(event, context, runtime)` seam with
+the runtime its own `Runtime.from_aws()` builds; only the clock is the rehearsal's (and, for the
+smoke test, the HTTP probe, which the model answers instead of opening sockets). AWS itself is
+faked below botocore (fake_aws.py), so the clients, their configuration and every call are real.
+
+Sources (docs/rehearsal.md has the quotes):
+- Asynchronous invocation: two retries, one and two minutes apart; throttles retried for up to six
+  hours; MaximumRetryAttempts and MaximumEventAgeInSeconds:
+  https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+- CodePipeline invokes the function asynchronously:
+  https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tools.rehearsal.clock import Invocation, LambdaKilled
+
+if TYPE_CHECKING:
+    import simpy
+
+    from tools.rehearsal.system import FunctionSpec
+    from tools.rehearsal.world import World
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Packages of the function code; a rehearsal imports them afresh.
+_PACKAGES = ("codedeploy_hooks", "health_check")
+_BASE_ENVIRONMENT = {
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "rehearsal",
+    "AWS_SECRET_ACCESS_KEY": "rehearsal",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Rehearsal",
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+}
+
+
+@dataclass
+class LambdaContext:
+    """The fields of Lambda's context object the code reads, on virtual time."""
+
+    function_name: str
+    invocation: Invocation
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "rehearsal"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.invocation.remaining_millis()
+
+
+@dataclass
+class Outcome:
+    function: str
+    ok: bool
+    detail: str
+    response: Any = None
+
+
+class LambdaService:
+    def __init__(self, world: World, probe: Callable[..., Any]) -> None:
+        self.world = world
+        self.probe = probe
+        self.modules: dict[str, Any] = {}
+        self.invocations: list[tuple[float, str]] = []  # (scenario time, function) of each run
+        _fresh_import()
+
+    # ------------------------------------------------------------ invocation
+    def invoke_async(self, function_name: str, event: dict[str, Any], *, caller: str) -> None:
+        """Lambda's event queue: accepted at once, run (and retried) in the background."""
+        function = self.world.system.function_by_arn_or_name(function_name)
+        self.world.env.process(self._async(function, event, caller))
+
+    def _async(
+        self, function: FunctionSpec, event: dict[str, Any], caller: str
+    ) -> Generator[simpy.Event, Any, None]:
+        world = self.world
+        queued_at = world.now
+        errors = 0
+        delays = world.assumptions["lambda_async_retry_delays_seconds"]
+        while True:
+            if world.now - queued_at > function.max_event_age:
+                world.log(
+                    "Lambda",
+                    f"{function.name}: event from {caller} older than "
+                    f"{function.max_event_age:g} s, discarded",
+                )
+                return
+            if world.scenario.faults.throttled(function.name, world.t):
+                world.log("Lambda", f"{function.name}: throttled, the event queue retries later")
+                yield world.env.timeout(float(world.assumptions["lambda_throttle_retry_seconds"]))
+                continue
+            outcome = yield world.env.process(self.run(function, event))
+            if outcome.ok:
+                return
+            errors += 1
+            if errors > function.max_retry_attempts:
+                world.log("Lambda", f"{function.name}: {outcome.detail}; no retries left")
+                return
+            delay = float(delays[min(errors, len(delays)) - 1])
+            world.log("Lambda", f"{function.name}: {outcome.detail}; retry {errors} in {delay:g} s")
+            yield world.env.timeout(delay)
+
+    def run(
+        self, function: FunctionSpec, event: dict[str, Any]
+    ) -> Generator[simpy.Event, Any, Outcome]:
+        """One invocation: the function's code until it returns, raises or times out."""
+        world = self.world
+        self.invocations.append((world.t, function.name))
+        crash = world.scenario.faults.take_crash(function.name, world.t)
+        environment = {**_BASE_ENVIRONMENT, **function.environment}
+        invocation = Invocation(world.clock, function.name, function.timeout)
+        context = LambdaContext(function.name, invocation, aws_request_id=str(uuid.uuid4()))
+
+        def call() -> Any:
+            if crash:
+                raise RuntimeError(f"injected fault: {crash}")
+            module = self._module(function)
+            return module.handle(event, context, self._runtime(module))
+
+        invocation.on_resume = lambda: os.environ.update(environment)
+        done = yield world.env.process(invocation.process(call))
+        if invocation.killed or isinstance(done.error, LambdaKilled):
+            return Outcome(
+                function.name, ok=False, detail=f"timed out after {function.timeout:g} s"
+            )
+        if done.error is not None:
+            return Outcome(
+                function.name, ok=False, detail=f"{type(done.error).__name__}: {done.error}"
+            )
+        return Outcome(function.name, ok=True, detail="returned", response=done.result)
+
+    # ------------------------------------------------------------ the code
+    def _module(self, function: FunctionSpec) -> Any:
+        module_name = function.handler.rsplit(".", 1)[0]
+        if module_name not in self.modules:
+            code_root = str(REPO_ROOT / function.code_uri)
+            if code_root not in sys.path:
+                sys.path.insert(0, code_root)
+            self.modules[module_name] = importlib.import_module(module_name)
+        return self.modules[module_name]
+
+    def _runtime(self, module: Any) -> Any:
+        """The function's own runtime (real clients), on the rehearsal's clock."""
+        runtime = module.Runtime.from_aws()
+        changes: dict[str, Any] = {"clock": self.world.clock}
+        names = {f.name for f in dataclasses.fields(runtime)}
+        if "dependencies" in names:
+            real = runtime.dependencies
+            changes["dependencies"] = lambda: dataclasses.replace(real(), probe=self.probe)
+        return dataclasses.replace(runtime, **changes)
+
+
+def _fresh_import() -> None:
+    for name in list(sys.modules):
+        if name.split(".")[0] in _PACKAGES:
+            del sys.modules[name]
