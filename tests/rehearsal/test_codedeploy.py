@@ -37,14 +37,25 @@ def test_lifecycle_events_run_in_aws_order_with_their_hooks() -> None:
         deployment = _deploy(rehearsal, "staging-api-service")
         _finish(world, deployment)
         texts = [e.text for e in world.events if deployment.id in e.text or "staging/api" in e.text]
-        order = ["AfterAllowTestTraffic -> invoke", "BeforeAllowTraffic -> invoke",
-                 "production listener -> r1 100%", "AfterAllowTraffic -> invoke",
-                 "original task set terminates", ": Succeeded ("]
+        order = [
+            "AfterAllowTestTraffic -> invoke",
+            "BeforeAllowTraffic -> invoke",
+            "production listener -> r1 100%",
+            "AfterAllowTraffic -> invoke",
+            "original task set terminates",
+            ": Succeeded (",
+        ]
         positions = [next(i for i, text in enumerate(texts) if step in text) for step in order]
         assert positions == sorted(positions)
         assert list(deployment.lifecycle) == [
-            "BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic",
-            "AfterAllowTestTraffic", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic",
+            "BeforeInstall",
+            "Install",
+            "AfterInstall",
+            "AllowTestTraffic",
+            "AfterAllowTestTraffic",
+            "BeforeAllowTraffic",
+            "AllowTraffic",
+            "AfterAllowTraffic",
         ]
 
 
@@ -52,8 +63,11 @@ def test_canary_shifts_ten_percent_then_everything_after_five_minutes() -> None:
     with model() as (rehearsal, world):
         deployment = _deploy(rehearsal, "production-api-service")
         _finish(world, deployment)
-        shares = [s.shares.get("r1", 0.0) for s in world.samples
-                  if s.environment == "production" and s.service == "api-service"]
+        shares = [
+            s.shares.get("r1", 0.0)
+            for s in world.samples
+            if s.environment == "production" and s.service == "api-service"
+        ]
         tick = world.assumptions["traffic_tick_seconds"]
         canary_ticks = sum(1 for share in shares if share == pytest.approx(0.1))
         assert canary_ticks * tick == pytest.approx(300, abs=2 * tick)

@@ -60,6 +60,9 @@ def test_user_traffic_follows_the_listener_weights() -> None:
         advance(world, 120)
         fleet.route({fleet.spec.blue.arn: 90, fleet.spec.green.arn: 10}, who="test")
         advance(world, 30)
-        latest = [s for s in world.samples if s.service == "auth-service"
-                  and s.environment == "production"][-1]
+        latest = [
+            s
+            for s in world.samples
+            if s.service == "auth-service" and s.environment == "production"
+        ][-1]
         assert latest.shares == {"r0": 0.9, "r1": 0.1}

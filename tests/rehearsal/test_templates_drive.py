@@ -19,15 +19,19 @@ def test_health_check_timing_comes_from_the_service_template(tmp_path: Path) -> 
     service = tmp_path / "pipeline" / "service.yaml"
     text = service.read_text()
     assert "HealthCheckIntervalSeconds: 5" in text
-    service.write_text(text.replace("HealthCheckIntervalSeconds: 5", "HealthCheckIntervalSeconds: 7"))
+    service.write_text(
+        text.replace("HealthCheckIntervalSeconds: 5", "HealthCheckIntervalSeconds: 7")
+    )
     spec = load_system(root=root).environments["production"]["api-service"]
     assert spec.blue.health_check.interval == 7
 
 
 def test_deployment_configuration_and_termination_wait_come_from_parameters() -> None:
     system = load_system(
-        {"ProductionTrafficShift": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
-         "BlueTerminationWaitMinutes": "9"}
+        {
+            "ProductionTrafficShift": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+            "BlueTerminationWaitMinutes": "9",
+        }
     )
     group = system.environments["production"]["auth-service"].deployment_group
     assert group.config_name == "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"

@@ -29,7 +29,7 @@ from tests.security.templates import (
     statements_of,
 )
 from tests.support import resources_of_type
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 ROOT = load_template(REPO_ROOT / "template.yaml")
 NETWORK = load_template(PIPELINE_DIR / "network.yaml")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import load_template
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
 # Enough passes for the deepest chain of nested-stack outputs feeding other stacks' parameters

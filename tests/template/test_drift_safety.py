@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.support import PIPELINE_DIR, load_template, resources_of_type
-from tests.template.cfn_render import Renderer
 from tests.template.stack_updates import ROOT, SERVICE_STACKS, changed_by
+from tools.cfn_render import Renderer
 
 ENVIRONMENTS = ("Staging", "Production")
 LISTENERS = {

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.template.cfn_render import Renderer
 from tests.template.stack_updates import NETWORK, ROOT, SERVICE, SERVICE_STACKS, nested_parameters
+from tools.cfn_render import Renderer
 
 EGRESS_MODES = ROOT["Parameters"]["EgressMode"]["AllowedValues"]
 ENVIRONMENTS = ("Staging", "Production")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 SERVICE_STACKS = {
     "ApiServiceStack": "api-service",

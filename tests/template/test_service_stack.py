@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import PIPELINE_DIR, load_template, resources_of_type
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 ENVIRONMENTS = ("Staging", "Production")
 SERVICE = "auth-service"

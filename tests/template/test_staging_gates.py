@@ -12,7 +12,7 @@ import yaml
 from synthetic_client.params import parse_event
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
-from tests.template.cfn_render import Renderer
+from tools.cfn_render import Renderer
 
 SERVICES = ("api-service", "auth-service", "notification-service")
 ENVIRONMENTS = ("staging", "production")

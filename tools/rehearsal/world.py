@@ -143,9 +143,13 @@ class World:
 
     def quiet(self) -> bool:
         for fleet in self.fleets.values():
-            if len(fleet.weights) > 1 or any(
-                t.state in {"initial", "draining"} for ts in fleet.targets.values() for t in ts
-            ) or any(task.state == "PROVISIONING" for ts in fleet.task_sets for task in ts.tasks):
+            if (
+                len(fleet.weights) > 1
+                or any(
+                    t.state in {"initial", "draining"} for ts in fleet.targets.values() for t in ts
+                )
+                or any(task.state == "PROVISIONING" for ts in fleet.task_sets for task in ts.tasks)
+            ):
                 return False
             for group in fleet.shares():
                 release = fleet.release_on(group)
