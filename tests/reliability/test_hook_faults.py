@@ -42,7 +42,7 @@ _ROOT = load_template(REPO_ROOT / "template.yaml")["Resources"]
 LAMBDA_TIMEOUT_SECONDS = {
     hook: float(_ROOT[function]["Properties"]["Timeout"]) for hook, function in FUNCTIONS.items()
 }
-# AfterAllowTraffic re-checks the alarms for a while; short here, on the real clock.
+# AfterAllowTraffic bakes for a while; short here, on the real clock.
 WATCHING = replace(SETTINGS, watch_seconds=0.05, watch_interval_seconds=0.005)
 
 
@@ -71,9 +71,11 @@ CALLS = [
     FaultCase("TrafficGuard", "DescribeListeners", 0),  # the production listener
     FaultCase("TrafficGuard", "DescribeListeners", 1),  # the test listener
     FaultCase("TrafficGuard", "DescribeTargetGroups"),
-    FaultCase("TrafficGuard", "DescribeAlarms"),
     FaultCase("TrafficGuard", "DescribeTargetHealth"),
-    FaultCase("TrafficGuard", "DescribeAlarms", 1, after_allow_traffic=True),  # while watching
+    # The bake, after AllowTraffic: green's targets again, green's own metrics, the alarms.
+    FaultCase("TrafficGuard", "DescribeTargetHealth", 1, after_allow_traffic=True),
+    FaultCase("TrafficGuard", "GetMetricData", after_allow_traffic=True),
+    FaultCase("TrafficGuard", "DescribeAlarms", after_allow_traffic=True),
     FaultCase("TrafficGuard", STATUS_CALL),
 ]
 

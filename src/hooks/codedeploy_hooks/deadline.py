@@ -20,6 +20,10 @@ from codedeploy_hooks.errors import CheckCancelledError
 class Clock(Protocol):
     def monotonic(self) -> float: ...
 
+    def time(self) -> float:
+        """Seconds since the epoch (for the time ranges of metric queries)."""
+        ...
+
     def wait(self, event: threading.Event, seconds: float) -> bool:
         """Wait until `event` is set or `seconds` have passed; True if it was set."""
         ...
@@ -30,6 +34,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return event.wait(seconds)

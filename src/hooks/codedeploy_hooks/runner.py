@@ -89,11 +89,19 @@ class CodeDeployStatusReporter:
         self._client = client
 
     def report(self, ids: HookIds, status: Status) -> None:
+        """One status call. A lifecycle event that already has a status (this hook reported before
+        Lambda retried it, or CodeDeploy gave up waiting) is the report's success, not an error:
+        raising would only make Lambda run the hook a further time."""
         try:
             self._client.put_lifecycle_event_hook_execution_status(
                 deploymentId=ids.deployment_id,
                 lifecycleEventHookExecutionId=ids.execution_id,
                 status=status,
+            )
+        except self._client.exceptions.LifecycleEventAlreadyCompletedException:
+            logger.info(
+                "lifecycle event already has a status: nothing to report",
+                extra={"deployment_id": ids.deployment_id, "status_not_sent": status},
             )
         except (ClientError, BotoCoreError) as error:
             raise StatusReportError(

@@ -93,6 +93,11 @@ class RecordingStatusClient:
     error: Exception | None = None
     calls: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def exceptions(self) -> Any:
+        """The modeled exceptions of a real CodeDeploy client (the reporter catches one)."""
+        return _SESSION.client("codedeploy").exceptions
+
     def put_lifecycle_event_hook_execution_status(self, **kwargs: str) -> dict[str, str]:
         self.calls.append(kwargs)
         if self.error is not None:
@@ -171,6 +176,9 @@ class VirtualClock:
 
     def monotonic(self) -> float:
         return self.now
+
+    def time(self) -> float:
+        return 1_767_225_600.0 + self.now
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         if event.is_set():

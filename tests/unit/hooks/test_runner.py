@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CodeDeployLifecycleHookEvent
 from botocore.exceptions import ClientError, ConnectTimeoutError
@@ -273,6 +274,22 @@ def test_a_failed_status_call_is_attempted_once_and_raises_a_clear_error(error: 
     with pytest.raises(StatusReportError, match="d-ABCDEF123"):
         _run(passing_check, CodeDeployStatusReporter(status_client))  # type: ignore[arg-type]
     assert status_client.statuses == ["Succeeded"]
+
+
+def test_an_event_that_already_has_a_status_is_the_reports_success_not_an_error() -> None:
+    # GIVEN CodeDeploy already holds a status for the lifecycle event (an earlier attempt of this
+    # invocation reported before Lambda retried it)
+    codedeploy = boto3.session.Session(region_name="us-east-1").client("codedeploy")
+    with Stubber(codedeploy) as stubber:
+        stubber.add_client_error(
+            "put_lifecycle_event_hook_execution_status",
+            service_error_code="LifecycleEventAlreadyCompletedException",
+        )
+        # WHEN the hook reports
+        outcome = _run(passing_check, CodeDeployStatusReporter(codedeploy))
+        # THEN the invocation ends normally (a raise would only make Lambda retry it again)
+        stubber.assert_no_pending_responses()
+    assert outcome.status == "Succeeded"
 
 
 def test_a_context_that_cannot_tell_the_remaining_time_still_gets_one_failed_report() -> None:

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 ENVIRONMENTS = frozenset({"staging", "production"})
 APPLICATION_PREFIX = "microservices-"
 BLUE_GREEN_PAIR = 2  # target groups in a blue/green pair
+# How the health check describes the deployments it creates to restore a known-good release
+# (contract with src/health_check: docs/contracts.md).
+RESTORE_DESCRIPTION = "Restore of the last known-good release"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class DeploymentTarget:
     test_listener_arns: tuple[str, ...]
     # Alarm names wired into the deployment group's alarm configuration (empty when disabled).
     alarm_names: tuple[str, ...]
+    # A restore of the last known-good release (the health check's, docs/contracts.md): the
+    # environment's alarms may be in ALARM because of the release it replaces, so only green's
+    # own signals judge it.
+    restore: bool = False
+
+    @property
+    def environment_alarm_prefix(self) -> str:
+        """Every alarm of the environment: {suffix}-{environment}-..."""
+        return f"{self.suffix}-{self.environment}-"
 
     @property
     def config_parameter(self) -> str:
@@ -121,6 +133,7 @@ def from_descriptions(
         prod_listener_arns=tuple((pair.get("prodTrafficRoute") or {}).get("listenerArns") or []),
         test_listener_arns=tuple((pair.get("testTrafficRoute") or {}).get("listenerArns") or []),
         alarm_names=alarm_names,
+        restore=str(deployment.get("description") or "").startswith(RESTORE_DESCRIPTION),
     )
     if len(target.target_group_names) != BLUE_GREEN_PAIR or not target.prod_listener_arns:
         raise DeploymentShapeError(

@@ -1,12 +1,29 @@
-"""BeforeAllowTraffic / AfterAllowTraffic: the service's alarms are not in ALARM and every target in
-the green target group is healthy; after AllowTraffic, keep watching the alarms for a while."""
+"""BeforeAllowTraffic / AfterAllowTraffic: judge green by green's own signals.
+
+BeforeAllowTraffic: every target in the green target group is healthy. Alarms are not read here:
+before traffic moves they measure the release being replaced (CodeDeploy's own alarm monitoring
+guards the deployment as a whole).
+
+AfterAllowTraffic is the bake, while the original task set still runs: for WATCH_SECONDS green's
+targets stay healthy, green's own 5XX rate stays under the limit, and no alarm of the environment
+goes into ALARM. A failure here is a Failed report, and CodeDeploy moves traffic back to the
+original task set within seconds. A restore of the last known-good release is judged by green's
+signals only: the environment's alarms may still be in ALARM because of the release it replaces.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
+from codedeploy_hooks.checks.green_signals import (
+    PERIOD_SECONDS,
+    error_rate_verdict,
+    read_minutes,
+)
 from codedeploy_hooks.checks.load_balancing import (
     TargetState,
     describe_listener,
@@ -45,39 +62,111 @@ class TargetHealth(Enum):
 
 
 def traffic_guard(target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
-    """The check: alarms first, then green's targets, then (after AllowTraffic) a watch."""
+    """The check: green's targets, then (after AllowTraffic) the bake."""
     if not target.test_listener_arns:
         return Verdict.fail(f"deployment group {target.deployment_group} has no test listener")
-    elbv2, cloudwatch, settings = deps.elbv2, deps.cloudwatch, deps.settings
-    prod = describe_listener(elbv2, target.prod_listener_arns[0]).target_group_arn
+    elbv2, settings = deps.elbv2, deps.settings
+    prod_listener = describe_listener(elbv2, target.prod_listener_arns[0])
+    prod = prod_listener.target_group_arn
     test = describe_listener(elbv2, target.test_listener_arns[0]).target_group_arn
     phase = traffic_phase(prod, test)
     green = prod if phase is TrafficPhase.AFTER_ALLOW_TRAFFIC else test
     _require_member(green, target_group_arns(elbv2, target.target_group_names))
-    logger.info("traffic guard", extra={"phase": phase.value, "green_target_group": green})
+    logger.info(
+        "traffic guard",
+        extra={"phase": phase.value, "green_target_group": green, "restore": target.restore},
+    )
 
-    verdicts = [check_alarms(cloudwatch, target)]
-    if verdicts[-1].passed:
-        verdicts.append(wait_for_targets(elbv2, green, settings=settings, deadline=deadline))
+    verdicts = [wait_for_targets(elbv2, green, settings=settings, deadline=deadline)]
     if verdicts[-1].passed and phase is TrafficPhase.AFTER_ALLOW_TRAFFIC and settings.watch_seconds:
-        verdicts.append(watch_alarms(cloudwatch, target, settings=settings, deadline=deadline))
+        verdicts.append(
+            bake(
+                target,
+                deps,
+                green=green,
+                load_balancer_arn=prod_listener.load_balancer_arn,
+                deadline=deadline,
+            )
+        )
     verdict = combine(verdicts)
     return Verdict(passed=verdict.passed, reason=f"{phase.value}: {verdict.reason}")
 
 
+def bake(
+    target: DeploymentTarget,
+    deps: Dependencies,
+    *,
+    green: str,
+    load_balancer_arn: str,
+    deadline: Deadline,
+) -> Verdict:
+    """Every interval for `watch_seconds`: green's targets healthy, green's 5XX rate within the
+    limit, and (unless a restore) no alarm of the environment in ALARM."""
+    settings = deps.settings
+    clock = deadline.clock
+    watch = deadline.within(settings.watch_seconds)
+    if watch.remaining() < settings.watch_seconds:
+        logger.warning(
+            "time budget shorter than WATCH_SECONDS: baking less",
+            extra={"watch_seconds": settings.watch_seconds, "budget": watch.remaining()},
+        )
+    # Green's requests since traffic moved: a minute back covers the minute it moved in.
+    since = _utc(clock.time() - PERIOD_SECONDS)
+    checks = 0
+    # At least one check, at the end of the first interval: a bake that looked at nothing must
+    # not pass, however short its budget.
+    while checks == 0 or not watch.expired:
+        watch.wait(settings.watch_interval_seconds)
+        checks += 1
+        targets = target_verdict(green, target_states(deps.elbv2, green))
+        if not targets.passed:
+            return Verdict.fail(f"during the bake: {targets.reason}")
+        minutes = read_minutes(
+            deps.cloudwatch,
+            load_balancer_arn=load_balancer_arn,
+            target_group_arn=green,
+            start=since,
+            end=_utc(clock.time()),
+        )
+        errors = error_rate_verdict(
+            minutes,
+            max_percent=settings.green_max_5xx_percent,
+            min_requests=settings.green_min_requests_per_minute,
+        )
+        if not errors.passed:
+            return Verdict.fail(f"during the bake: {errors.reason}")
+        if not target.restore:
+            alarms = environment_alarms(deps.cloudwatch, target)
+            if not alarms.passed:
+                return Verdict.fail(f"during the bake: {alarms.reason}")
+    scope = "green's signals (a restore)" if target.restore else "green and the environment"
+    return Verdict.ok(f"{scope} stayed healthy for {checks} check(s) of the bake")
+
+
+def _utc(epoch_seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.UTC)
+
+
+def environment_alarms(cloudwatch: CloudWatchClient, target: DeploymentTarget) -> Verdict:
+    """Every alarm of the environment (by the naming contract) and any other alarm the deployment
+    group names: none in ALARM, none missing."""
+    expected, states = alarm_states(cloudwatch, target.environment_alarm_prefix, target.alarm_names)
+    return alarm_verdict(expected, states)
+
+
 def alarm_states(
-    cloudwatch: CloudWatchClient, target: DeploymentTarget
+    cloudwatch: CloudWatchClient, prefix: str, names: Iterable[str]
 ) -> tuple[set[str], dict[str, str]]:
-    """The alarms to check (the deployment group's alarm configuration plus every alarm named with
-    the service's contract prefix) and their current states."""
+    """The alarms to check (`names` plus every alarm whose name starts with `prefix`) and their
+    current states."""
     states: dict[str, str] = {}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=target.alarm_prefix, AlarmTypes=_ALARM_TYPES
+        AlarmNamePrefix=prefix, AlarmTypes=_ALARM_TYPES
     )
     for page in pages:
         states.update(_states_of(page))
-    expected = set(target.alarm_names) | set(states)
-    unknown = sorted(set(target.alarm_names) - set(states))
+    expected = set(names) | set(states)
+    unknown = sorted(set(names) - set(states))
     for start in range(0, len(unknown), _NAMES_PER_CALL):
         page = cloudwatch.describe_alarms(
             AlarmNames=unknown[start : start + _NAMES_PER_CALL], AlarmTypes=_ALARM_TYPES
@@ -96,11 +185,6 @@ def _states_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, str]:
     return states
 
 
-def check_alarms(cloudwatch: CloudWatchClient, target: DeploymentTarget) -> Verdict:
-    expected, states = alarm_states(cloudwatch, target)
-    return alarm_verdict(expected, states)
-
-
 def wait_for_targets(
     elbv2: ElasticLoadBalancingv2Client,
     target_group_arn: str,
@@ -115,30 +199,6 @@ def wait_for_targets(
         if target_health(states) is not TargetHealth.PENDING or settle.expired:
             return target_verdict(target_group_arn, states)
         settle.wait(settings.target_poll_seconds)
-
-
-def watch_alarms(
-    cloudwatch: CloudWatchClient,
-    target: DeploymentTarget,
-    *,
-    settings: Settings,
-    deadline: Deadline,
-) -> Verdict:
-    """Re-check the alarms every interval for `watch_seconds` (or until the budget ends)."""
-    watch = deadline.within(settings.watch_seconds)
-    if watch.remaining() < settings.watch_seconds:
-        logger.warning(
-            "time budget shorter than WATCH_SECONDS: watching less",
-            extra={"watch_seconds": settings.watch_seconds, "budget": watch.remaining()},
-        )
-    checks = 0
-    while not watch.expired:
-        watch.wait(settings.watch_interval_seconds)
-        verdict = check_alarms(cloudwatch, target)
-        checks += 1
-        if not verdict.passed:
-            return Verdict.fail(f"while watching after AllowTraffic: {verdict.reason}")
-    return Verdict.ok(f"alarms stayed out of ALARM for {checks} re-check(s) after AllowTraffic")
 
 
 def _require_member(target_group_arn: str, pair: Iterable[str]) -> None:

@@ -11,14 +11,14 @@ from codedeploy_hooks.checks.traffic_guard import (
     TargetHealth,
     TrafficPhase,
     alarm_verdict,
-    check_alarms,
+    bake,
     combine,
+    environment_alarms,
     target_health,
     target_verdict,
     traffic_guard,
     traffic_phase,
     wait_for_targets,
-    watch_alarms,
 )
 from codedeploy_hooks.checks.verdict import Verdict
 from codedeploy_hooks.deadline import Deadline
@@ -120,7 +120,7 @@ def test_alarms_named_in_the_deployment_group_are_checked_even_outside_the_prefi
     resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
     target = replace(resolved, alarm_names=("custom-latency",))
     # WHEN the alarms are checked
-    verdict = check_alarms(client("cloudwatch"), target)
+    verdict = environment_alarms(client("cloudwatch"), target)
     # THEN the group's alarm counts alongside the prefixed ones
     assert not verdict.passed
     assert "custom-latency" in verdict.reason
@@ -131,7 +131,7 @@ def test_an_alarm_in_the_deployment_group_that_does_not_exist_fails_the_check(
 ) -> None:
     resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
     target = replace(resolved, alarm_names=("deleted-alarm",))
-    verdict = check_alarms(client("cloudwatch"), target)
+    verdict = environment_alarms(client("cloudwatch"), target)
     assert not verdict.passed
     assert "alarms not found: deleted-alarm" in verdict.reason
 
@@ -167,18 +167,27 @@ def test_a_target_poll_cancelled_while_waiting_polls_no_more(world: World) -> No
     assert elbv2.calls == ["describe_target_health"]
 
 
-def test_an_alarm_watch_cancelled_while_waiting_checks_no_more(world: World) -> None:
+def test_a_bake_cancelled_while_waiting_reads_no_more(world: World) -> None:
+    # GIVEN a bake whose deadline is cancelled during its first wait
     target = deployment.resolve(client("codedeploy"), world.deployment_id)
     clock = VirtualClock()
     deadline = Deadline.after(60, clock)
     clock.on_sleep = lambda _: deadline.cancel()
-    cloudwatch = Recording("cloudwatch")
-    settings = replace(FAST_SETTINGS, watch_seconds=60.0, watch_interval_seconds=10.0)
+    cloudwatch, elbv2 = Recording("cloudwatch"), Recording("elbv2")
+    deps = replace(
+        moto_dependencies(FixedAddresses(port=1)),
+        cloudwatch=cloudwatch,  # type: ignore[arg-type]
+        elbv2=elbv2,  # type: ignore[arg-type]
+        settings=replace(FAST_SETTINGS, watch_seconds=60.0, watch_interval_seconds=10.0),
+    )
+    # WHEN / THEN it stops without reading anything
     with pytest.raises(CheckCancelledError):
-        watch_alarms(
-            cloudwatch,  # type: ignore[arg-type]
+        bake(
             target,
-            settings=settings,
+            deps,
+            green=world.green_arn,
+            load_balancer_arn=world.load_balancer_arn,
             deadline=deadline,
         )
     assert cloudwatch.calls == []
+    assert elbv2.calls == []

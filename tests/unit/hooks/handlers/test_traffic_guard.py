@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from codedeploy_hooks.checks.deployment import RESTORE_DESCRIPTION
 from codedeploy_hooks.clients import default_clients
 from codedeploy_hooks.handlers import traffic_guard
 
 from tests.support import load_event
 from tests.unit.hooks.fakes import (
     ALARM_PREFIX,
+    APPLICATION,
+    GROUP,
     FAST_SETTINGS,
     FakeContext,
     FixedAddresses,
@@ -55,34 +59,103 @@ def test_after_allow_traffic_checks_the_production_listeners_target_group(world:
     assert response["reason"].startswith("AfterAllowTraffic:")
 
 
-def test_an_alarm_in_alarm_fails_the_guard(world: World) -> None:
+def _bake(world: World, **options: Any) -> tuple[dict[str, str], RecordingStatusClient]:
+    """AfterAllowTraffic with a short bake: production already moved to green."""
+    shift_production_to_green(world)
+    settings = replace(FAST_SETTINGS, watch_seconds=0.05, watch_interval_seconds=0.01)
+    return _invoke(world, **{"settings": settings, **options})
+
+
+def test_before_allow_traffic_is_not_blocked_by_an_alarm_of_the_release_it_replaces(
+    world: World,
+) -> None:
+    # GIVEN the service's 5XX alarm in ALARM while production still runs blue
     set_alarm(ALARM_5XX, "ALARM")
+    # WHEN the guard runs before traffic moves
     response, status = _invoke(world)
+    # THEN green (healthy) is judged by its own signals, not by blue's alarm
+    assert status.statuses == ["Succeeded"]
+    assert response["reason"].startswith("BeforeAllowTraffic:")
+
+
+def test_the_bake_fails_when_an_alarm_of_the_environment_is_in_alarm(world: World) -> None:
+    set_alarm(ALARM_5XX, "ALARM")
+    response, status = _bake(world)
     assert status.statuses == ["Failed"]
     assert ALARM_5XX in response["reason"]
 
 
-def test_insufficient_data_does_not_fail_the_guard(world: World) -> None:
-    # GIVEN a new task set whose alarm has no datapoints yet
+def test_insufficient_data_does_not_fail_the_bake(world: World) -> None:
+    # GIVEN a freshly shifted target group whose alarm has no datapoints yet
     set_alarm(ALARM_5XX, "INSUFFICIENT_DATA")
     # WHEN / THEN
-    _, status = _invoke(world)
+    _, status = _bake(world)
     assert status.statuses == ["Succeeded"]
 
 
-def test_an_alarm_of_another_service_does_not_fail_the_guard(world: World) -> None:
-    # GIVEN auth-service's alarm is firing
+def test_the_bake_fails_on_another_services_alarm_in_the_same_environment(world: World) -> None:
+    # GIVEN auth-service's alarm in staging fires while api-service's release bakes: the bake is
+    # the environment's (two releases can be fine alone and broken together)
     put_alarm("dev-staging-auth-service-5xx", "ALARM")
-    # WHEN api-service's guard runs / THEN it only looks at api-service's alarms
-    _, status = _invoke(world)
+    response, status = _bake(world)
+    assert status.statuses == ["Failed"]
+    assert "dev-staging-auth-service-5xx" in response["reason"]
+
+
+def test_an_alarm_of_the_other_environment_does_not_fail_the_bake(world: World) -> None:
+    put_alarm("dev-production-api-service-5xx", "ALARM")
+    _, status = _bake(world)
     assert status.statuses == ["Succeeded"]
 
 
-def test_no_alarms_for_the_service_fails_the_guard(world: World) -> None:
+def test_no_alarms_in_the_environment_fails_the_bake(world: World) -> None:
     client("cloudwatch").delete_alarms(AlarmNames=[ALARM_5XX, f"{ALARM_PREFIX}latency"])
-    response, status = _invoke(world)
+    response, status = _bake(world)
     assert status.statuses == ["Failed"]
     assert "no alarms" in response["reason"]
+
+
+def test_a_restore_bakes_on_greens_signals_while_the_environments_alarms_are_in_alarm(
+    world: World,
+) -> None:
+    # GIVEN the bad release's alarm still in ALARM and a restore deployment of the known-good one
+    set_alarm(ALARM_5XX, "ALARM")
+    restore_id = client("codedeploy").create_deployment(
+        applicationName=APPLICATION,
+        deploymentGroupName=GROUP,
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+        description=f"{RESTORE_DESCRIPTION} of staging api-service",
+    )["deploymentId"]
+    # WHEN its bake runs
+    response, status = _bake(replace(world, deployment_id=restore_id))
+    # THEN green's healthy targets and quiet 5XX rate let it through
+    assert status.statuses == ["Succeeded"]
+    assert "a restore" in response["reason"]
+
+
+def test_the_bake_fails_when_greens_own_5xx_rate_is_over_the_limit(world: World) -> None:
+    # GIVEN green served 100 requests in the last minute, 30 of them with a 5XX
+    clock = VirtualClock()
+    minute = dt.datetime.fromtimestamp(clock.time() - 30, tz=dt.UTC)
+    dimensions = [
+        {"Name": "LoadBalancer", "Value": world.load_balancer_arn.split(":loadbalancer/")[1]},
+        {
+            "Name": "TargetGroup",
+            "Value": "targetgroup/" + world.green_arn.split(":targetgroup/")[1],
+        },
+    ]
+    client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": name, "Dimensions": dimensions, "Timestamp": minute, "Value": value}
+            for name, value in (("RequestCount", 100.0), ("HTTPCode_Target_5XX_Count", 30.0))
+        ],
+    )
+    # WHEN the bake runs
+    response, status = _bake(world, clock=clock)
+    # THEN green's own errors fail it, whatever the alarms say
+    assert status.statuses == ["Failed"]
+    assert "30.0 % of 100 requests" in response["reason"]
 
 
 class _ReportedTargetHealth:
@@ -167,9 +240,7 @@ def _vpc_of(world: World) -> str:
     return vpc
 
 
-def test_after_allow_traffic_watch_fails_when_an_alarm_fires_during_the_watch(
-    world: World,
-) -> None:
+def test_the_bake_fails_when_an_alarm_fires_during_it(world: World) -> None:
     # GIVEN production on green and an alarm that fires after the first check
     shift_production_to_green(world)
     settings = replace(FAST_SETTINGS, watch_seconds=5.0, watch_interval_seconds=0.01)
@@ -177,19 +248,17 @@ def test_after_allow_traffic_watch_fails_when_an_alarm_fires_during_the_watch(
     def fire_alarm(_: float) -> None:
         set_alarm(ALARM_5XX, "ALARM")
 
-    # WHEN the guard watches (the first sleep of the watch flips the alarm)
+    # WHEN the guard bakes (the first wait of the bake flips the alarm)
     response, status = _invoke(world, settings=settings, clock=VirtualClock(on_sleep=fire_alarm))
-    # THEN the watch caught it
+    # THEN the bake caught it
     assert status.statuses == ["Failed"]
-    assert "while watching after AllowTraffic" in response["reason"]
+    assert "during the bake" in response["reason"]
 
 
-def test_after_allow_traffic_watch_passes_when_alarms_stay_quiet(world: World) -> None:
-    shift_production_to_green(world)
-    settings = replace(FAST_SETTINGS, watch_seconds=0.05, watch_interval_seconds=0.01)
-    response, status = _invoke(world, settings=settings)
+def test_the_bake_passes_when_green_and_the_environment_stay_healthy(world: World) -> None:
+    response, status = _bake(world)
     assert status.statuses == ["Succeeded"]
-    assert "stayed out of ALARM" in response["reason"]
+    assert "stayed healthy" in response["reason"]
 
 
 def test_before_allow_traffic_does_not_watch(world: World) -> None:
@@ -214,8 +283,8 @@ def test_a_watch_longer_than_the_budget_ends_in_a_report_before_the_timeout(worl
 def test_a_cloudwatch_error_reports_failed(world: World, code: str) -> None:
     cloudwatch = client("cloudwatch")
     with Stubber(cloudwatch) as stubber:
-        stubber.add_client_error("describe_alarms", code)
-        response, status = _invoke(world, cloudwatch=cloudwatch)
+        stubber.add_client_error("get_metric_data", code)
+        response, status = _bake(world, cloudwatch=cloudwatch)
     assert status.statuses == ["Failed"]
     assert code in response["reason"]
 
