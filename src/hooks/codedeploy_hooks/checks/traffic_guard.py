@@ -14,7 +14,6 @@ signals only: the environment's alarms may still be in ALARM because of the rele
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Literal

@@ -16,8 +16,8 @@ from tests.support import load_event
 from tests.unit.hooks.fakes import (
     ALARM_PREFIX,
     APPLICATION,
-    GROUP,
     FAST_SETTINGS,
+    GROUP,
     FakeContext,
     FixedAddresses,
     RecordingStatusClient,
