@@ -7,14 +7,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from health_check.clients import CLIENT_CONFIG
+from health_check.clients import CLIENT_CONFIG, REPORT_CONFIG
 from health_check.gateway import AwsGateway
 
 from tests.reliability.canned_aws import CannedAws
 
 APPLICATION = "microservices-dev"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pipeline-notifications-dev"
-ENVIRON = {"NOTIFICATION_TOPIC_ARN": TOPIC_ARN, "CODEDEPLOY_APPLICATION": APPLICATION}
+_FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:"
+ENVIRON = {
+    "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+    "CODEDEPLOY_APPLICATION": APPLICATION,
+    "SMOKE_TEST_HOOK_ARN": f"{_FUNCTION}CodeDeployHook_SmokeTest-dev",
+    "TRAFFIC_GUARD_HOOK_ARN": f"{_FUNCTION}CodeDeployHook_TrafficGuard-dev",
+}
+_TASK_DEFINITION = "arn:aws:ecs:us-east-1:123456789012:task-definition/{service}-staging-dev:{n}"
 PREFIX = "dev-staging-"
 CLUSTER = "staging-cluster-dev"
 SERVICES = ("api-service-dev", "auth-service-dev", "notification-service-dev")
@@ -48,10 +55,12 @@ def attach(gateway: AwsGateway, canned: CannedAws) -> AwsGateway:
         gateway.clients.cloudwatch,
         gateway.clients.ecs,
         gateway.clients.sns,
+        gateway.clients.ssm,
+        gateway.clients.ecr,
         gateway.clients.codedeploy,
-        gateway.clients.codepipeline,
     ):
         canned.attach(client, CLIENT_CONFIG)
+    canned.attach(gateway.clients.codepipeline, REPORT_CONFIG)
     return gateway
 
 
@@ -73,14 +82,28 @@ def job_event(job_id: str, user_parameters: Any = None, token: Any = None) -> di
 
 
 def _service(name: str, steady: bool) -> dict[str, Any]:
+    """Each service runs revision 2 of its task definition; its known-good is revision 1."""
+    running = _TASK_DEFINITION.format(service=name.removesuffix("-dev"), n=2)
     return {
         "serviceName": name,
         "status": "ACTIVE",
         "runningCount": 2 if steady else 1,
         "desiredCount": 2,
         "deploymentController": {"type": "CODE_DEPLOY"},
-        "taskSets": [{"status": "PRIMARY"}],
+        "taskDefinition": running,
+        "taskSets": [{"status": "PRIMARY", "taskDefinition": running}],
     }
+
+
+def _known_good(params: dict[str, Any]) -> dict[str, Any]:
+    service = params["Name"].split("/")[3]
+    record = {
+        "task_definition": _TASK_DEFINITION.format(service=service, n=1),
+        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{service}-dev:tree-1",
+        "recorded_at": "2026-11-29T10:00:00+00:00",
+        "job_id": "job-0",
+    }
+    return {"Parameter": {"Name": params["Name"], "Type": "String", "Value": json.dumps(record)}}
 
 
 def arrange(
@@ -116,6 +139,23 @@ def arrange(
                 "deployments": [f"d-{params['deploymentGroupName']}"]
             },
             "StopDeployment": {"status": "Pending"},
+            "GetDeployment": {"deploymentInfo": {"description": ""}},
+            "CreateDeployment": {"deploymentId": "d-restore"},
+            "GetParameter": _known_good,
+            "PutParameter": {"Version": 2},
+            "DescribeTaskDefinition": lambda params: {
+                "taskDefinition": {
+                    "taskDefinitionArn": params["taskDefinition"],
+                    "containerDefinitions": [
+                        {
+                            "name": params["taskDefinition"].split("/")[1].split("-staging")[0],
+                            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:tree-2",
+                        }
+                    ],
+                }
+            },
+            "BatchGetImage": {"images": [{"imageManifest": "{}"}]},
+            "PutImage": {"image": {}},
             "PutJobSuccessResult": {},
             "PutJobFailureResult": {},
         }

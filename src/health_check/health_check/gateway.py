@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -122,28 +123,141 @@ class AwsGateway:
                 deploymentId=deployment_id, autoRollbackEnabled=True
             )
 
+    @contextmanager
+    def within(self, out_of_time: Callable[[], bool]) -> Iterator[None]:
+        """Inside the block every call but the job result is refused once `out_of_time()`."""
+        self.clients.out_of_time = out_of_time
+        try:
+            yield
+        finally:
+            self.clients.out_of_time = lambda: False
+
     def put_job_success(
         self, job_id: str, summary: str, percent_complete: int, continuation_token: str | None
-    ) -> None:
+    ) -> bool:
+        """True if this call reported; False if the job already had its result (an earlier
+        attempt of this invocation reported before Lambda retried it): that is the report's
+        success, not an error."""
         details: ExecutionDetailsTypeDef = {
             "summary": summary[:MAX_SUMMARY],
             "percentComplete": percent_complete,
         }
         codepipeline = self.clients.codepipeline
         with _aws_call("codepipeline:PutJobSuccessResult", _report_error):
-            if continuation_token is None:
-                codepipeline.put_job_success_result(jobId=job_id, executionDetails=details)
-            else:
-                codepipeline.put_job_success_result(
-                    jobId=job_id, executionDetails=details, continuationToken=continuation_token
-                )
+            try:
+                if continuation_token is None:
+                    codepipeline.put_job_success_result(jobId=job_id, executionDetails=details)
+                else:
+                    codepipeline.put_job_success_result(
+                        jobId=job_id, executionDetails=details, continuationToken=continuation_token
+                    )
+            except codepipeline.exceptions.InvalidJobStateException:
+                return False
+        return True
 
-    def put_job_failure(self, job_id: str, message: str) -> None:
+    def put_job_failure(self, job_id: str, message: str) -> bool:
+        """Like put_job_success: False when the job already had its result."""
+        codepipeline = self.clients.codepipeline
         with _aws_call("codepipeline:PutJobFailureResult", _report_error):
-            self.clients.codepipeline.put_job_failure_result(
-                jobId=job_id,
-                failureDetails={"type": "JobFailed", "message": message[:MAX_FAILURE_MESSAGE]},
+            try:
+                codepipeline.put_job_failure_result(
+                    jobId=job_id,
+                    failureDetails={"type": "JobFailed", "message": message[:MAX_FAILURE_MESSAGE]},
+                )
+            except codepipeline.exceptions.InvalidJobStateException:
+                return False
+        return True
+
+    # ------------------------------------------------------------ releases
+    def primary_task_definitions(self, cluster: str, names: tuple[str, ...]) -> dict[str, str]:
+        """The task definition each service's users are on: its PRIMARY task set's (CodeDeploy
+        services), else the service's own."""
+        found: dict[str, str] = {}
+        for start in range(0, len(names), ECS_BATCH_SIZE):
+            with _aws_call("ecs:DescribeServices"):
+                reply = self.clients.ecs.describe_services(
+                    cluster=cluster, services=list(names[start : start + ECS_BATCH_SIZE])
+                )
+            for service in reply.get("services", []):
+                primary = [s for s in service.get("taskSets", []) if s.get("status") == "PRIMARY"]
+                arn = primary[0].get("taskDefinition") if primary else service.get("taskDefinition")
+                if arn:
+                    found[service.get("serviceName", "?")] = arn
+        return found
+
+    def image_of(self, task_definition: str, container: str) -> str:
+        with _aws_call("ecs:DescribeTaskDefinition"):
+            described = self.clients.ecs.describe_task_definition(taskDefinition=task_definition)
+        for definition in described["taskDefinition"].get("containerDefinitions", []):
+            if definition.get("name") == container:
+                return str(definition.get("image", ""))
+        return ""
+
+    def read_parameter(self, name: str) -> str | None:
+        ssm = self.clients.ssm
+        with _aws_call("ssm:GetParameter"):
+            try:
+                return ssm.get_parameter(Name=name)["Parameter"].get("Value")
+            except ssm.exceptions.ParameterNotFound:
+                return None
+
+    def write_parameter(self, name: str, value: str, description: str) -> None:
+        with _aws_call("ssm:PutParameter"):
+            self.clients.ssm.put_parameter(
+                Name=name, Value=value, Type="String", Overwrite=True, Description=description
             )
+
+    def tag_image(self, repository: str, reference: dict[str, str], tag: str) -> None:
+        """Add `tag` to an image already in `repository` (same manifest, one more tag)."""
+        ecr = self.clients.ecr
+        with _aws_call("ecr:BatchGetImage"):
+            images = ecr.batch_get_image(
+                repositoryName=repository,
+                imageIds=[reference],  # type: ignore[list-item]
+            ).get("images", [])
+        if not images:
+            raise AwsCallError("ecr:BatchGetImage", f"no image {reference} in {repository}")
+        # Already tagged by an earlier attempt: the same result.
+        already = contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException)
+        with _aws_call("ecr:PutImage"), already:
+            ecr.put_image(
+                repositoryName=repository, imageManifest=images[0]["imageManifest"], imageTag=tag
+            )
+
+    def deployment_descriptions(self, deployment_ids: list[str]) -> dict[str, str]:
+        descriptions: dict[str, str] = {}
+        for deployment_id in deployment_ids:
+            with _aws_call("codedeploy:GetDeployment"):
+                info = self.clients.codedeploy.get_deployment(deploymentId=deployment_id)
+            descriptions[deployment_id] = str(info["deploymentInfo"].get("description") or "")
+        return descriptions
+
+    def create_restore(
+        self, application: str, group: str, appspec: str, description: str
+    ) -> str | None:
+        """A deployment of `appspec` with the group's alarm monitoring switched off for it
+        (CreateDeployment's overrideAlarmConfiguration), so the alarms of the release it
+        replaces cannot stop it. None when the group already has a deployment in progress."""
+        codedeploy = self.clients.codedeploy
+        with _aws_call("codedeploy:CreateDeployment"):
+            try:
+                created = codedeploy.create_deployment(
+                    applicationName=application,
+                    deploymentGroupName=group,
+                    description=description,
+                    revision={
+                        "revisionType": "AppSpecContent",
+                        "appSpecContent": {"content": appspec},
+                    },
+                    overrideAlarmConfiguration={
+                        "enabled": False,
+                        "ignorePollAlarmFailure": False,
+                        "alarms": [],
+                    },
+                )
+            except codedeploy.exceptions.DeploymentLimitExceededException:
+                return None
+        return created["deploymentId"]
 
 
 def _epoch(moment: datetime | None) -> float | None:

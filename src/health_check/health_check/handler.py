@@ -13,7 +13,7 @@ from health_check.observability import logger, metrics, tracer
 
 def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> dict[str, Any]:
     started = runtime.clock.monotonic()
-    result = run_job(event, runtime)
+    result = run_job(event, runtime, context.get_remaining_time_in_millis)
     metrics.add_metric(
         name="CheckDuration",
         unit=MetricUnit.Milliseconds,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
@@ -27,6 +27,7 @@ from health_check.params import (
     new_token,
     parse_user_parameters,
 )
+from health_check.release import record_known_good, restore
 from health_check.settings import Settings
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, Verdict, decide
 
@@ -125,40 +126,75 @@ def collect_facts(
     return alarms, services
 
 
-def run_job(event: object, runtime: Runtime) -> JobResult:
-    """Exactly one job result for every event that has a job id; raises NotAJobEventError else."""
+# Kept back from the Lambda timeout for the job result, whose worst case is 21 s
+# (clients.REPORT_CONFIG): no read is sent after that point.
+REPORT_MARGIN_SECONDS = 30.0
+# What the actions after the report (restore, notification) leave before the timeout: they stop
+# sending calls then, so the function ends on its own instead of being killed mid-call.
+ACTIONS_MARGIN_SECONDS = 5.0
+
+
+def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]) -> JobResult:
+    """Exactly one job result for every event that has a job id, before the Lambda times out
+    whatever AWS does; raises NotAJobEventError for an event without one.
+
+    Order: decide (every read refused once the deadline has passed, which fails the job), record
+    the known-good release on a final success, report, and only then act on a failed
+    environment (restore, notify). Reporting first means a retry of this invocation finds the
+    job reported and repeats nothing but the idempotent restore; the notification goes last.
+    """
     job = parse_job(event)
     job_id = job.get_id
     logger.append_keys(job_id=job_id)
-    gateway = runtime.gateway
-    try:
-        result = _check(job, gateway, runtime.environ, runtime.clock.time())
-    except HealthCheckError as error:
-        result = JobResult(job_id, outcome_of(error), str(error))
-    except Exception as error:
-        # Fail closed on a bug too: a check that did not finish must never pass.
-        logger.exception("unexpected error while checking")
-        result = JobResult(job_id, Outcome.FAILED_INTERNAL, f"internal error: {error!r}")
+    gateway, clock = runtime.gateway, runtime.clock
+    ends_at = clock.monotonic() + _seconds_left(remaining_millis)
+    deadline = ends_at - REPORT_MARGIN_SECONDS
+    settings: Settings | None = None
+    params: CheckParameters | None = None
+    verdict: Verdict | None = None
+    with gateway.within(lambda: clock.monotonic() >= deadline):
+        try:
+            settings = Settings.from_environ(runtime.environ)
+            params, verdict, result = _check(job, gateway, clock.time())
+            if result.outcome is Outcome.SUCCEEDED:
+                note = record_known_good(gateway, settings, params, job_id, clock.time())
+                result = replace(result, message=result.message + note)
+        except HealthCheckError as error:
+            result = JobResult(job_id, outcome_of(error), str(error))
+        except Exception as error:
+            # Fail closed on a bug too: a check that did not finish must never pass.
+            logger.exception("unexpected error while checking")
+            result = JobResult(job_id, Outcome.FAILED_INTERNAL, f"internal error: {error!r}")
     logger.info("verdict", outcome=result.outcome.value, verdict_message=result.message)
     # Outside the try on purpose: if CodePipeline refuses the result the error propagates, the
     # asynchronous invocation is retried by Lambda and, failing that, the action times out.
     # Either way the stage fails; catching it here would leave the job unreported.
     if result.outcome.succeeded:
-        gateway.put_job_success(
+        reported = gateway.put_job_success(
             job_id, result.message, result.percent_complete, result.continuation_token
         )
     else:
-        gateway.put_job_failure(job_id, result.message)
+        reported = gateway.put_job_failure(job_id, result.message)
+    if not reported:
+        logger.info("job already had its result: an earlier attempt reported it")
+    failed_environment = verdict is not None and verdict.outcome.environment_unhealthy
+    if failed_environment and settings is not None and params is not None and verdict is not None:
+        with gateway.within(lambda: clock.monotonic() >= ends_at - ACTIONS_MARGIN_SECONDS):
+            _act_on_failure(gateway, settings, params, job_id, verdict)
     return result
 
 
+def _seconds_left(remaining_millis: Callable[[], int]) -> float:
+    try:
+        return remaining_millis() / 1000
+    except Exception:  # a context that cannot tell: assume the least, report at once
+        logger.exception("remaining time unknown")
+        return 0.0
+
+
 def _check(
-    job: CodePipelineJobEvent,
-    gateway: AwsGateway,
-    environ: Mapping[str, str],
-    checked_at: float,
-) -> JobResult:
-    settings = Settings.from_environ(environ)
+    job: CodePipelineJobEvent, gateway: AwsGateway, checked_at: float
+) -> tuple[CheckParameters, Verdict, JobResult]:
     raw_parameters, raw_token = _job_inputs(job)
     params = parse_user_parameters(raw_parameters)
     logger.append_keys(environment=params.environment)
@@ -173,8 +209,8 @@ def _check(
     verdict = decide(alarms, services, params.bake_seconds, clock)
     message = verdict.message
     if verdict.outcome.environment_unhealthy:
-        message += _roll_back(gateway, settings, params, job.get_id, verdict)
-    return JobResult(
+        message += "; restoring the environment's last known-good release"
+    result = JobResult(
         job.get_id,
         verdict.outcome,
         message,
@@ -183,6 +219,7 @@ def _check(
         if verdict.outcome.continues
         else None,
     )
+    return params, verdict, result
 
 
 def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
@@ -196,39 +233,26 @@ def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
         ) from None
 
 
-def _roll_back(
+def _act_on_failure(
     gateway: AwsGateway,
     settings: Settings,
     params: CheckParameters,
     job_id: str,
     verdict: Verdict,
-) -> str:
-    """Notify and stop the environment's deployments; a failure of either is reported, not fatal."""
-    notes: list[str] = []
+) -> None:
+    """After the failure is reported: restore the known-good release, then notify with what was
+    done. Neither raises: a retry would repeat the notification, and what could not be done is
+    in the message a human reads."""
+    notes = restore(gateway, settings, params)
     breached = "\n".join(f"  - {name}" for name in verdict.breached_alarms) or "  (none)"
+    restored = "\n".join(f"  - {note}" for note in notes) or "  (nothing to restore)"
     try:
         gateway.publish(
             settings.notification_topic_arn,
             f"Health check failed: {params.environment}",
             f"Environment: {params.environment}\nPipeline job: {job_id}\n"
-            f"Breached alarms:\n{breached}\nVerdict: {verdict.message}\n",
+            f"Breached alarms:\n{breached}\nVerdict: {verdict.message}\n"
+            f"Restore:\n{restored}\n",
         )
     except AwsCallError as error:
-        notes.append(f"notification not sent ({error})")
-    try:
-        deployments = gateway.active_deployments(
-            settings.codedeploy_application, f"{params.environment}-"
-        )
-    except AwsCallError as error:
-        notes.append(f"in-progress deployments not stopped ({error})")
-        deployments = []
-    stopped: list[str] = []
-    for deployment_id in deployments:
-        try:
-            gateway.stop_deployment(deployment_id)
-            stopped.append(deployment_id)
-        except AwsCallError as error:
-            notes.append(f"deployment {deployment_id} not stopped ({error})")
-    if stopped:
-        notes.append(f"stopped with rollback: {', '.join(stopped)}")
-    return "".join(f"; {note}" for note in notes)
+        logger.error("notification not sent", extra={"error": str(error), "restore": notes})

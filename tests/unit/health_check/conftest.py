@@ -18,6 +18,8 @@ from tests.unit.health_check.fakes import (
     CLUSTER,
     FAST_CONFIG,
     REGION,
+    SMOKE_TEST_HOOK_ARN,
+    TRAFFIC_GUARD_HOOK_ARN,
     AlarmTimestamps,
     CallRecorder,
     Clock,
@@ -117,5 +119,10 @@ def aws() -> Iterator[Aws]:
             alarm_timestamps=AlarmTimestamps().attach(gateway.clients.cloudwatch),
             topic_arn=topic_arn,
             queue_url=queue_url,
-            environ={"NOTIFICATION_TOPIC_ARN": topic_arn, "CODEDEPLOY_APPLICATION": APPLICATION},
+            environ={
+                "NOTIFICATION_TOPIC_ARN": topic_arn,
+                "CODEDEPLOY_APPLICATION": APPLICATION,
+                "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
+                "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+            },
         )

@@ -18,6 +18,12 @@ REGION = "us-east-1"
 PREFIX = "dev-staging-"
 CLUSTER = "staging-cluster-dev"
 APPLICATION = "microservices-dev"
+SMOKE_TEST_HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_SmokeTest-dev"
+TRAFFIC_GUARD_HOOK_ARN = (
+    "arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_TrafficGuard-dev"
+)
+# More Lambda time than any check here needs: the deadline never cuts these short.
+PLENTY_MS = 300_000
 JOB_ID = "11111111-2222-3333-4444-555555555555"
 # One attempt, short timeouts: fault tests fail at once instead of sleeping through backoff.
 FAST_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})

@@ -23,6 +23,8 @@ from tests.support import load_event
 from tests.unit.health_check.fakes import (
     APPLICATION,
     REGION,
+    SMOKE_TEST_HOOK_ARN,
+    TRAFFIC_GUARD_HOOK_ARN,
     AlarmTimestamps,
     CallRecorder,
     Clock,
@@ -36,6 +38,9 @@ class FakeContext:
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:health-check-dev"
     aws_request_id: str = "req-1"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
 
 @pytest.fixture
 def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
@@ -47,6 +52,8 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
         topic = gateway.clients.sns.create_topic(Name="pipeline-notifications-dev")["TopicArn"]
         monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
         monkeypatch.setenv("CODEDEPLOY_APPLICATION", APPLICATION)
+        monkeypatch.setenv("SMOKE_TEST_HOOK_ARN", SMOKE_TEST_HOOK_ARN)
+        monkeypatch.setenv("TRAFFIC_GUARD_HOOK_ARN", TRAFFIC_GUARD_HOOK_ARN)
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.create_cluster(clusterName="staging-cluster-dev")

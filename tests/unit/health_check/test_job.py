@@ -23,6 +23,7 @@ from tests.unit.health_check.conftest import Aws
 from tests.unit.health_check.fakes import (
     CLUSTER,
     JOB_ID,
+    PLENTY_MS,
     PREFIX,
     Clock,
     inject_client_error,
@@ -35,7 +36,7 @@ REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
 
 
 def run(aws: Aws, clock: Clock, event: dict[str, Any]) -> JobResult:
-    return run_job(event, Runtime(aws.gateway, clock, aws.environ))
+    return run_job(event, Runtime(aws.gateway, clock, aws.environ), lambda: PLENTY_MS)
 
 
 def only_report(aws: Aws) -> tuple[str, dict[str, Any]]:
@@ -52,59 +53,37 @@ def failure_message(aws: Aws) -> str:
     return message
 
 
-def test_a_breached_alarm_fails_notifies_and_stops_the_environments_deployments(
-    aws: Aws, clock: Clock
-) -> None:
-    # GIVEN one breached staging alarm and deployments in flight in both environments
+def test_a_breached_alarm_fails_the_job_first_then_notifies(aws: Aws, clock: Clock) -> None:
+    # GIVEN one breached staging alarm
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
     aws.alarm(f"{PREFIX}auth-5xx", "OK")
-    staging = aws.deployment("staging-api-service")
-    aws.deployment("production-api-service")
     # WHEN
     result = run(aws, clock, job_event(STAGING))
-    # THEN the job fails at once, naming the alarm and the stopped deployment
+    # THEN the job fails at once, naming the alarm and saying a restore follows
     assert result.outcome is Outcome.FAILED_ALARM
     message = failure_message(aws)
     assert f"{PREFIX}api-5xx" in message
     assert f"{PREFIX}auth-5xx" not in message
-    assert staging in message
-    # AND the notification names the alarm, the environment and the pipeline job
+    assert "restoring the environment's last known-good release" in message
+    # AND the notification names the alarm, the environment, the pipeline job and the restore
     (notification,) = aws.notifications()
     assert f"{PREFIX}api-5xx" in notification["Message"]
     assert "staging" in notification["Message"]
     assert JOB_ID in notification["Message"]
-    # AND only staging's deployment is stopped, with rollback
-    assert aws.stops.named("StopDeployment") == [
-        {"deploymentId": staging, "autoRollbackEnabled": True}
-    ]
+    assert "Restore:" in notification["Message"]
 
 
-def test_a_failed_notification_or_stop_still_fails_the_job_and_says_so(
-    aws: Aws, clock: Clock
-) -> None:
-    # GIVEN a breached alarm, and SNS and CodeDeploy both refusing
+def test_a_failed_notification_does_not_undo_the_reported_failure(aws: Aws, clock: Clock) -> None:
+    # GIVEN a breached alarm and SNS refusing
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
-    deployment = aws.deployment("staging-api-service")
     inject_client_error(aws.gateway.clients.sns, "Publish", "AuthorizationError")
-    aws.stops.errors["StopDeployment"] = "AccessDeniedException"
     # WHEN
-    run(aws, clock, job_event(STAGING))
-    # THEN exactly one failure, mentioning both problems
-    message = failure_message(aws)
-    assert "notification not sent" in message
-    assert f"deployment {deployment} not stopped" in message
-
-
-def test_deployments_that_cannot_be_listed_are_reported_in_the_failure(
-    aws: Aws, clock: Clock
-) -> None:
-    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
-    codedeploy = aws.gateway.clients.codedeploy
-    inject_client_error(codedeploy, "ListDeploymentGroups", "AccessDeniedException")
-    run(aws, clock, job_event(STAGING))
-    message = failure_message(aws)
-    assert "in-progress deployments not stopped" in message
-    assert "AccessDeniedException" in message
+    result = run(aws, clock, job_event(STAGING))
+    # THEN the failure was reported (once) and the invocation ends normally: raising would make
+    # Lambda run it again and repeat the restore's calls
+    assert result.outcome is Outcome.FAILED_ALARM
+    assert len(aws.reports.calls) == 1
+    assert "PutJobFailureResult" in str(aws.reports.calls[0])
 
 
 def test_no_alarm_matching_the_prefix_fails_as_misconfigured(aws: Aws, clock: Clock) -> None:
@@ -224,7 +203,7 @@ def test_a_subclass_of_a_check_error_is_mapped_and_reported_once(
     # GIVEN a gateway raising a subclass of the typed errors
     gateway = _FailingGateway(aws.gateway, error)
     # WHEN
-    result = run_job(job_event(STAGING), Runtime(gateway, clock, aws.environ))
+    result = run_job(job_event(STAGING), Runtime(gateway, clock, aws.environ), lambda: PLENTY_MS)
     # THEN it maps like its nearest mapped parent (or as internal) and fails the job once
     assert result.outcome is outcome
     assert str(error) in failure_message(aws)
@@ -361,16 +340,29 @@ class _NonsenseClock:
 
 def test_an_unexpected_bug_fails_the_job_instead_of_escaping(aws: Aws, clock: Clock) -> None:
     # GIVEN a clock that returns nonsense (a bug outside the typed errors)
-    result = run_job(job_event(STAGING), Runtime(aws.gateway, _NonsenseClock(), aws.environ))
+    result = run_job(
+        job_event(STAGING), Runtime(aws.gateway, _NonsenseClock(), aws.environ), lambda: PLENTY_MS
+    )
     assert result.outcome is Outcome.FAILED_INTERNAL
     assert "internal error" in failure_message(aws)
 
 
 def test_a_refused_job_result_is_raised_not_swallowed(aws: Aws, clock: Clock) -> None:
     aws.alarm(f"{PREFIX}api-5xx", "OK")
-    aws.reports.errors["PutJobSuccessResult"] = "InvalidJobStateException"
-    with pytest.raises(ReportError, match="InvalidJobStateException"):
+    aws.reports.errors["PutJobSuccessResult"] = "JobNotFoundException"
+    with pytest.raises(ReportError, match="JobNotFoundException"):
         run(aws, clock, job_event(STAGING))
+    assert len(aws.reports.calls) == 1
+
+
+def test_a_job_that_already_has_its_result_is_the_reports_success(aws: Aws, clock: Clock) -> None:
+    # GIVEN CodePipeline already holds this job's result (an earlier attempt of this invocation
+    # reported before Lambda retried it)
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.reports.errors["PutJobSuccessResult"] = "InvalidJobStateException"
+    # WHEN / THEN the invocation ends normally, with one attempt and nothing sent twice
+    result = run(aws, clock, job_event(STAGING))
+    assert result.outcome.succeeded
     assert len(aws.reports.calls) == 1
 
 
