@@ -34,13 +34,16 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     "ecr:GetAuthorizationToken": "returns an account-wide registry token; ECR has no resource "
     "to scope it to (the builds and the task execution roles log in with it)",
     "ecs:DescribeTaskDefinition": "supports no resource-level permissions; read-only (the build "
-    "copies the latest revision of each family)",
+    "copies the latest revision of each family; the health check reads a known-good revision's "
+    "image)",
     "ecs:RegisterTaskDefinition": "creates the revision ARN it would be scoped to; what the "
     "revision may do is bounded by the deploy action role's iam:PassRole statement (its own "
     "environment's task and execution roles)",
     "codepipeline:PutJobSuccessResult": "job-result calls have no resource type; the job id in "
     "the call scopes them",
     "codepipeline:PutJobFailureResult": "as PutJobSuccessResult",
+    "cloudwatch:GetMetricData": "supports no resource-level permissions; read-only (the traffic "
+    "guard reads green's own requests and 5XX answers during the bake)",
     "cloudwatch:DescribeAlarms": "a list call (AlarmNamePrefix) IAM authorises only against "
     "'*'; reads alarm state and configuration only",
     "elasticloadbalancing:DescribeListeners": "ELB Describe* calls support no resource-level "

@@ -341,10 +341,13 @@ def test_test_stage_reads_source_and_every_build_output(pipeline: dict[str, Any]
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])
-def test_environment_stages_roll_back_on_failure(
+def test_environment_stages_leave_restores_to_the_health_check(
     pipeline: dict[str, Any], environment: str
 ) -> None:
-    assert stage(pipeline, environment)["OnFailure"] == {"Result": "ROLLBACK"}
+    # One owner of restores: a stage rollback would redeploy through the alarm-watched groups
+    # (stopped by the bad release's alarms) and compete with the health check's restore for the
+    # one deployment a group may run at a time.
+    assert "OnFailure" not in stage(pipeline, environment)
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])

@@ -13,6 +13,7 @@ STAR_ONLY_ACTIONS = {
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",
     "cloudwatch:DescribeAlarms",
+    "ecs:DescribeTaskDefinition",
 }
 
 
@@ -44,6 +45,20 @@ def test_every_call_the_code_makes_is_allowed(function: dict[str, Any]) -> None:
         "codedeploy:ListDeploymentGroups",
         "codedeploy:ListDeployments",
         "codedeploy:StopDeployment",
+        # The restore of a failed environment (release.py): a deployment of the known-good
+        # revision whose alarm monitoring is overridden off, which CodeDeploy authorises as
+        # UpdateDeploymentGroup (CreateDeployment API reference).
+        "codedeploy:GetDeployment",
+        "codedeploy:CreateDeployment",
+        "codedeploy:UpdateDeploymentGroup",
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:GetApplicationRevision",
+        "codedeploy:RegisterApplicationRevision",
+        # The known-good record and the protection of its image.
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+        "ecr:BatchGetImage",
+        "ecr:PutImage",
         # SNS encrypts the notification with the topic's customer managed key for the caller.
         "kms:Decrypt",
         "kms:GenerateDataKey*",

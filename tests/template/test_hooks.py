@@ -34,6 +34,7 @@ ACTIONS = {
         "elasticloadbalancing:DescribeTargetGroups",
         "elasticloadbalancing:DescribeTargetHealth",
         "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",
     },
 }
 

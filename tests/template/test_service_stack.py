@@ -245,6 +245,19 @@ def first_rule_selecting(rules: list[dict[str, Any]], tag: str | None) -> dict[s
     raise AssertionError(f"no lifecycle rule selects {tag!r}")
 
 
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_lifecycle_never_expires_the_newest_known_good_images(
+    service: dict[str, Any], environment: str
+) -> None:
+    # GIVEN an image the health check tagged when the environment passed
+    rules = lifecycle_rules(service)
+    known_good = first_rule_selecting(rules, f"known-good-{environment}-20261130120000")
+    # THEN a rule of its own decides for it, ahead of "keep the 30 newest", and it keeps several
+    assert known_good is not first_rule_selecting(rules, "3f9c2ab")
+    assert known_good["selection"]["countType"] == "imageCountMoreThan"
+    assert known_good["selection"]["countNumber"] >= 5
+
+
 def test_lifecycle_expires_untagged_images_after_7_days(service: dict[str, Any]) -> None:
     # WHEN an untagged image is evaluated
     rule = first_rule_selecting(lifecycle_rules(service), None)
