@@ -45,6 +45,7 @@ from tools.local_deploy.emulator import (
     start_background,
     stop_background,
 )
+from tools.local_deploy.package import PackagingError
 
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_SUFFIX = "local"
@@ -233,7 +234,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except NotLocalEndpointError as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (DeploymentError, EmulatorError, DrillError, *_AWS_ERRORS) as error:
+    except (DeploymentError, EmulatorError, DrillError, PackagingError, *_AWS_ERRORS) as error:
         print(
             f"error: {_cause(error, args.state_dir)}\n"
             f"(the emulator's log: {log_path(args.state_dir)})",

@@ -156,11 +156,11 @@ def deploy(
     store = ArtifactStore(local_client("s3", endpoint_url), ARTIFACT_BUCKET)
 
     with steps.step(
-        f"Packaging {template_path} to S3 (function code, nested templates) and expanding "
-        "its transforms (SAM CLI, samtranslator)"
+        f"Packaging {template_path} to S3 (`sam package`: function code, nested templates) "
+        "and expanding its transforms (SAM CLI, samtranslator)"
     ):
         store.ensure_bucket()
-        template = package_and_expand(template_path, store, stack_name, parameters)
+        template = package_and_expand(template_path, endpoint_url, store, stack_name, parameters)
         print(f"    {len(template.get('Resources', {}))} resources in the root template", file=out)
     if stack_exists(cloudformation, stack_name):
         with steps.step(f"Deleting the previous {stack_name}"):
