@@ -17,8 +17,11 @@ STACK_NAME ?= microservices-pipeline
 # ENV names a samconfig.toml environment (default, sandbox, prod). Empty means "no AWS
 # target configured": deploy goes to the local emulator instead of an account.
 ENV ?=
-# pytest workers: xdist spreads the suite over the machine's cores (override: PYTEST_WORKERS=1).
+# pytest workers: xdist spreads the suite over the machine's cores (override: PYTEST_WORKERS=1),
+# a module per worker, so a module-scoped fixture (a `sam build`, a deployment) is made once.
 PYTEST_WORKERS ?= auto
+# `make test TIMED=time` prints each part's time (the table in docs/development.md).
+TIMED ?=
 
 # No telemetry from CI or developer machines, and no prompts.
 export SAM_CLI_TELEMETRY := 0
@@ -58,34 +61,34 @@ build: $(STAMP) ## sam build (finds a python3.13 interpreter for the Lambda runt
 	PATH="$$PY313_DIR:$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build --cached --parallel
 
 validate: $(STAMP) ## cfn-lint on every template (what `sam validate --lint` runs, on all of them)
-	$(BIN)/cfn-lint $(TEMPLATES)
+	$(TIMED) $(BIN)/cfn-lint $(TEMPLATES)
 
 # The linters are independent, so `make -j lint` (and `make test`) runs them side by side.
 lint: lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov ## Static checks: ruff, mypy (strict), cfn-lint, hadolint, checkov
 
 lint-ruff: $(STAMP)
-	$(BIN)/ruff check $(PY_SOURCES)
-	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(TIMED) $(BIN)/ruff check $(PY_SOURCES)
+	$(TIMED) $(BIN)/ruff format --check $(PY_SOURCES)
 
 lint-mypy: $(STAMP)
-	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks tools/local_deploy tools/preflight.py $(SERVICE_PACKAGES)
+	$(TIMED) $(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks tools/local_deploy tools/preflight.py $(SERVICE_PACKAGES)
 
 lint-cfn: validate
 
 lint-hadolint: $(STAMP)
-	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
+	$(if $(DOCKERFILES),$(TIMED) $(BIN)/hadolint $(DOCKERFILES))
 
 # One checkov run over the templates as written and over what CloudFormation deploys (the
 # SAM-generated function roles and policies): its start-up is most of its time.
 lint-checkov: $(STAMP)
-	$(BIN)/python -m scripts.transform_template $(TRANSFORMED)
-	$(CHECKOV) $(addprefix --file ,$(TEMPLATES) $(TRANSFORMED))
+	$(TIMED) $(BIN)/python -m scripts.transform_template $(TRANSFORMED)
+	$(TIMED) $(CHECKOV) $(addprefix --file ,$(TEMPLATES) $(TRANSFORMED))
 
 test: $(STAMP) ## The whole suite: every linter and pytest, side by side
-	$(MAKE) --no-print-directory --jobs=6 --output-sync=target lint test-fast
+	$(MAKE) --no-print-directory --jobs=6 --output-sync=target lint test-fast TIMED="$(TIMED)"
 
 test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope
 
 # ENV must name a samconfig.toml environment with a resolvable region, checked before anything builds.
 preflight: $(STAMP)
