@@ -95,11 +95,15 @@ preflight: $(STAMP)
 	$(BIN)/python -m tools.preflight $(ENV)
 
 deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator (templates linted first)
+# One step after the other, also under `make -j`: nothing builds before the checks pass.
 ifeq ($(strip $(ENV)),)
-	$(MAKE) --no-print-directory validate build
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory build
 	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy deploy
 else
-	$(MAKE) --no-print-directory preflight validate build
+	$(MAKE) --no-print-directory preflight
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory build
 	$(BIN)/sam deploy --config-env $(ENV)
 endif
 

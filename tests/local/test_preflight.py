@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tomllib
 from typing import Any
@@ -61,9 +62,12 @@ def test_samconfig_region_wins_and_global_parameters_count() -> None:
 
 def test_make_deploy_with_an_unknown_env_stops_before_building() -> None:
     # GIVEN ENV naming no samconfig environment  WHEN `make deploy` runs
+    # (without the flags of a `make test` this may run under, such as --jobs)
+    environ = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
     completed = subprocess.run(
         ["make", "--no-print-directory", "deploy", "ENV=nonexistent"],
         cwd=REPO_ROOT,
+        env=environ,
         capture_output=True,
         text=True,
         check=False,
