@@ -9,54 +9,66 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly uv.lock. It is bootstrapped from PyPI into the virtualenv with the pip
+# that `python3 -m venv` brings, so nothing but python3 is needed; the lock then pins it too.
+UV_BOOTSTRAP := uv>=0.9,<1
+UV := $(BIN)/uv
 STACK_NAME ?= microservices-pipeline
 # ENV names a samconfig.toml environment (default, sandbox, prod). Empty means "no AWS
 # target configured": deploy goes to the local emulator instead of an account.
 ENV ?=
+# pytest workers: xdist spreads the suite over the machine's cores (override: PYTEST_WORKERS=1),
+# a module per worker, so a module-scoped fixture (a `sam build`, a deployment) is made once.
+PYTEST_WORKERS ?= auto
+# `make test TIMED=time` prints each part's time (the table in docs/development.md).
+TIMED ?=
 
 # No telemetry from CI or developer machines, and no prompts.
 export SAM_CLI_TELEMETRY := 0
 
-REQUIREMENTS := $(wildcard src/*/requirements.txt services/*/requirements.txt)
 TEMPLATES := template.yaml $(wildcard pipeline/*.yaml)
 TRANSFORMED := .aws-sam/transformed/template.json
 DOCKERFILES := $(wildcard services/Dockerfile)
 PY_SOURCES := src tests scripts benchmarks services buildspecs tools
 # Each service folder holds one package named after it (api-service -> api_service).
 SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard services/*-service),$(s)/$(subst -,_,$(notdir $(s))))
+CHECKOV := BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation
 
-.PHONY: help venv build validate lint secrets test test-fast deploy destroy rehearse release-clock bench verdict acceptance clean
+.PHONY: help venv lock build validate lint secrets test test-fast deploy destroy drill rehearse release-clock \
+	bench verdict acceptance clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml $(REQUIREMENTS)
+$(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python 3.11+ is required for the tooling virtualenv")'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --group dev $(addprefix -r ,$(REQUIREMENTS))
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(UV_BOOTSTRAP)"
+
+# Exactly the lock: tooling, tests and every function's and service's runtime dependencies
+# (pyproject.toml's groups dev and runtime). --frozen: never re-resolve, fail if the lock is stale.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(BIN)/python
 	touch $@
 
-venv: $(STAMP) ## Create .venv with every tool, test and runtime dependency
+venv: $(STAMP) ## Create .venv with exactly uv.lock (every tool, test and runtime dependency)
+
+lock: | $(UV) ## Move uv.lock to the newest versions pyproject.toml's bounds allow (then commit it)
+	$(UV) lock --upgrade
 
 build: $(STAMP) ## sam build (finds a python3.13 interpreter for the Lambda runtime)
 	PY313_DIR="$$(scripts/find-python313.sh)"; \
 	PATH="$$PY313_DIR:$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build --cached --parallel
 
-validate: $(STAMP) ## sam validate --lint and cfn-lint on every template
-	$(BIN)/sam validate --lint --template template.yaml
-	$(BIN)/cfn-lint $(TEMPLATES)
+validate: $(STAMP) ## cfn-lint on every template (what `sam validate --lint` runs, on all of them)
+	$(TIMED) $(BIN)/cfn-lint $(TEMPLATES)
 
-lint: validate ## Static checks: ruff, mypy (strict on src/), cfn-lint, sam validate, hadolint, checkov
-	$(BIN)/ruff check $(PY_SOURCES)
-	$(BIN)/ruff format --check $(PY_SOURCES)
-	$(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy $(SERVICE_PACKAGES)
-	$(BIN)/mypy tests/integration
-	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
-	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TEMPLATES)
-# checkov again over what CloudFormation deploys: the SAM-generated function roles and policies.
-	$(BIN)/python -m scripts.transform_template $(TRANSFORMED)
-	BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file $(TRANSFORMED)
+# The linters are independent, so `make -j lint` (and `make test`) runs them side by side.
+lint: lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov ## Static checks: ruff, mypy (strict), cfn-lint, hadolint, checkov
+
+lint-ruff: $(STAMP)
+	$(TIMED) $(BIN)/ruff check $(PY_SOURCES)
+	$(TIMED) $(BIN)/ruff format --check $(PY_SOURCES)
 
 # The hook compares secrets by file and hash, not line; it exits 3 when it only refreshed the
 # baseline's line numbers, which must not fail a gate, so it refreshes a scratch copy.
@@ -66,30 +78,58 @@ secrets: $(STAMP) ## Secret detection: fail on any secret in a tracked file not 
 	$(BIN)/detect-secrets-hook --baseline "$$baseline" "$${files[@]}" || status=$$?; \
 	rm -f "$$baseline"; test "$$status" -eq 0 -o "$$status" -eq 3
 
-test: lint secrets ## The whole suite: every lint above, secret detection, then pytest
-	$(BIN)/pytest
 
-test-fast: $(STAMP) ## pytest only
-	$(BIN)/pytest -q
+lint-mypy: $(STAMP)
+	$(TIMED) $(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy tools/preflight.py $(SERVICE_PACKAGES)
+	$(TIMED) $(BIN)/mypy tests/integration
 
-deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator
+lint-cfn: validate
+
+lint-hadolint: $(STAMP)
+	$(if $(DOCKERFILES),$(TIMED) $(BIN)/hadolint $(DOCKERFILES))
+
+# One checkov run over the templates as written and over what CloudFormation deploys (the
+# SAM-generated function roles and policies): its start-up is most of its time.
+lint-checkov: $(STAMP)
+	$(TIMED) $(BIN)/python -m scripts.transform_template $(TRANSFORMED)
+	$(TIMED) $(CHECKOV) $(addprefix --file ,$(TEMPLATES) $(TRANSFORMED))
+
+test: $(STAMP) ## The whole suite: every linter and pytest, side by side
+	$(MAKE) --no-print-directory --jobs=6 --output-sync=target lint secrets test-fast TIMED="$(TIMED)"
+
+test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
+	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope
+
+# ENV must name a samconfig.toml environment with a resolvable region, checked before anything builds.
+preflight: $(STAMP)
+	$(BIN)/python -m tools.preflight $(ENV)
+
+deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator (templates linted first)
+# One step after the other, also under `make -j`: nothing builds before the checks pass.
 ifeq ($(strip $(ENV)),)
+	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory build
 	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy deploy
 else
+	$(MAKE) --no-print-directory preflight
+	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory build
 	$(BIN)/sam deploy --config-env $(ENV)
 endif
 
-destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>
+destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>, otherwise the local stack and its emulator
 ifeq ($(strip $(ENV)),)
 	$(BIN)/python -m tools.local_deploy destroy
 else
+	$(MAKE) --no-print-directory preflight
 	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
 
 rehearse: $(STAMP) ## Play releases through the templates and the Lambda code on a virtual clock: SCENARIO=<file>, ARGS=--json
 	$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
+
+drill: $(STAMP) ## Put a production alarm into ALARM on the local stack and watch the verdict fail, then recover
+	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy drill
 
 release-clock: $(STAMP) ## Print the release timings read from the templates
 	$(BIN)/python scripts/release_clock.py

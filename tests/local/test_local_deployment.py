@@ -1,4 +1,4 @@
-"""End to end: `sam build`, then the local deployment on an in-process emulator, then a rehearsal.
+"""End to end: `sam build`, then the local deployment on an in-process emulator, then the drill.
 
 Two templates: a small fixture (tests/local/fixtures/: both transforms, nested stacks, the five
 types moto's CloudFormation does not model, one type nobody models) that keeps the mechanism
@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,9 @@ from tests.support import REPO_ROOT
 from tools.local_deploy.__main__ import EXIT_USAGE, main
 from tools.local_deploy.clients import NotLocalEndpointError, local_client, require_local_endpoint
 from tools.local_deploy.deploy import CREATED, UNMODELLED, Deployment, deploy
+from tools.local_deploy.drill import Drill, drill
 from tools.local_deploy.emulator import in_process
 from tools.local_deploy.registry import modelled_types
-from tools.local_deploy.rehearse import Rehearsal, rehearse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUFFIX = "local"
@@ -49,9 +50,13 @@ def sam_build(template: Path, build_dir: Path) -> Path:
     )
     if finder.returncode != 0:
         pytest.skip("no python3.13 interpreter for `sam build`")
-    sam = shutil.which("sam", path=str(REPO_ROOT / ".venv" / "bin"))
-    assert sam is not None
-    env_path = f"{finder.stdout.strip()}:{REPO_ROOT / '.venv' / 'bin'}:/usr/bin:/bin"
+    # The SAM CLI beside the interpreter running the tests (the virtualenv's, however pytest was
+    # started), else one on PATH.
+    tools_dir = Path(sys.executable).parent
+    sam = shutil.which("sam", path=str(tools_dir)) or shutil.which("sam")
+    if sam is None:
+        pytest.skip("no SAM CLI (`make venv` installs it)")
+    env_path = f"{finder.stdout.strip()}:{tools_dir}:/usr/bin:/bin"
     completed = subprocess.run(
         [
             sam,
@@ -80,7 +85,7 @@ def sam_build(template: Path, build_dir: Path) -> Path:
 class LocalRun:
     endpoint_url: str
     deployment: Deployment
-    rehearsal: Rehearsal
+    drill: Drill
     output: str
 
 
@@ -98,7 +103,7 @@ def local_run(
     out = io.StringIO()
     with in_process() as endpoint_url:
         deployment = deploy(endpoint_url, built, {"EnvironmentSuffix": SUFFIX}, out)
-        yield LocalRun(endpoint_url, deployment, rehearse(endpoint_url, SUFFIX), out.getvalue())
+        yield LocalRun(endpoint_url, deployment, drill(endpoint_url, SUFFIX), out.getvalue())
 
 
 def _stack_trees(cloudformation: Any, stack_id: str) -> Iterator[tuple[dict[str, Any], set[str]]]:
@@ -194,30 +199,49 @@ def test_types_moto_cannot_model_are_listed_as_unmodelled(local_run: LocalRun) -
     assert set(local_run.deployment.types_in(UNMODELLED)) == unmodellable
 
 
-def test_rehearsal_verdict_fails_for_the_breached_alarm(local_run: LocalRun) -> None:
+def test_drill_verdict_fails_for_the_breached_alarm(local_run: LocalRun) -> None:
     # GIVEN one production alarm put into ALARM  WHEN the verdict runs  THEN it fails on it
-    failing = local_run.rehearsal.failing
+    failing = local_run.drill.failing
 
     assert failing.exit_code == 1, failing.output
-    assert local_run.rehearsal.breached_alarm in failing.output
+    assert local_run.drill.breached_alarm in failing.output
 
 
-def test_rehearsal_job_reports_failure_and_notifies(local_run: LocalRun) -> None:
+def test_drill_job_reports_failure_and_notifies(local_run: LocalRun) -> None:
     # GIVEN the breached alarm  WHEN the pipeline's job logic runs  THEN it fails and notifies
-    rehearsal = local_run.rehearsal
+    drilled = local_run.drill
 
-    assert rehearsal.job_outcome == "failed_alarm"
-    assert [operation for operation, _ in rehearsal.reports] == ["PutJobFailureResult"]
-    assert len(rehearsal.notifications) == 1
-    assert rehearsal.breached_alarm in rehearsal.notifications[0]["message"]
+    assert drilled.job_outcome == "failed_alarm"
+    assert [operation for operation, _ in drilled.reports] == ["PutJobFailureResult"]
+    assert len(drilled.notifications) == 1
+    assert drilled.breached_alarm in drilled.notifications[0]["message"]
 
 
-def test_rehearsal_verdict_passes_without_the_breached_alarm(local_run: LocalRun) -> None:
+def test_drill_verdict_passes_without_the_breached_alarm(local_run: LocalRun) -> None:
     # GIVEN the alarm restored to OK  WHEN the verdict runs again  THEN it passes
-    recovered = local_run.rehearsal.recovered
+    recovered = local_run.drill.recovered
 
     assert recovered is not None
     assert recovered.exit_code == 0, recovered.output
+
+
+def test_every_alarm_dimension_is_resolved(local_run: LocalRun) -> None:
+    # GIVEN every alarm the stack created, metric math included
+    cloudwatch = local_client("cloudwatch", local_run.endpoint_url)
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    dimensions = [d for alarm in alarms for d in alarm.get("Dimensions", [])]
+    dimensions += [
+        d
+        for alarm in alarms
+        for query in alarm.get("Metrics", [])
+        for d in query.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])
+    ]
+    # WHEN their values are read  THEN none holds an unresolved intrinsic
+    assert alarms
+    assert [d for d in dimensions if "Fn::" in d["Value"] or "{" in d["Value"]] == []
+    # AND a load balancer dimension is CloudWatch's form of its name (app/<name>/<id>)
+    balancers = {d["Value"] for d in dimensions if d["Name"] == "LoadBalancer"}
+    assert all(value.startswith("app/") for value in balancers), balancers
 
 
 @pytest.mark.parametrize(

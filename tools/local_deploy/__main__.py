@@ -1,7 +1,9 @@
-"""`python -m tools.local_deploy deploy|rehearse|destroy|serve`: the local deployment's CLI.
+"""`python -m tools.local_deploy deploy|drill|destroy|serve`: the local deployment's CLI.
 
-`make deploy`, `make rehearse` and `make destroy` without ENV call this. It only ever talks to
-the emulator it starts (or finds recorded in .local-emulator/) on 127.0.0.1.
+`make deploy`, `make drill` and `make destroy` without ENV call this. It only ever talks to
+the emulator it starts (or finds recorded in .local-emulator/) on 127.0.0.1. Every expected
+failure ends in one or two lines naming the cause (and the emulator's log when there is more),
+never a traceback; a failed deploy stops the emulator it started.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ from pathlib import Path
 from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from tools.local_deploy.clients import NotLocalEndpointError, local_client, require_local_endpoint
+from tools.local_deploy.clients import (
+    NotLocalEndpointError,
+    export_line,
+    local_client,
+    require_local_endpoint,
+)
 from tools.local_deploy.deploy import (
     STACK_NAME,
     UNMODELLED,
@@ -25,20 +33,24 @@ from tools.local_deploy.deploy import (
     render_resource_table,
     stack_exists,
 )
+from tools.local_deploy.drill import DrillError, VerdictRun, drill, run_verdict
 from tools.local_deploy.emulator import (
     REPO_ROOT,
     STATE_DIR,
     EmulatorError,
+    last_error,
+    log_path,
     running,
     serve,
     start_background,
     stop_background,
 )
-from tools.local_deploy.rehearse import RehearsalError, VerdictRun, rehearse, run_verdict
+from tools.local_deploy.package import PackagingError
 
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_SUFFIX = "local"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+HTTP_SERVER_ERROR = 500
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -46,7 +58,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("deploy", "start (or reuse) the emulator, deploy the built template, print the verdict"),
-        ("rehearse", "breach a production alarm and show the failed verdict and notification"),
+        ("drill", "breach a production alarm: the verdict fails and notifies, then recovers"),
         ("destroy", "delete the local stack and stop the emulator"),
     ):
         command = commands.add_parser(name, help=text)
@@ -94,14 +106,29 @@ def _fresh_emulator(args: argparse.Namespace, out: TextIO) -> str:
     return state.endpoint_url
 
 
+def _say(out: TextIO, text: str = "") -> None:
+    # Flushed: the verdict runs as a child process, and a pipe must not reorder the report.
+    print(text, file=out, flush=True)
+
+
 def _print_verdict(title: str, run: VerdictRun, out: TextIO) -> None:
-    print(f"==> {title}\n    $ python {' '.join(run.command[1:])}", file=out)
-    print("\n".join(f"    {line}" for line in run.output.rstrip().splitlines()), file=out)
-    print(f"    exit status {run.exit_code}", file=out)
+    _say(out, f"==> {title}\n    $ python {' '.join(run.command[1:])}")
+    _say(out, "\n".join(f"    {line}" for line in run.output.rstrip().splitlines()))
+    _say(out, f"    exit status {run.exit_code}")
 
 
 def _deploy(args: argparse.Namespace, out: TextIO) -> int:
     endpoint = _fresh_emulator(args, out)
+    try:
+        return _deploy_to(endpoint, args, out)
+    except BaseException:
+        # A failed deploy leaves nothing running: the stack is half made and useless, and the
+        # emulator would only hold its port and memory (its log stays for reading).
+        _stop_recorded(args, out)
+        raise
+
+
+def _deploy_to(endpoint: str, args: argparse.Namespace, out: TextIO) -> int:
     parameters = dict(item.split("=", 1) for item in args.parameter)
     parameters["EnvironmentSuffix"] = args.suffix
     deployment = deploy(endpoint, args.template, parameters, out)
@@ -118,34 +145,36 @@ def _deploy(args: argparse.Namespace, out: TextIO) -> int:
         "Health verdict of the production environment", run_verdict(endpoint, args.suffix), out
     )
     total = sum(seconds for _, seconds in deployment.timings)
-    print(
+    _say(
+        out,
         f"\nDeployed {deployment.stack_name} in {total:.1f} s. The emulator keeps running at "
-        f"{endpoint}: `make rehearse` to rehearse a failed release, `make destroy` to stop.",
-        file=out,
+        f"{endpoint}: `make drill` to watch a breached alarm fail the verdict, `make destroy` "
+        'to stop it. For the AWS CLI or `make verdict ARGS="... --endpoint-url '
+        f'{endpoint}"`:\n  {export_line(endpoint)}',
     )
     return EXIT_OK
 
 
-def _rehearse(args: argparse.Namespace, out: TextIO) -> int:
+def _drill(args: argparse.Namespace, out: TextIO) -> int:
     endpoint = _endpoint(args, out)
     if endpoint is None or not stack_exists(local_client("cloudformation", endpoint), STACK_NAME):
-        print("No local stack: run `make deploy` first.", file=sys.stderr)
+        print("error: no local stack: run `make deploy` first.", file=sys.stderr)
         return EXIT_FAILED
-    rehearsal = rehearse(endpoint, args.suffix)
-    print(f"==> Put {rehearsal.breached_alarm} into ALARM", file=out)
-    _print_verdict("Health verdict with the breached alarm", rehearsal.failing, out)
-    print(f"==> The pipeline's health-check job: {rehearsal.job_outcome}", file=out)
-    for operation, message in rehearsal.reports:
-        print(f"    reported to CodePipeline ({operation}): {message}", file=out)
-    for note in rehearsal.notifications:
-        print(f"==> SNS notification sent: {note['subject']}", file=out)
-        print("\n".join(f"    {line}" for line in note["message"].splitlines()), file=out)
-    if not rehearsal.notifications:
-        print("==> No SNS notification arrived", file=out)
-    print(f"==> Restored {rehearsal.breached_alarm} to OK", file=out)
-    if rehearsal.recovered:
-        _print_verdict("Health verdict without the breached alarm", rehearsal.recovered, out)
-    failed_as_expected = not rehearsal.failing.healthy and bool(rehearsal.notifications)
+    drilled = drill(endpoint, args.suffix)
+    _say(out, f"==> Put {drilled.breached_alarm} into ALARM")
+    _print_verdict("Health verdict with the breached alarm", drilled.failing, out)
+    _say(out, f"==> The pipeline's health-check job: {drilled.job_outcome}")
+    for operation, message in drilled.reports:
+        _say(out, f"    reported to CodePipeline ({operation}): {message}")
+    for note in drilled.notifications:
+        _say(out, f"==> SNS notification sent: {note['subject']}")
+        _say(out, "\n".join(f"    {line}" for line in note["message"].splitlines()))
+    if not drilled.notifications:
+        _say(out, "==> No SNS notification arrived")
+    _say(out, f"==> Restored {drilled.breached_alarm} to OK")
+    if drilled.recovered:
+        _print_verdict("Health verdict without the breached alarm", drilled.recovered, out)
+    failed_as_expected = not drilled.failing.healthy and bool(drilled.notifications)
     return EXIT_OK if failed_as_expected else EXIT_FAILED
 
 
@@ -157,8 +186,12 @@ def _destroy(args: argparse.Namespace, out: TextIO) -> int:
     cloudformation = local_client("cloudformation", endpoint)
     try:
         if stack_exists(cloudformation, STACK_NAME):
-            print(f"==> Deleting {STACK_NAME}", file=out)
+            _say(out, f"==> Deleting {STACK_NAME}")
             delete_stack(cloudformation, STACK_NAME)
+    except (DeploymentError, *_AWS_ERRORS) as error:
+        # Not a failure of destroy: the stack lives only in the emulator, stopped just below.
+        _say(out, f"    the emulator could not delete it ({_cause(error, args.state_dir)});")
+        _say(out, "    stopping the emulator discards it all the same")
     finally:
         # The emulator goes even if the delete failed: its state dies with it.
         _stop_recorded(args, out)
@@ -169,7 +202,25 @@ def _stop_recorded(args: argparse.Namespace, out: TextIO) -> None:
     if not args.endpoint_url:
         stopped = stop_background(args.state_dir)
         if stopped:
-            print(f"==> Stopped the emulator (pid {stopped.pid})", file=out)
+            _say(out, f"==> Stopped the emulator (pid {stopped.pid})")
+
+
+# What a request to the emulator can raise: an error reply, no reply, or its bare 500 page
+# (which botocore fails to parse as XML).
+_AWS_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
+
+
+def _cause(error: BaseException, state_dir: Path) -> str:
+    """One line saying what went wrong: the emulator's own exception for one of its 500s."""
+    if isinstance(error, ResponseParserError):
+        return f"the emulator failed: {last_error(state_dir) or 'no cause in its log'}"
+    if isinstance(error, ClientError):
+        operation = error.operation_name
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == HTTP_SERVER_ERROR:
+            cause = last_error(state_dir) or "no cause in its log"
+            return f"the emulator failed on {operation}: {cause}"
+        return f"{operation} failed: {error.response.get('Error', {}).get('Message') or error}"
+    return str(error)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -177,19 +228,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.command == "serve":
         serve(args.state_dir)
         return EXIT_OK
-    handlers = {"deploy": _deploy, "rehearse": _rehearse, "destroy": _destroy}
+    handlers = {"deploy": _deploy, "drill": _drill, "destroy": _destroy}
     try:
         return handlers[args.command](args, out)
     except NotLocalEndpointError as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (DeploymentError, EmulatorError, RehearsalError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except (BotoCoreError, ClientError) as error:
-        # An emulator error answers 500 with the traceback in its log, not in the reply.
+    except (DeploymentError, EmulatorError, DrillError, PackagingError, *_AWS_ERRORS) as error:
         print(
-            f"error: {error}\n(the emulator's log: {args.state_dir / 'emulator.log'})",
+            f"error: {_cause(error, args.state_dir)}\n"
+            f"(the emulator's log: {log_path(args.state_dir)})",
             file=sys.stderr,
         )
         return EXIT_FAILED

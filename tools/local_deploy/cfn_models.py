@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudformation.models import cloudformation_backends
@@ -30,7 +30,7 @@ from moto.codedeploy.models import AlarmConfiguration, codedeploy_backends
 from moto.codepipeline.models import codepipeline_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ecs.models import Service
-from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup, elbv2_backends
 from moto.utilities.utils import get_partition
 from samcli.yamlhelper import yaml_parse
 
@@ -57,8 +57,10 @@ def _lower_camel(value: Any, keep: frozenset[str] = frozenset()) -> Any:
 class BackendResource:
     """What moto's ResourceMap needs from a created resource: an id, attributes, a delete.
 
-    A model names its CloudFormation type in `cfn_type` and the property that holds a resource's
-    physical name (if it has one) in `cfn_name_property`.
+    A model names its CloudFormation type in `cfn_type`, the property that holds a resource's
+    physical name (if it has one) in `cfn_name_property`, the attributes `Fn::GetAtt` may ask
+    for in `attribute_names`, and implements `create`: properties in, one call to moto's
+    backend, the created resource out. moto's calling convention lives here, once.
     """
 
     cfn_type: ClassVar[str]
@@ -72,6 +74,25 @@ class BackendResource:
     @classmethod
     def cloudformation_name_type(cls) -> str:
         return cls.cfn_name_property
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: Properties,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Self:
+        return cls.create(
+            resource_name, cloudformation_json.get("Properties", {}), account_id, region_name
+        )
+
+    @classmethod
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
+    ) -> Self:
+        raise NotImplementedError
 
     def __init__(
         self,
@@ -144,26 +165,23 @@ class CloudWatchAlarm(BackendResource, CloudFormationModel):
     cfn_name_property = "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CloudWatchAlarm:
-        props = cloudformation_json["Properties"]
         backend = cloudwatch_backends[account_id][region_name]
+        # moto's signature says str for members a metric-math alarm leaves out; None is what its
+        # own PutMetricAlarm handler passes for them, so these are read untyped.
+        optional: Any = props.get
         alarm = backend.put_metric_alarm(
             name=resource_name,
-            namespace=props.get("Namespace"),
-            metric_name=props.get("MetricName"),
+            namespace=optional("Namespace"),
+            metric_name=optional("MetricName"),
             comparison_operator=props["ComparisonOperator"],
             evaluation_periods=int(props["EvaluationPeriods"]),
-            period=_optional_int(props.get("Period")),  # type: ignore[arg-type]
+            period=_optional_int(optional("Period")),  # type: ignore[arg-type]
             threshold=float(props.get("Threshold", 0)),
-            statistic=props.get("Statistic"),
-            description=props.get("AlarmDescription"),
+            statistic=optional("Statistic"),
+            description=optional("AlarmDescription"),
             dimensions=props.get("Dimensions", []),
             alarm_actions=props.get("AlarmActions", []),
             metric_data_queries=_metric_data_queries(props.get("Metrics", [])),
@@ -192,15 +210,9 @@ class CodeBuildProject(BackendResource, CloudFormationModel):
     cfn_name_property = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CodeBuildProject:
-        props = cloudformation_json["Properties"]
         backend = codebuild_backends[account_id][region_name]
         metadata = backend.create_project(
             project_name=resource_name,
@@ -231,15 +243,10 @@ class CodePipelinePipeline(BackendResource, CloudFormationModel):
     cfn_name_property = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CodePipelinePipeline:
-        props = dict(cloudformation_json["Properties"])
+        props = dict(props)
         tags = _lower_camel(props.pop("Tags", None))
         # Template-only settings with no member in the API's pipeline declaration.
         for template_only in ("RestartExecutionOnUpdate", "DisableInboundStageTransitions"):
@@ -262,15 +269,9 @@ class CodeDeployApplication(BackendResource, CloudFormationModel):
     cfn_name_property = "ApplicationName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CodeDeployApplication:
-        props = cloudformation_json["Properties"]
         backend = codedeploy_backends[account_id][region_name]
         backend.create_application(
             resource_name,
@@ -302,15 +303,9 @@ class CodeDeployDeploymentGroup(BackendResource, CloudFormationModel):
     cfn_name_property = "DeploymentGroupName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CodeDeployDeploymentGroup:
-        props = cloudformation_json["Properties"]
         application = props["ApplicationName"]
         backend = codedeploy_backends[account_id][region_name]
         backend.create_deployment_group(
@@ -356,16 +351,11 @@ class TargetGroup(BackendResource, CloudFormationModel):
     cfn_name_property = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> TargetGroup:
         group = FakeTargetGroup.create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region_name, **kwargs
+            resource_name, {"Properties": props}, account_id, region_name
         )
         backend = elbv2_backends[account_id][region_name]
         attributes = {
@@ -378,13 +368,54 @@ class TargetGroup(BackendResource, CloudFormationModel):
         return cls(group.arn, attributes, lambda: backend.delete_target_group(group.arn))
 
 
+class LoadBalancer(BackendResource, CloudFormationModel):
+    """moto's load balancer, with the attributes its own model leaves unresolved.
+
+    moto answers `Fn::GetAtt LoadBalancer.LoadBalancerFullName` with a warning and leaves the
+    intrinsic in place, so every 5XX alarm's `LoadBalancer` dimension would hold a dict.
+    """
+
+    attribute_names = frozenset(
+        {
+            "LoadBalancerArn",
+            "LoadBalancerName",
+            "LoadBalancerFullName",
+            "DNSName",
+            "CanonicalHostedZoneID",
+            "SecurityGroups",
+        }
+    )
+
+    cfn_type = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    cfn_name_property = "Name"
+
+    @classmethod
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
+    ) -> LoadBalancer:
+        balancer = FakeLoadBalancer.create_from_cloudformation_json(
+            resource_name, {"Properties": props}, account_id, region_name
+        )
+        backend = elbv2_backends[account_id][region_name]
+        attributes = {
+            "LoadBalancerArn": balancer.arn,
+            "LoadBalancerName": balancer.name,
+            # CloudWatch's LoadBalancer dimension: the ARN after "loadbalancer/" (app/name/id).
+            "LoadBalancerFullName": balancer.arn.split(":loadbalancer/", 1)[1],
+            "DNSName": balancer.dns_name,
+            "CanonicalHostedZoneID": balancer.canonical_hosted_zone_id,
+            "SecurityGroups": list(balancer.security_groups or []),
+        }
+        return cls(balancer.arn, attributes, lambda: backend.delete_load_balancer(balancer.arn))
+
+
 class EcsService(CloudFormationModel):
     """moto's ECS service, with its tasks reported running, as Fargate would report them.
 
     There is no container engine here, so moto's services report 0 of N tasks running forever
     (unless MOTO_ECS_SERVICE_RUNNING fixes one count for every service). A healthy Fargate
     service runs its desired count; emulating that lets the health verdict pass on a healthy
-    local stack, so the rehearsal's breached alarm is the only thing that fails it.
+    local stack, so the drill's breached alarm is the only thing that fails it.
     """
 
     @staticmethod
@@ -458,15 +489,9 @@ class NestedStack(BackendResource, CloudFormationModel):
     cfn_type = "AWS::CloudFormation::Stack"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> NestedStack:
-        props = cloudformation_json["Properties"]
         backend = cloudformation_backends[account_id][region_name]
         body = get_stack_from_s3_url(
             props["TemplateURL"], account_id=account_id, partition=get_partition(region_name)
@@ -498,5 +523,6 @@ LOCAL_MODELS: tuple[type[CloudFormationModel], ...] = (
     CodeDeployDeploymentGroup,
     NestedStack,
     TargetGroup,
+    LoadBalancer,
     EcsService,
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from typing import Any
 
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.codecommit.models import codecommit_backends
@@ -46,15 +45,9 @@ class SecretsManagerSecret(BackendResource, CloudFormationModel):
     cfn_name_property = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> SecretsManagerSecret:
-        props = cloudformation_json["Properties"]
         backend = secretsmanager_backends[account_id][region_name]
         generate = props.get("GenerateSecretString")
         reply = json.loads(
@@ -85,15 +78,9 @@ class SnsSubscription(BackendResource, CloudFormationModel):
     cfn_type = "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> SnsSubscription:
-        props = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         subscription = backend.subscribe(props["TopicArn"], props["Endpoint"], props["Protocol"])
         arn = subscription.arn
@@ -104,15 +91,9 @@ class SnsTopicPolicy(BackendResource, CloudFormationModel):
     cfn_type = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> SnsTopicPolicy:
-        props = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         for topic_arn in props["Topics"]:
             backend.set_topic_attribute(topic_arn, "Policy", json.dumps(props["PolicyDocument"]))
@@ -123,15 +104,9 @@ class S3BucketPolicy(BackendResource, CloudFormationModel):
     cfn_type = "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> S3BucketPolicy:
-        props = cloudformation_json["Properties"]
         backend = s3_backends[account_id][get_partition(region_name)]
         bucket = props["Bucket"]
         backend.put_bucket_policy(bucket, json.dumps(props["PolicyDocument"]).encode())
@@ -145,17 +120,11 @@ class CodeCommitRepository(BackendResource, CloudFormationModel):
     cfn_name_property = "RepositoryName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> CodeCommitRepository:
-        props = cloudformation_json["Properties"]
         backend = codecommit_backends[account_id][region_name]
-        metadata = backend.create_repository(resource_name, props.get("RepositoryDescription"))
+        metadata = backend.create_repository(resource_name, props.get("RepositoryDescription", ""))
         attributes = {
             "Arn": metadata["Arn"],
             "CloneUrlHttp": metadata["cloneUrlHttp"],
@@ -172,15 +141,9 @@ class ScalableTarget(BackendResource, CloudFormationModel):
     cfn_type = "AWS::ApplicationAutoScaling::ScalableTarget"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> ScalableTarget:
-        props = cloudformation_json["Properties"]
         backend = applicationautoscaling_backends[account_id][region_name]
         namespace, resource_id = props["ServiceNamespace"], props["ResourceId"]
         dimension = props["ScalableDimension"]
@@ -208,15 +171,9 @@ class ScalingPolicy(BackendResource, CloudFormationModel):
     cfn_name_property = "PolicyName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: Properties,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, props: Properties, account_id: str, region_name: str
     ) -> ScalingPolicy:
-        props = cloudformation_json["Properties"]
         backend = applicationautoscaling_backends[account_id][region_name]
         if "ScalingTargetId" in props:
             resource_id, dimension, namespace = props["ScalingTargetId"].split("|")

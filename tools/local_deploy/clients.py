@@ -18,8 +18,10 @@ ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
+# One attempt: the emulator is on this machine, and its 500s are deterministic (a model's bug or
+# a template it cannot create): a retry only doubles the wait before the same error.
 _CONFIG = Config(
-    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
 )
 
 
@@ -40,6 +42,13 @@ def require_local_endpoint(endpoint_url: str | None) -> str:
             f"{endpoint_url!r} is not a local endpoint: expected http://127.0.0.1:<port>"
         )
     return endpoint_url
+
+
+def export_line(endpoint_url: str) -> str:
+    """The shell line that points the AWS CLI (and any SDK) at the emulator."""
+    return "export " + " ".join(
+        f"{name}={value}" for name, value in local_environment(endpoint_url).items()
+    )
 
 
 def local_environment(endpoint_url: str) -> dict[str, str]:

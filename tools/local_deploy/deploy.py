@@ -6,12 +6,12 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from samcli.yamlhelper import yaml_parse
 
 from tools.local_deploy.clients import local_client
@@ -22,6 +22,8 @@ STACK_NAME = "microservices-pipeline-local"
 ARTIFACT_BUCKET = "microservices-pipeline-local-artifacts"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 STACK_TIMEOUT_SECONDS = 300
+# boto3's CloudFormation waiters, polling each second (moto creates a stack within the call).
+_WAITER_CONFIG = {"Delay": 1, "MaxAttempts": STACK_TIMEOUT_SECONDS}
 NESTED_STACK = "AWS::CloudFormation::Stack"
 
 CREATED, UNMODELLED, NOT_CREATED, MISSING = "created", "unmodelled", "condition false", "missing"
@@ -86,17 +88,26 @@ def stack_exists(cloudformation: Any, stack_name: str) -> bool:
 
 def delete_stack(cloudformation: Any, stack_name: str) -> None:
     cloudformation.delete_stack(StackName=stack_name)
+    try:
+        cloudformation.get_waiter("stack_delete_complete").wait(
+            StackName=stack_name, WaiterConfig=_WAITER_CONFIG
+        )
+    except WaiterError as error:
+        raise DeploymentError(f"{stack_name} was not deleted: {error}") from None
 
 
 def _wait_for_create(cloudformation: Any, stack_name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
-    while True:
-        stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
-            return stack
-        if time.monotonic() > deadline:
-            raise DeploymentError(f"{stack_name} still {stack['StackStatus']} after 5 minutes")
-        time.sleep(0.5)
+    """The stack once it left CREATE_IN_PROGRESS, whatever its end state (judged by the caller)."""
+    # The waiter stops at CREATE_COMPLETE, at a failure state, or when its attempts run out:
+    # the stack's own status says which.
+    with suppress(WaiterError):
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=stack_name, WaiterConfig=_WAITER_CONFIG
+        )
+    stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"].endswith("_IN_PROGRESS"):
+        raise DeploymentError(f"{stack_name} still in progress after {STACK_TIMEOUT_SECONDS} s")
+    return stack
 
 
 def inventory(
@@ -145,28 +156,24 @@ def deploy(
     store = ArtifactStore(local_client("s3", endpoint_url), ARTIFACT_BUCKET)
 
     with steps.step(
-        f"Packaging {template_path} to S3 (function code, nested templates) and expanding "
-        "its transforms (SAM CLI, samtranslator)"
+        f"Packaging {template_path} to S3 (`sam package`: function code, nested templates) "
+        "and expanding its transforms (SAM CLI, samtranslator)"
     ):
         store.ensure_bucket()
-        template = package_and_expand(template_path, store, stack_name, parameters)
+        template = package_and_expand(template_path, endpoint_url, store, stack_name, parameters)
         print(f"    {len(template.get('Resources', {}))} resources in the root template", file=out)
     if stack_exists(cloudformation, stack_name):
         with steps.step(f"Deleting the previous {stack_name}"):
             delete_stack(cloudformation, stack_name)
     with steps.step(f"Creating stack {stack_name} through the emulator's CloudFormation"):
         key = store.upload(json.dumps(template, sort_keys=True).encode(), ".json")
-        try:
-            cloudformation.create_stack(
-                StackName=stack_name,
-                TemplateURL=store.https_url(key),
-                Parameters=[
-                    {"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()
-                ],
-                Capabilities=CAPABILITIES,
-            )
-        except ClientError as error:
-            raise DeploymentError(f"CreateStack failed: {error}") from None
+        # A refusal (ClientError) says why in its message; the CLI reports it in one line.
+        cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateURL=store.https_url(key),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=CAPABILITIES,
+        )
         stack = _wait_for_create(cloudformation, stack_name)
         print(f"    {stack['StackStatus']}", file=out)
     if stack["StackStatus"] != "CREATE_COMPLETE":

@@ -3,7 +3,7 @@
 The models must be registered in the process that serves moto, so the server is never moto's own
 `moto_server` script but this module: in-process for tests (`in_process`), or as a background
 process (`python -m tools.local_deploy serve`) whose pid and endpoint are recorded in
-`.local-emulator/emulator.json`, so `make rehearse`, `make verdict` and `make destroy` find it.
+`.local-emulator/emulator.json`, so `make drill`, `make verdict` and `make destroy` find it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO_ROOT / ".local-emulator"
 STATE_FILE = "emulator.json"
 START_TIMEOUT_SECONDS = 30
+LOG_FILE = "emulator.log"
+# A traceback's last line: "KeyError: 'EnvironmentSufix'", "moto....ValidationError: ...".
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*$")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,23 @@ def serve(state_dir: Path) -> None:
     (state_dir / STATE_FILE).unlink(missing_ok=True)
 
 
+def log_path(state_dir: Path = STATE_DIR) -> Path:
+    return state_dir / LOG_FILE
+
+
+def last_error(state_dir: Path = STATE_DIR) -> str | None:
+    """The exception that ended the emulator's latest failed request, as its log records it.
+
+    The emulator answers an error of its own with a bare 500 page; the cause is only here.
+    """
+    try:
+        lines = log_path(state_dir).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    return causes[-1] if causes else None
+
+
 def _answers(endpoint_url: str) -> bool:
     parts = urlsplit(endpoint_url)
     try:
@@ -134,7 +155,7 @@ def start_background(state_dir: Path = STATE_DIR) -> EmulatorState:
     """Start the emulator as a detached process (it outlives `make deploy`) and wait for it."""
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
-    log = (state_dir / "emulator.log").open("ab")
+    log = log_path(state_dir).open("ab")
     subprocess.Popen(  # noqa: S603 - this interpreter and this package, no shell
         [sys.executable, "-m", "tools.local_deploy", "serve", "--state-dir", str(state_dir)],
         cwd=REPO_ROOT,
@@ -149,7 +170,7 @@ def start_background(state_dir: Path = STATE_DIR) -> EmulatorState:
         if state:
             return state
         time.sleep(0.2)
-    raise EmulatorError(f"the emulator did not start; see {state_dir / 'emulator.log'}")
+    raise EmulatorError(f"the emulator did not start; see {log_path(state_dir)}")
 
 
 def stop_background(state_dir: Path = STATE_DIR) -> EmulatorState | None:

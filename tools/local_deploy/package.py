@@ -1,31 +1,35 @@
-"""`sam package` for the emulator: local artefacts and nested templates to its S3.
+"""`sam package` into the emulator's S3, then the root template's transforms expanded.
 
-Walks a built template (`.aws-sam/build/template.yaml`): zips each function's build directory
-and points CodeUri at the upload, uploads every nested stack's template (recursively, after the
-same treatment) and points TemplateURL at it, then expands the root template's transforms with
-the parameters the stack is created with. Nested templates are uploaded unexpanded, as
-`sam package` leaves them: they are expanded when their stack is created, with the parameter
-values it receives (see `cfn_models.NestedStack`).
+SAM CLI's own `sam package` zips each function's build directory and uploads every nested
+template (after the same treatment, recursively), pointed at the emulator by AWS_ENDPOINT_URL.
+Only two things are this module's: the endpoint is handed to it as `localhost`, because moto
+reads a nested stack's TemplateURL by its host name and treats `127.0.0.1:<port>` as a bucket
+called "127" (`moto.cloudformation.utils.get_stack_from_s3_url`), and the root template's
+transforms are then expanded with the parameters the stack is created with. Nested templates
+stay unexpanded, as `sam package` leaves them: they are expanded when their stack is created,
+with the parameter values it receives (see `cfn_models.NestedStack`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
-import zipfile
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from tools.local_deploy.clients import REGION, local_environment
 from tools.local_deploy.expand import Template, expand_template, load_template
 
-# (resource type, property) pairs whose value may be a local directory to zip and upload.
-CODE_PROPERTIES = (
-    ("AWS::Serverless::Function", "CodeUri"),
-    ("AWS::Serverless::LayerVersion", "ContentUri"),
-)
-NESTED_STACK_TYPES = ("AWS::CloudFormation::Stack", "AWS::Serverless::Application")
-_ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+SAM_PACKAGE_TIMEOUT_SECONDS = 600
+
+
+class PackagingError(RuntimeError):
+    """`sam package` could not run or failed; the message carries its last words."""
 
 
 class ArtifactStore:
@@ -45,65 +49,62 @@ class ArtifactStore:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
         return key
 
-    def s3_uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
-
     def https_url(self, key: str) -> str:
-        # The form `sam package` writes; moto resolves it from its own S3, nothing is fetched.
+        # The form CloudFormation documents; moto resolves it from its own S3, nothing is fetched.
         return f"https://s3.amazonaws.com/{self.bucket}/{key}"
 
 
-def zip_directory(directory: Path) -> bytes:
-    """A reproducible zip (sorted names, fixed timestamps): the same code uploads to one key."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(str(path.relative_to(directory)), _ZIP_TIMESTAMP)
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+def as_localhost(endpoint_url: str) -> str:
+    """The same loopback endpoint, named `localhost` (see the module's docstring for why)."""
+    parts = urlsplit(endpoint_url)
+    return urlunsplit(parts._replace(netloc=f"localhost:{parts.port}"))
 
 
-def _is_local_path(value: Any) -> bool:
-    return isinstance(value, str) and "://" not in value
+def _sam() -> str:
+    # The SAM CLI beside this interpreter (the virtualenv's), else one on PATH.
+    sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
+    if sam is None:
+        raise PackagingError("no SAM CLI found: `make venv` installs it")
+    return sam
 
 
-def _upload_code(resources: dict[str, Any], base: Path, store: ArtifactStore) -> None:
-    for resource in resources.values():
-        if not isinstance(resource, dict):  # an Fn::ForEach entry: a list, not a resource
-            continue
-        for resource_type, prop in CODE_PROPERTIES:
-            properties = resource.get("Properties", {})
-            if resource.get("Type") == resource_type and _is_local_path(properties.get(prop)):
-                key = store.upload(zip_directory(base / properties[prop]), ".zip")
-                properties[prop] = store.s3_uri(key)
-
-
-def _nested_location(resource: dict[str, Any]) -> tuple[str, Any]:
-    properties = resource.get("Properties", {})
-    if resource["Type"] == "AWS::CloudFormation::Stack":
-        return "TemplateURL", properties.get("TemplateURL")
-    return "Location", properties.get("Location")
-
-
-def _package(path: Path, store: ArtifactStore) -> Template:
-    """One template with its artefacts and nested templates uploaded, transforms untouched."""
-    template = load_template(path)
-    resources = template.get("Resources", {})
-    _upload_code(resources, path.parent, store)
-    for resource in resources.values():
-        if not isinstance(resource, dict) or resource.get("Type") not in NESTED_STACK_TYPES:
-            continue
-        prop, location = _nested_location(resource)
-        if _is_local_path(location):
-            child = _package(path.parent / location, store)
-            key = store.upload(json.dumps(child, sort_keys=True).encode(), ".json")
-            resource["Properties"][prop] = store.https_url(key)
-    return template
+def sam_package(template_path: Path, endpoint_url: str, bucket: str) -> Template:
+    """The template with its code and nested templates uploaded by `sam package`."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ |= local_environment(as_localhost(endpoint_url))
+    environ["SAM_CLI_TELEMETRY"] = "0"
+    with tempfile.TemporaryDirectory(prefix="local-deploy-") as workdir:
+        packaged = Path(workdir) / "packaged.yaml"
+        completed = subprocess.run(  # noqa: S603 - the SAM CLI, arguments as a list, no shell
+            [
+                _sam(),
+                "package",
+                "--template-file",
+                str(template_path),
+                "--s3-bucket",
+                bucket,
+                "--output-template-file",
+                str(packaged),
+                "--region",
+                REGION,
+                "--no-progressbar",
+                # A root template may use Fn::ForEach; SAM CLI packages it only when told to.
+                "--language-extensions",
+            ],
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=SAM_PACKAGE_TIMEOUT_SECONDS,
+        )
+        if completed.returncode != 0:
+            said = (completed.stderr or completed.stdout).strip().splitlines()
+            raise PackagingError(f"sam package failed: {said[-1] if said else 'no output'}")
+        return load_template(packaged)
 
 
 def package_and_expand(
-    path: Path, store: ArtifactStore, stack_name: str, parameters: dict[str, str]
+    path: Path, endpoint_url: str, store: ArtifactStore, stack_name: str, parameters: dict[str, str]
 ) -> Template:
     """The root template, ready for CreateStack: artefacts uploaded, transforms expanded."""
-    return expand_template(_package(path, store), parameters, stack_name)
+    return expand_template(sam_package(path, endpoint_url, store.bucket), parameters, stack_name)

@@ -1,10 +1,12 @@
 """Registration of the local models with moto, and what moto does for every other type.
 
 moto looks models up through `moto.cloudformation.parsing.get_model_map` and creates resources
-through `parsing.parse_and_create_resource`, both module globals (the map is cached). Registering
-clears that cache so it sees the models defined in `cfn_models` and `cfn_models_extra`, and swaps
-the two globals for versions that (1) stand a `Placeholder` in for a type nobody models instead of
-dropping it and (2) honour DependsOn. `unregister_placeholders` swaps them back.
+through `parsing.parse_and_create_resource`, and resolves intrinsics through `parsing.clean_json`,
+all module globals (the map is cached). Registering clears that cache so it sees the models
+defined in `cfn_models` and `cfn_models_extra`, and swaps the globals for versions that (1) stand
+a `Placeholder` in for a type nobody models instead of dropping it, (2) honour DependsOn and
+(3) fail the stack on an `Fn::GetAtt` moto cannot answer instead of leaving the intrinsic in the
+resource. `unregister_placeholders` swaps them back.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from typing import Any
 
 from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
 
 from tools.local_deploy.cfn_models import LOCAL_MODELS, Properties
 from tools.local_deploy.cfn_models_extra import EXTRA_MODELS
@@ -91,6 +94,34 @@ class _ModelMapWithPlaceholders(dict[str, Any]):
 
 _moto_model_map = parsing.get_model_map
 _moto_parse_and_create_resource = parsing.parse_and_create_resource
+_moto_clean_json = parsing.clean_json
+
+
+class UnresolvedAttributeError(ValidationError):
+    """An `Fn::GetAtt` the emulator cannot answer: the stack fails, naming it."""
+
+
+def _clean_json_resolving_every_attribute(resource_json: Any, resources_map: Any) -> Any:
+    """moto's intrinsic resolution, except that an attribute it cannot resolve fails the stack.
+
+    moto only logs a warning for an attribute its model lacks and leaves `{"Fn::GetAtt": ...}`
+    in place, so an alarm's dimension would silently hold the intrinsic as text.
+    """
+    cleaned = _moto_clean_json(resource_json, resources_map)
+    unresolved = (
+        isinstance(resource_json, dict)
+        and "Fn::GetAtt" in resource_json
+        and isinstance(cleaned, dict)
+        and "Fn::GetAtt" in cleaned
+    )
+    if unresolved:
+        target = resource_json["Fn::GetAtt"]
+        name = ".".join(target) if isinstance(target, list) else str(target)
+        raise UnresolvedAttributeError(
+            message=f"the emulator cannot resolve Fn::GetAtt {name}: its model lacks the "
+            "attribute (add it to a model in tools/local_deploy/cfn_models.py)"
+        )
+    return cleaned
 
 
 def _parse_and_create_dependencies_first(
@@ -115,9 +146,10 @@ def _model_map_with_placeholders() -> dict[str, Any]:
 def register_models() -> frozenset[str]:
     """Make moto's CloudFormation see the models above; returns every type it now models.
 
-    Also makes it create a `Placeholder` for every type still unmodelled and honour DependsOn
-    when it creates a resource on first reference (moto calls both through module globals of
-    `moto.cloudformation.parsing`, which is what is swapped).
+    Also makes it create a `Placeholder` for every type still unmodelled, honour DependsOn
+    when it creates a resource on first reference, and fail on an attribute it cannot resolve
+    (moto calls all three through module globals of `moto.cloudformation.parsing`, which is
+    what is swapped).
     """
     for cached in (parsing.get_model_list, _moto_model_map, parsing.get_name_type_map):
         cached.cache_clear()
@@ -128,6 +160,7 @@ def register_models() -> frozenset[str]:
             raise RuntimeError(f"could not register {model.cloudformation_type()} with moto")
     parsing.get_model_map = _model_map_with_placeholders  # type: ignore[assignment]
     parsing.parse_and_create_resource = _parse_and_create_dependencies_first
+    parsing.clean_json = _clean_json_resolving_every_attribute
     return modelled_types()
 
 
@@ -135,6 +168,7 @@ def unregister_placeholders() -> None:
     """Give moto back its own lookup and creation (registered models stay: classes can't go)."""
     parsing.get_model_map = _moto_model_map
     parsing.parse_and_create_resource = _moto_parse_and_create_resource  # type: ignore[assignment]
+    parsing.clean_json = _moto_clean_json
 
 
 def modelled_types() -> frozenset[str]:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -23,10 +24,13 @@ from health_check.clients import AwsClients
 from health_check.errors import HealthCheckError
 from health_check.gateway import AwsGateway
 from health_check.job import collect_facts
-from health_check.params import parse_user_parameters
+from health_check.params import ENVIRONMENTS, parse_user_parameters
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_ERROR = 0, 1, 2
+# An emulator on this machine (moto, LocalStack) needs a region and accepts any credentials.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+EMULATOR_REGION = "us-east-1"
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -34,14 +38,32 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m health_check.cli",
         description="Print an environment's health verdict: alarms by prefix and ECS services.",
     )
-    parser.add_argument("--environment", required=True, help="e.g. staging")
+    parser.add_argument("--environment", required=True, choices=ENVIRONMENTS)
     parser.add_argument("--alarm-prefix", required=True, help="e.g. dev-staging-")
     parser.add_argument("--cluster", help="ECS cluster of --services")
     parser.add_argument("--services", help="comma-separated ECS service names")
     parser.add_argument("--region", help="AWS region (default: the SDK's)")
     parser.add_argument("--profile", help="AWS named profile")
-    parser.add_argument("--endpoint-url", help="e.g. a moto server or LocalStack")
+    parser.add_argument(
+        "--endpoint-url",
+        help="e.g. a moto server or LocalStack; on 127.0.0.1 it needs no AWS set-up",
+    )
     return parser.parse_args(argv)
+
+
+def _session(args: argparse.Namespace) -> boto3.Session:
+    """The SDK session: the operator's own, or for an emulator on this machine a stand-alone one.
+
+    An emulator needs no account, but the SDK still wants a region and credentials before it
+    sends anything; dummy ones also keep real credentials from ever being sent to a local port.
+    """
+    if args.endpoint_url and urlsplit(args.endpoint_url).hostname in LOOPBACK_HOSTS:
+        return boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - a placeholder the emulator ignores
+            region_name=args.region or boto3.Session().region_name or EMULATOR_REGION,
+        )
+    return boto3.Session(profile_name=args.profile, region_name=args.region)
 
 
 def render(alarms: list[AlarmFact], services: list[ServiceFact]) -> str:
@@ -78,8 +100,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         )
     try:
         params = parse_user_parameters(json.dumps(user_parameters))
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        alarms, services = collect_facts(AwsGateway(AwsClients(session, args.endpoint_url)), params)
+        alarms, services = collect_facts(
+            AwsGateway(AwsClients(_session(args), args.endpoint_url)), params
+        )
     except (HealthCheckError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

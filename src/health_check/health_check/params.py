@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any, TypeGuard
 
@@ -28,7 +27,9 @@ TOKEN_MAX_LATENESS_SECONDS = 3_600
 # Clocks of two Lambda containers can disagree by a little; more than this is not drift.
 TOKEN_CLOCK_SKEW_SECONDS = 60
 
-_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# The contract's two environments: the deployment groups are `{environment}-{service}`, so any
+# other name would match nothing and could only ever pass on alarms alone.
+ENVIRONMENTS = ("staging", "production")
 _KNOWN_KEYS = frozenset({"environment", "alarm_prefix", "bake_seconds", "cluster", "services"})
 
 
@@ -73,9 +74,9 @@ def parse_user_parameters(raw: object) -> CheckParameters:
         # A misspelt optional key (say "bake_second") would otherwise silently use the default.
         raise ParameterError(f"UserParameters has unknown keys: {', '.join(unknown)}")
     environment = _required_string(data, "environment")
-    if not _ENVIRONMENT.match(environment):
+    if environment not in ENVIRONMENTS:
         raise ParameterError(
-            "UserParameters.environment must be lowercase letters, digits and dashes"
+            f"UserParameters.environment must be {' or '.join(ENVIRONMENTS)}, got {environment!r}"
         )
     return CheckParameters(
         environment=environment,

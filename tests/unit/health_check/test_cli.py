@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
+import boto3
 import pytest
 from health_check.cli import EXIT_ERROR, EXIT_HEALTHY, EXIT_UNHEALTHY, main
+from moto.server import ThreadedMotoServer
 
 from tests.unit.health_check.conftest import Aws
 from tests.unit.health_check.fakes import CLUSTER, PREFIX, REGION
@@ -63,3 +67,59 @@ def test_a_missing_required_argument_exits_2() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--environment", "staging"])
     assert exit_info.value.code == EXIT_ERROR
+
+
+def test_an_environment_outside_the_contract_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN --environment bogus (the contract knows staging and production)  WHEN run
+    with pytest.raises(SystemExit) as stopped:
+        main(["--environment", "bogus", "--alarm-prefix", PREFIX], out=io.StringIO())
+    # THEN it stops with the error status before any AWS call, naming the valid choices
+    assert stopped.value.code == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bogus'" in err
+    assert "staging" in err
+    assert "production" in err
+
+
+def test_a_loopback_endpoint_needs_no_region_or_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN a machine with no AWS set-up at all, and an emulator on 127.0.0.1 holding one alarm
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "absent-credentials"))
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{PREFIX}api-5xx",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=f"{PREFIX}api-5xx", StateValue="OK", StateReason="ok")
+        out = io.StringIO()
+        # WHEN the verdict is asked of it with nothing but the endpoint
+        code = main(
+            ["--environment", "staging", "--alarm-prefix", PREFIX, "--endpoint-url", endpoint],
+            out=out,
+        )
+    finally:
+        server.stop()
+    # THEN the SDK found a region and credentials: the alarm was read and judged
+    assert f"{PREFIX}api-5xx  OK" in out.getvalue()
+    assert code == EXIT_HEALTHY

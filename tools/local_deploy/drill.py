@@ -1,7 +1,7 @@
-"""The health verdict against the local stack, and a failed release rehearsed end to end.
+"""The health verdict against the local stack, and the alarm drill (`make drill`).
 
 The verdict is the validator's own command line (`python -m health_check.cli`), run as a
-separate process exactly as an operator would. The rehearsal breaches one production alarm and
+separate process exactly as an operator would. The drill breaches one production alarm and
 then runs the validator's real job logic (`health_check.job.run_job`, what the Lambda handler
 calls) against the emulator, so its real failure path publishes the real SNS notification; an
 SQS queue subscribed to the topic catches it. Only the CodePipeline job report is replaced,
@@ -11,6 +11,7 @@ because moto implements no PutJobSuccessResult/PutJobFailureResult.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,17 +19,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.local_deploy.clients import local_client, local_environment, local_session
+from tools.local_deploy.clients import REGION, local_client, local_environment, local_session
 from tools.local_deploy.emulator import REPO_ROOT
 
 SERVICES = ("api-service", "auth-service", "notification-service")
 ENVIRONMENT = "production"
-QUEUE_PREFIX = "local-rehearsal-notifications"
+QUEUE_PREFIX = "local-drill-notifications"
 VERDICT_TIMEOUT_SECONDS = 120
 
 
-class RehearsalError(RuntimeError):
-    """The local stack lacks what the rehearsal needs (an alarm, the topic)."""
+class DrillError(RuntimeError):
+    """The local stack lacks what the drill needs (an alarm, the topic)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def job_event(user_parameters: dict[str, Any]) -> dict[str, Any]:
     """A CodePipeline invoke-action job event, as the pipeline's health-check action sends it."""
     return {
         "CodePipeline.job": {
-            "id": f"local-rehearsal-{uuid.uuid4()}",
+            "id": f"local-drill-{uuid.uuid4()}",
             "accountId": "123456789012",
             "data": {
                 "actionConfiguration": {
@@ -98,7 +99,7 @@ def job_event(user_parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class Rehearsal:
+class Drill:
     breached_alarm: str
     failing: VerdictRun
     job_outcome: str
@@ -115,7 +116,7 @@ def _topic_arn(endpoint_url: str, suffix: str) -> str:
         for topic in page.get("Topics", []):
             if topic["TopicArn"].rsplit(":", 1)[-1] == wanted:
                 return str(topic["TopicArn"])
-    raise RehearsalError(f"no SNS topic {wanted} in the emulator: deploy first")
+    raise DrillError(f"no SNS topic {wanted} in the emulator: deploy first")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class _Listener:
 
 
 def _subscribe_queue(endpoint_url: str, topic_arn: str) -> _Listener:
-    """A new queue subscribed to the topic: it receives exactly this rehearsal's messages."""
+    """A new queue subscribed to the topic: it receives exactly this drill's messages."""
     sqs = local_client("sqs", endpoint_url)
     queue_url: str = sqs.create_queue(QueueName=f"{QUEUE_PREFIX}-{uuid.uuid4().hex[:8]}")[
         "QueueUrl"
@@ -168,7 +169,7 @@ def first_alarm(endpoint_url: str, suffix: str, environment: str = ENVIRONMENT) 
     )
     names = sorted(alarm["AlarmName"] for alarm in reply.get("MetricAlarms", []))
     if not names:
-        raise RehearsalError(f"no alarm named {suffix}-{environment}-* in the emulator")
+        raise DrillError(f"no alarm named {suffix}-{environment}-* in the emulator")
     return str(names[0])
 
 
@@ -191,11 +192,13 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
             summary: str,
             percent_complete: int,
             continuation_token: str | None,
-        ) -> None:
+        ) -> bool:
             reports.append(("PutJobSuccessResult", summary))
+            return True
 
-        def put_job_failure(self, job_id: str, message: str) -> None:
+        def put_job_failure(self, job_id: str, message: str) -> bool:
             reports.append(("PutJobFailureResult", message))
+            return True
 
     endpoint = local_environment(endpoint_url)["AWS_ENDPOINT_URL"]
     gateway = RecordingGateway(AwsClients(local_session(), endpoint))
@@ -206,24 +209,35 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
         "cluster": f"{ENVIRONMENT}-cluster-{suffix}",
         "services": [f"{service}-{suffix}" for service in SERVICES],
     }
+    functions = f"arn:aws:lambda:{REGION}:123456789012:function"
     settings = {
         "NOTIFICATION_TOPIC_ARN": topic_arn,
         "CODEDEPLOY_APPLICATION": f"microservices-{suffix}",
+        "SMOKE_TEST_HOOK_ARN": f"{functions}:CodeDeployHook_SmokeTest-{suffix}",
+        "TRAFFIC_GUARD_HOOK_ARN": f"{functions}:CodeDeployHook_TrafficGuard-{suffix}",
     }
-    result = run_job(job_event(parameters), Runtime(gateway, SystemClock(), settings))
+    # The job logs its verdict as the Lambda would (a JSON line on stdout); here the drill prints
+    # the outcome itself, so the log line would only interleave with its report.
+    logging.disable(logging.INFO)
+    try:
+        result = run_job(
+            job_event(parameters), Runtime(gateway, SystemClock(), settings), lambda: 300_000
+        )
+    finally:
+        logging.disable(logging.NOTSET)
     return result, reports
 
 
-def rehearse(endpoint_url: str, suffix: str) -> Rehearsal:
+def drill(endpoint_url: str, suffix: str) -> Drill:
     """Breach one production alarm, show the verdict and notification, then restore it."""
     alarm = first_alarm(endpoint_url, suffix)
     topic_arn = _topic_arn(endpoint_url, suffix)
     listener = _subscribe_queue(endpoint_url, topic_arn)
-    _set_alarm(endpoint_url, alarm, "ALARM", "Local rehearsal: a failed release breached it")
+    _set_alarm(endpoint_url, alarm, "ALARM", "Local drill: a failed release breached it")
     try:
         failing = run_verdict(endpoint_url, suffix)
         result, reports = _run_pipeline_job(endpoint_url, suffix, topic_arn)
-        rehearsal = Rehearsal(
+        drilled = Drill(
             breached_alarm=alarm,
             failing=failing,
             job_outcome=result.outcome.value,
@@ -232,7 +246,7 @@ def rehearse(endpoint_url: str, suffix: str) -> Rehearsal:
             notifications=_received(endpoint_url, listener.queue_url),
         )
     finally:
-        _set_alarm(endpoint_url, alarm, "OK", "Local rehearsal: restored")
+        _set_alarm(endpoint_url, alarm, "OK", "Local drill: restored")
         _remove(endpoint_url, listener)
-    rehearsal.recovered = run_verdict(endpoint_url, suffix)
-    return rehearsal
+    drilled.recovered = run_verdict(endpoint_url, suffix)
+    return drilled
