@@ -195,6 +195,11 @@ def canary() -> list[Result]:
 
 
 @pytest.fixture(scope="module")
+def bake() -> list[Result]:
+    return _runs("bake-5xx")
+
+
+@pytest.fixture(scope="module")
 def canary_figure(canary: list[Result]) -> Figure:
     return draw([chart_of(result) for result in canary])
 
@@ -410,3 +415,14 @@ def test_chart_without_a_scenario_is_refused_before_anything_runs(
         cli.main(["--chart", "library.svg"])
     assert exit_info.value.code == 2
     assert "--scenario" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("image", sorted(chart.README_CHARTS), ids=str)
+def test_the_readme_charts_are_what_the_current_code_draws(
+    image: Path, canary: list[Result], bake: list[Result]
+) -> None:
+    runs = {"canary-5xx": canary, "bake-5xx": bake}[chart.README_CHARTS[image].stem]
+    drawn = chart.render([chart_of(result) for result in runs])
+    committed = (chart.REPO_ROOT / image).read_bytes()
+    assert drawn == committed, f"{image} is stale: `make charts` redraws it"
