@@ -60,9 +60,11 @@ RELEASE_COLOURS = ("#9aa5b1", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948")
 GROUP_COLOURS = {"blue": "#4e79a7", "green": "#59a14f"}
 STATE_COLOURS = {"OK": "#cfe8cf", "ALARM": "#e15759", "INSUFFICIENT_DATA": "#d9d9d9"}
 OUTCOME_COLOURS = {"ok": "#59a14f", "failed": "#e15759", "info": "#6b6b6b"}
+KIND_MARKERS = {"lifecycle": "|", "hook": "^", "validator": "D", "approval": "o", "restore": "*"}
 # The same label again within this many seconds is not written twice (three services' hooks).
 LABEL_GAP = 120.0
-KIND_MARKERS = {"lifecycle": "|", "hook": "^", "validator": "D", "approval": "o", "restore": "*"}
+
+
 # ---------------------------------------------------------------- the data a chart shows
 Point = tuple[float, float | None]
 _Values = Callable[[Sample], Mapping[str, float | None]]
@@ -492,7 +494,7 @@ def _most_hosts(runs: Sequence[RunChart]) -> float:
 
 
 def _time_axis(ax: Axes, end: float, *, labelled: bool) -> None:
-    ax.set_xlim(0, end)
+    ax.set_xlim(0, max(end, 60.0))
     ax.xaxis.set_major_locator(MultipleLocator(600))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 60:.0f}"))
     ax.tick_params(axis="both", length=2, pad=1)
@@ -506,11 +508,11 @@ def _time_axis(ax: Axes, end: float, *, labelled: bool) -> None:
         ax.tick_params(axis="x", labelbottom=False)
 
 
-def _lanes(ax: Axes, names: Sequence[str]) -> list[float]:
-    """One lane per name, the first at the top; returns each lane's bottom."""
-    bottoms = [float(len(names) - 1 - i) for i in range(len(names))]
-    ax.set_ylim(-0.1, len(names) - 0.1)
-    ax.set_yticks([b + LANE / 2 for b in bottoms], [_short(n) for n in names])
+def _lanes(ax: Axes, labels: Sequence[str]) -> list[float]:
+    """One lane per label, the first at the top; returns each lane's bottom."""
+    bottoms = [float(len(labels) - 1 - i) for i in range(len(labels))]
+    ax.set_ylim(-0.1, len(labels) - 0.1)
+    ax.set_yticks([b + LANE / 2 for b in bottoms], list(labels))
     return bottoms
 
 
@@ -591,7 +593,9 @@ def _lines(
 
 def _alarms(ax: Axes, env: EnvironmentChart, ids: tuple[str, ...]) -> None:
     names = list(env.alarms)
-    for name, bottom in zip(names, _lanes(ax, names), strict=True):
+    # The lane's label drops the name's prefix up to the environment, which the block names.
+    labels = [name.split(f"-{env.environment}-", 1)[-1] for name in names]
+    for name, bottom in zip(names, _lanes(ax, labels), strict=True):
         for state, colour in STATE_COLOURS.items():
             spans = [(b.start, b.end - b.start) for b in env.alarms[name] if b.state == state]
             if spans:
@@ -627,12 +631,11 @@ def _markers(ax: Axes, env: EnvironmentChart, ids: tuple[str, ...]) -> None:
         for m in env.markers:
             if m.kind != kind or (m.outcome != "failed" and kind not in {"approval", "restore"}):
                 continue
-            text = m.label if kind != "lifecycle" else m.label.split(":")[0]
-            if any(abs(m.at - at) < LABEL_GAP and text == seen for at, seen in labelled):
+            if any(abs(m.at - at) < LABEL_GAP and m.label == seen for at, seen in labelled):
                 continue
-            labelled.append((m.at, text))
+            labelled.append((m.at, m.label))
             ax.annotate(
-                text,
+                m.label,
                 (m.at, y),
                 xytext=(4, -0.5),
                 textcoords="offset points",
@@ -669,12 +672,6 @@ def _legend(releases: Sequence[str]) -> list[Patch | Line2D]:
         for outcome, text in meanings.items()
     ]
     return handles
-
-
-def _short(name: str) -> str:
-    """An alarm's name without the application and environment prefix the lane already says."""
-    match = re.match(r"^\w+-(?:staging|production)-(?P<rest>.+)$", name)
-    return match["rest"] if match else name
 
 
 # ---------------------------------------------------------------- files
