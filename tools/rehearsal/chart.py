@@ -677,8 +677,8 @@ def _legend(releases: Sequence[str]) -> list[Patch | Line2D]:
 # ---------------------------------------------------------------- files
 def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
     # Drawn deterministically so a test can compare the committed images with what the code
-    # draws: a fixed salt for the ids matplotlib hashes, no date in the metadata (below), text
-    # kept as text (smaller, and searchable in the SVG).
+    # draws: a fixed salt for the ids matplotlib hashes, no date or matplotlib version in the
+    # metadata (below), text kept as text (smaller, and searchable in the SVG).
     with mpl.rc_context(
         {
             "svg.hashsalt": "rehearsal-chart",
@@ -694,7 +694,7 @@ def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
     ):
         figure = draw(runs)
         buffer = io.BytesIO()
-        metadata = {"Date": None} if fmt == "svg" else {}
+        metadata = {"Date": None, "Creator": None} if fmt == "svg" else {}
         figure.savefig(buffer, format=fmt, metadata=metadata, dpi=100)
     return buffer.getvalue()
 
