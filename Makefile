@@ -134,6 +134,10 @@ drill: $(STAMP) ## Put a production alarm into ALARM on the local stack and watc
 release-clock: $(STAMP) ## Print the release timings read from the templates
 	$(BIN)/python scripts/release_clock.py
 
+.PHONY: charts
+charts: $(STAMP) ## Redraw the README's release charts (docs/images/) from their scenarios
+	$(BIN)/python -m tools.rehearsal.chart
+
 bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
 	for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python "$$bench"; done
 

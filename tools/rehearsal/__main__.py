@@ -27,7 +27,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="write the figures as JSON (to PATH, or standard output)",
     )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="PATH",
+        help="with --scenario: draw it to PATH (.svg or .png), one column per design",
+    )
     args = parser.parse_args(argv)
+    _check_chart(parser, args)
     paths = [args.scenario] if args.scenario else library()
     designs = ["current", "original"] if args.design == "both" else [args.design]
     try:
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             if args.scenario:
                 print(report.timeline(result), end="\n\n")
+    _draw(args.chart, results)
     if args.json:
         text = report.dumps(results)
         if args.json == "-":
@@ -69,6 +77,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 1 if missed else 0
+
+
+def _check_chart(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.chart and not args.scenario:
+        parser.error("--chart draws one scenario: give --scenario")
+
+
+def _draw(path: Path | None, results: list[Result]) -> None:
+    if path is not None:
+        from tools.rehearsal import chart  # noqa: PLC0415 - matplotlib only when drawing
+
+        chart.write(results, path)
 
 
 if __name__ == "__main__":
