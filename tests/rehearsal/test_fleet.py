@@ -34,6 +34,7 @@ def test_stopped_target_turns_unhealthy_after_the_unhealthy_threshold() -> None:
         advance(world, blue.health_check.interval * 2)
         assert target.state == "healthy"
         target.task.state = "STOPPED"
+        world.nudge()  # a change the model's actors would have announced
         advance(world, blue.health_check.interval * (blue.health_check.unhealthy_threshold - 1))
         assert target.state == "healthy"
         advance(world, blue.health_check.interval)

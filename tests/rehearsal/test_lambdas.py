@@ -21,7 +21,7 @@ def _attempt_times(world, function: str) -> list[float]:  # type: ignore[no-unty
     return [e.at for e in world.events if e.actor == "Lambda" and function in e.text]
 
 
-def test_failed_async_invocation_is_retried_twice_one_then_two_minutes_later() -> None:
+def test_failed_async_invocation_is_retried_as_configured_one_then_two_minutes_later() -> None:
     crashes = [{"kind": "crash", "function": "CodeDeployHook_SmokeTest", "count": 5}]
     with model(faults=crashes) as (rehearsal, world):
         start = world.t
@@ -29,8 +29,22 @@ def test_failed_async_invocation_is_retried_twice_one_then_two_minutes_later() -
         advance(world, 600)
         times = [round(at - start) for at in _attempt_times(world, HOOK)]
         texts = [e.text for e in world.events if e.actor == "Lambda"]
-        assert times == [0, 60, 180]
+        # Lambda's schedule (one, then two minutes), cut at the template's MaximumRetryAttempts
+        retries = world.system.functions[HOOK].max_retry_attempts
+        assert times == [0, 60, 180][: 1 + retries]
         assert "no retries left" in texts[-1]
+
+
+def test_without_an_event_invoke_config_lambda_retries_twice() -> None:
+    crashes = [{"kind": "crash", "function": "synthetic-client", "count": 5}]
+    with model(faults=crashes) as (rehearsal, world):
+        function = next(f for f in world.system.functions.values() if "synthetic" in f.name)
+        assert function.max_retry_attempts == 2  # the template sets none: Lambda's default
+        start = world.t
+        rehearsal.lambdas.invoke_async(function.name, {}, caller="test")
+        advance(world, 600)
+        times = [round(at - start) for at in _attempt_times(world, function.name)]
+        assert times == [0, 60, 180]
 
 
 def test_retry_attempts_follow_the_functions_event_invoke_config() -> None:

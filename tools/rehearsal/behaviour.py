@@ -27,16 +27,21 @@ class Behaviour:
     errors_after: str = "first_traffic"
     broken_with: BrokenWith | None = None
     latency_ms: float = 40.0
+    # Environments whose requests it fails (empty: all); [production] is a failure that only
+    # production's data or load brings out.
+    environments: tuple[str, ...] = ()
 
     @property
     def defective(self) -> bool:
         return not self.starts or bool(self.failing_paths) or self.error_rate > 0
 
     def user_error_rate(
-        self, *, seconds_since_trigger: float | None, partner_serves: bool
+        self, *, environment: str, seconds_since_trigger: float | None, partner_serves: bool
     ) -> float:
         """Share of user requests that fail now; `seconds_since_trigger` is None until the
         release reached its `errors_after` point in this environment."""
+        if self.environments and environment not in self.environments:
+            return 0.0
         if self.broken_with is not None and not partner_serves:
             return 0.0
         rate = self.error_rate

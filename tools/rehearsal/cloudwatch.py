@@ -149,6 +149,10 @@ def evaluate(expression: str, values: dict[str, float | None], present: bool) ->
             if name == "FILL" and len(args) == 2:
                 value = walk(args[0])
                 return (walk(args[1]) if present else None) if value is None else value
+            if name in {"MAX", "MIN"} and len(args) == 1 and isinstance(args[0], ast.List):
+                # An array of series reduced to one, per period (what the latency alarms use).
+                known = [v for v in (walk(item) for item in args[0].elts) if v is not None]
+                return (max if name == "MAX" else min)(known) if known else None
             if name == "IF" and len(args) == 3:
                 condition = walk(args[0])
                 if condition is None:

@@ -85,6 +85,8 @@ class Deployment:
     replacement: TaskSet | None = None
     rolled_back: bool = False
     finished: simpy.Event | None = None
+    description: str = ""
+    config_name: str = ""
 
     @property
     def active(self) -> bool:
@@ -105,6 +107,8 @@ class CodeDeploy:
         *,
         creator: str,
         override_alarms: dict[str, Any] | None = None,
+        description: str = "",
+        config_name: str | None = None,
     ) -> Deployment:
         world = self.world
         spec = world.system.service_environment(group_name)
@@ -122,6 +126,8 @@ class CodeDeploy:
             created_at=world.t,
             override_alarms=override_alarms,
             stop_event=world.env.event(),
+            description=description,
+            config_name=config_name or spec.deployment_group.config_name,
         )
         deployment.finished = world.env.event()
         self.deployments[deployment.id] = deployment
@@ -243,6 +249,13 @@ class CodeDeploy:
             world.log("CodeDeploy", f"{d.id}: no automatic rollback configured for {trigger}")
         d.status = "Stopped" if stopped else "Failed"
         d.completed_at = world.t
+        if world.bus is not None:
+            world.bus.publish(
+                "aws.codedeploy",
+                "CodeDeploy Deployment State-change Notification",
+                {"application": world.system.application, "deploymentGroup": d.group.name,
+                 "deploymentId": d.id, "state": "STOP" if stopped else "FAILURE"},
+            )
 
     def _wait_for_tasks(self, d: Deployment) -> Generator[simpy.Event, Any, str]:
         world = self.world
@@ -284,7 +297,7 @@ class CodeDeploy:
         self, d: Deployment, original: str, replacement: str
     ) -> Generator[simpy.Event, Any, str]:
         world = self.world
-        config = d.group.config_name.rsplit(".", 1)[-1]
+        config = (d.config_name or d.group.config_name).rsplit(".", 1)[-1]
         steps: list[tuple[int, float]]  # (percent on replacement, then wait seconds)
         if config == "ECSAllAtOnce":
             steps = [(100, 0)]

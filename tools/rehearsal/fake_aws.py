@@ -58,6 +58,8 @@ class FakeAws:
             ("ecs", "DescribeTaskDefinition"): self.describe_task_definition,
             ("sns", "Publish"): self.publish,
             ("ssm", "GetParameter"): self.get_parameter,
+            ("ecr", "BatchGetImage"): self.batch_get_image,
+            ("ecr", "PutImage"): self.put_image,
             ("ssm", "PutParameter"): self.put_parameter,
             ("elasticloadbalancingv2", "DescribeListeners"): self.describe_listeners,
             ("elasticloadbalancingv2", "DescribeTargetGroups"): self.describe_target_groups,
@@ -88,6 +90,11 @@ class FakeAws:
             world.unmodelled_calls.append(f"{service}:{operation}")
             raise ApiError("RehearsalUnmodelledOperation", f"{service}:{operation} is not modelled")
         return handler(params)
+
+    def _caller(self) -> str:
+        """The function whose code is making the call (one runs at a time)."""
+        running = self.world.clock.running
+        return running.name.removesuffix(f"-{self.world.system.suffix}") if running else "?"
 
     # ------------------------------------------------------------ CloudWatch
     def describe_alarms(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +241,16 @@ class FakeAws:
         self.world.ssm[params["Name"]] = params["Value"]
         return {"Version": 1, "Tier": "Standard"}
 
+    def batch_get_image(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"images": [{"repositoryName": params["repositoryName"], "imageId": image_id,
+                            "imageManifest": "{}"} for image_id in params["imageIds"]],
+                "failures": []}
+
+    def put_image(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.world.log("ECR", f"{params['repositoryName']}: tagged {params['imageTag']}")
+        return {"image": {"repositoryName": params["repositoryName"],
+                          "imageId": {"imageTag": params["imageTag"]}}}
+
     # ------------------------------------------------------------ load balancing, EC2
     def describe_listeners(self, params: dict[str, Any]) -> dict[str, Any]:
         listeners = []
@@ -356,6 +373,7 @@ class FakeAws:
                 "status": d.status,
                 "creator": "user" if d.creator.startswith("health") else "codepipeline",
                 "createTime": _timestamp(d.created_at),
+            "description": d.description,
                 "rollbackInfo": {},
             }
         }
@@ -417,7 +435,7 @@ class FakeAws:
             raise ApiError(
                 "DeploymentAlreadyCompletedException", f"deployment {d.id} is {d.status}"
             )
-        self.world.acted("health-check validator (StopDeployment)")
+        self.world.acted(f"{self._caller()} (StopDeployment)")
         self.codedeploy.stop(
             d.id,
             rollback=bool(params.get("autoRollbackEnabled")),
@@ -444,10 +462,12 @@ class FakeAws:
                 task_definition,
                 creator="health-check restore",
                 override_alarms=params.get("overrideAlarmConfiguration"),
+                description=str(params.get("description", "")),
+                config_name=params.get("deploymentConfigName"),
             )
         except DeploymentLimitExceeded as error:
             raise ApiError("DeploymentLimitExceededException", str(error)) from None
-        self.world.acted("health-check validator (restore)")
+        self.world.acted(f"{self._caller()} (restore)")
         return {"deploymentId": d.id}
 
     def put_lifecycle_event_hook_execution_status(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -235,7 +235,8 @@ class Fleet:
             behaviour = world.behaviour(self.spec.service, release)
             rate = self.error_rate(release, behaviour)
             served[release] = served.get(release, 0.0) + share
-            error_rates[group] = rate
+            if requests > 0:
+                error_rates[group] = rate
             if rate > 0:
                 bad_share += share
             if requests > 0 and self.healthy(group):
@@ -270,9 +271,22 @@ class Fleet:
                 partner.release_on(g) == behaviour.broken_with.release for g in partner.shares()
             )
         return behaviour.user_error_rate(
+            environment=self.spec.environment,
             seconds_since_trigger=None if trigger is None else self.world.now - trigger,
             partner_serves=partner_serves,
         )
+
+    def synthetic_check_fails(self, release: str) -> bool:
+        """Whether the synthetic client's checks of `release` fail here: its failing paths, or
+        errors that do not wait for user traffic to build up."""
+        behaviour = self.world.behaviour(self.spec.service, release)
+        if behaviour.environments and self.spec.environment not in behaviour.environments:
+            return False
+        if behaviour.failing_paths:
+            return True
+        if behaviour.error_rate and not behaviour.errors_after_seconds:
+            return behaviour.broken_with is None or self.error_rate(release, behaviour) > 0
+        return self.error_rate(release, behaviour) > 0
 
     def sample(self) -> None:
         """Gauges the load balancer and Container Insights publish every minute."""

@@ -1,8 +1,8 @@
 """AWS Lambda running the project's real function code: asynchronous invocation with its retries,
 throttling, timeouts and event age, as the templates configure each function.
 
-The code is imported from src/ afresh for every rehearsal (a cold start: no client or cache
-survives from another run) and called through its `handle(event, context, runtime)` seam with
+The code is imported from src/ as the Lambda runtime would, and called through its
+`handle(event, context, runtime)` seam with
 the runtime its own `Runtime.from_aws()` builds; only the clock is the rehearsal's (and, for the
 smoke test, the HTTP probe, which the model answers instead of opening sockets). AWS itself is
 faked below botocore (fake_aws.py), so the clients, their configuration and every call are real.
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from tools.rehearsal.world import World
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Packages of the function code; a rehearsal imports them afresh.
-_PACKAGES = ("codedeploy_hooks", "health_check")
 _BASE_ENVIRONMENT = {
     "AWS_REGION": "eu-west-1",
     "AWS_DEFAULT_REGION": "eu-west-1",
@@ -90,9 +88,7 @@ class LambdaService:
     def __init__(self, world: World, probe: Callable[..., Any]) -> None:
         self.world = world
         self.probe = probe
-        self.modules: dict[str, Any] = {}
         self.invocations: list[tuple[float, str]] = []  # (scenario time, function) of each run
-        _fresh_import()
 
     # ------------------------------------------------------------ invocation
     def invoke_async(self, function_name: str, event: dict[str, Any], *, caller: str) -> None:
@@ -161,13 +157,13 @@ class LambdaService:
 
     # ------------------------------------------------------------ the code
     def _module(self, function: FunctionSpec) -> Any:
+        """The function's handler module, imported once per process: its clients and caches
+        carry no state of a rehearsal (every call goes to the rehearsal's own fake AWS)."""
         module_name = function.handler.rsplit(".", 1)[0]
-        if module_name not in self.modules:
-            code_root = str(REPO_ROOT / function.code_uri)
-            if code_root not in sys.path:
-                sys.path.insert(0, code_root)
-            self.modules[module_name] = importlib.import_module(module_name)
-        return self.modules[module_name]
+        code_root = str(REPO_ROOT / function.code_uri)
+        if code_root not in sys.path:
+            sys.path.insert(0, code_root)
+        return importlib.import_module(module_name)
 
     def _runtime(self, module: Any) -> Any:
         """The function's own runtime (real clients), on the rehearsal's clock."""
@@ -178,9 +174,3 @@ class LambdaService:
             real = runtime.dependencies
             changes["dependencies"] = lambda: dataclasses.replace(real(), probe=self.probe)
         return dataclasses.replace(runtime, **changes)
-
-
-def _fresh_import() -> None:
-    for name in list(sys.modules):
-        if name.split(".")[0] in _PACKAGES:
-            del sys.modules[name]

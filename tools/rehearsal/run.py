@@ -20,6 +20,7 @@ import yaml
 from tools.rehearsal import design as designs
 from tools.rehearsal.clock import LambdaKilled
 from tools.rehearsal.codedeploy import CodeDeploy
+from tools.rehearsal.eventbridge import EventBus
 from tools.rehearsal.fake_aws import FakeAws, answering
 from tools.rehearsal.lambdas import LambdaService
 from tools.rehearsal.pipeline import CodePipeline
@@ -100,6 +101,7 @@ class Rehearsal:
             origin=WARMUP_SECONDS,
         )
         lambdas = LambdaService(world, probe=_probe_for(world))
+        world.bus = EventBus(world, lambdas)
         codedeploy = CodeDeploy(world, lambdas)
         pipeline = CodePipeline(world, codedeploy, lambdas)
         return cls(
@@ -302,7 +304,9 @@ def _lead_time(world: World, pipeline: CodePipeline) -> float | None:
     services = world.system.services
     best = None
     for execution in pipeline.executions:
-        if execution.kind != "commit":
+        # Only a release that production kept: one briefly served and then rolled back is not
+        # delivered.
+        if execution.kind != "commit" or execution.stages.get("Production") != "Succeeded":
             continue
         served = next(
             (

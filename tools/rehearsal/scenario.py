@@ -39,6 +39,7 @@ class BehaviourModel(_Strict):
     errors_after: Literal["first_traffic", "full_traffic"] = "first_traffic"
     broken_with: BrokenWithModel | None = None
     latency_ms: float = Field(40.0, gt=0)
+    environments: tuple[Literal["staging", "production"], ...] = ()
 
     def behaviour(self) -> Behaviour:
         return Behaviour(
@@ -51,6 +52,7 @@ class BehaviourModel(_Strict):
             if self.broken_with is None
             else BrokenWith(self.broken_with.service, self.broken_with.release),
             latency_ms=self.latency_ms,
+            environments=self.environments,
         )
 
 

@@ -127,6 +127,9 @@ class FunctionSpec:
     environment: dict[str, str]
     max_retry_attempts: int
     max_event_age: float
+    # EventBridge rules (their event patterns) and schedules that invoke the function.
+    event_patterns: tuple[dict[str, Any], ...] = ()
+    schedules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class ActionSpec:
     provider: str
     run_order: int
     configuration: dict[str, Any]
+    timeout_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class System:
     stages: tuple[StageSpec, ...]
     # Lifecycle event -> function name, from the AppSpec the build writes.
     hooks: dict[str, str]
+    # Alarms of an environment as a whole (the root template's), by environment.
+    environment_alarms: dict[str, tuple[AlarmSpec, ...]] = field(default_factory=dict)
 
     def function_by_arn_or_name(self, reference: str) -> FunctionSpec:
         for function in self.functions.values():
@@ -214,6 +220,14 @@ def load_system(parameters: dict[str, Any] | None = None, root: Path = ROOT_TEMP
         functions=functions,
         stages=_stages(stack.nested("DeliveryStack")),
         hooks=hook_names,
+        environment_alarms={
+            environment: tuple(
+                _alarm(stack.properties(logical_id))
+                for logical_id in stack.resources("AWS::CloudWatch::Alarm")
+                if logical_id.startswith(environment.capitalize())
+            )
+            for environment in ENVIRONMENTS
+        },
     )
 
 
@@ -236,7 +250,7 @@ def _service_environment(
         cluster=ecs["Cluster"],
         ecs_service=ecs["ServiceName"],
         task_family=ecs["TaskDefinition"],
-        desired_count=int(ecs.get("DesiredCount", 1)),
+        desired_count=_desired_count(stack, prefix, ecs),
         grace_period=float(ecs.get("HealthCheckGracePeriodSeconds", 0)),
         blue=_target_group(stack, f"{prefix}BlueTargetGroup"),
         green=_target_group(stack, f"{prefix}GreenTargetGroup"),
@@ -247,6 +261,15 @@ def _service_environment(
         config_parameter=config["Name"],
         config_value=config["Value"],
     )
+
+
+def _desired_count(stack: RenderedStack, prefix: str, ecs: dict[str, Any]) -> int:
+    """Tasks the service runs: its scalable target's minimum when Application Auto Scaling owns
+    the count (the service itself is created with none), else the service's DesiredCount."""
+    scalable = f"{prefix}ScalableTarget"
+    if scalable in stack.resources("AWS::ApplicationAutoScaling::ScalableTarget"):
+        return int(stack.properties(scalable)["MinCapacity"])
+    return int(ecs.get("DesiredCount", 1))
 
 
 def _target_group(stack: RenderedStack, logical_id: str) -> TargetGroupSpec:
@@ -356,6 +379,7 @@ def _functions(stack: RenderedStack) -> dict[str, FunctionSpec]:
         }
         invoke_config = props.get("EventInvokeConfig", {})
         name = props["FunctionName"]
+        events = props.get("Events", {}).values()
         functions[name] = FunctionSpec(
             logical_id=logical_id,
             name=name,
@@ -369,6 +393,14 @@ def _functions(stack: RenderedStack) -> dict[str, FunctionSpec]:
             ),
             max_event_age=float(
                 invoke_config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE)
+            ),
+            event_patterns=tuple(
+                e["Properties"]["Pattern"]
+                for e in events
+                if e.get("Type") in {"EventBridgeRule", "CloudWatchEvent"}
+            ),
+            schedules=tuple(
+                e["Properties"]["Schedule"] for e in events if e.get("Type") == "Schedule"
             ),
         )
     return functions
@@ -402,6 +434,7 @@ def _stages(delivery: RenderedStack) -> tuple[StageSpec, ...]:
                     provider=action["ActionTypeId"]["Provider"],
                     run_order=int(action.get("RunOrder", 1)),
                     configuration=dict(action.get("Configuration", {})),
+                    timeout_minutes=action.get("TimeoutInMinutes"),
                 )
                 for action in stage["Actions"]
             ),

@@ -7,6 +7,7 @@ and changes this one object; the fake AWS answers the Lambda code's API calls fr
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import simpy
 from tools.rehearsal.behaviour import HEALTHY, Behaviour
 from tools.rehearsal.clock import VirtualClock
 from tools.rehearsal.cloudwatch import AlarmState, MetricStore, metric_key, next_state
+from tools.rehearsal import synthetic
 from tools.rehearsal.fleet import Fleet
 
 if TYPE_CHECKING:
@@ -70,6 +72,9 @@ class World:
     clock: VirtualClock = field(init=False)
     metrics: MetricStore = field(init=False)
     active_deployments: int = 0
+    _quiet: tuple[float, bool] = (-1.0, False)
+    # Where AWS's events go (EventBridge); None: nobody listens.
+    bus: Any = None
     _wake: simpy.Event = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,8 +84,16 @@ class World:
         baseline = self.scenario.baseline
         for environment, services in self.system.environments.items():
             for service, spec in services.items():
-                self.fleets[(environment, service)] = Fleet(self, spec, baseline)
+                fleet = Fleet(self, spec, baseline)
+                self.fleets[(environment, service)] = fleet
                 self.ssm[spec.config_parameter] = spec.config_value
+                # The system ran the baseline before the scenario: it passed its validation then.
+                self.ssm[f"/pipeline/{environment}/{service}/known-good"] = json.dumps({
+                    "task_definition": fleet.primary.task_definition,
+                    "image": self.image_of(service, baseline),
+                    "recorded_at": "2026-01-01T00:00:00+00:00",
+                    "job_id": "before-the-scenario",
+                })
         for alarm in self.system.all_alarms():
             self.alarms[alarm.name] = AlarmState(spec=alarm)
 
@@ -111,6 +124,10 @@ class World:
             self._index = {(s.at, s.environment, s.service): s for s in self.samples}
         return self._index
 
+    def image_of(self, service: str, release: str) -> str:
+        return (f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{service}-{self.system.suffix}:"
+                f"{release}")
+
     def fleet(self, environment: str, service: str) -> Fleet:
         return self.fleets[(environment, service)]
 
@@ -140,13 +157,22 @@ class World:
     # the health checkers step a minute at a time; any change wakes them at once. A three-day
     # approval wait then costs seconds, not minutes, and nothing observable differs.
     QUIET_STEP_SECONDS = 60.0
+    QUIET_ALARM_SECONDS = 600.0
 
     def quiet(self) -> bool:
+        """Cached per instant: every actor asks at the same moments."""
+        if self._quiet[0] != self.now:
+            self._quiet = (self.now, self._compute_quiet())
+        return self._quiet[1]
+
+    def _compute_quiet(self) -> bool:
         for fleet in self.fleets.values():
             if (
                 len(fleet.weights) > 1
                 or any(
-                    t.state in {"initial", "draining"} for ts in fleet.targets.values() for t in ts
+                    t.state in {"initial", "draining"} or t.task.state != "RUNNING"
+                    for ts in fleet.targets.values()
+                    for t in ts
                 )
                 or any(task.state == "PROVISIONING" for ts in fleet.task_sets for task in ts.tasks)
             ):
@@ -165,6 +191,7 @@ class World:
 
     def nudge(self) -> None:
         """Something changed: end every quiet pause now."""
+        self._quiet = (-1.0, False)
         if not self._wake.triggered:
             self._wake.succeed()
         self._wake = self.env.event()
@@ -176,6 +203,8 @@ class World:
                 self.env.process(fleet.health_checks(group))
         self.env.process(self._users())
         self.env.process(self._alarm_evaluation())
+        if synthetic.scheduled(self):
+            self.env.process(synthetic.run(self))
 
     def _users(self) -> Generator[simpy.Event, Any, None]:
         """User requests through every production listener, and the gauges, every tick."""
@@ -207,13 +236,28 @@ class World:
 
     def _alarm_evaluation(self) -> Generator[simpy.Event, Any, None]:
         interval = float(self.assumptions["alarm_evaluation_interval_seconds"])
+        changed_at = 0.0
         while True:
-            yield self.env.timeout(interval)
+            if self.quiet() and self.now - changed_at > self.QUIET_ALARM_SECONDS:
+                # Nothing can change and nothing has for a while: the data is steady, so is
+                # every state. Look again in a while, or at the first change, on the minute.
+                yield self.env.timeout(self.QUIET_ALARM_SECONDS) | self._wake
+                yield self.env.timeout(interval - self.now % interval)
+            else:
+                yield self.env.timeout(interval)
             for alarm in self.alarms.values():
                 state, reason = next_state(alarm, self.metrics, self.now)
                 if state != alarm.state:
+                    changed_at = self.now
                     alarm.state, alarm.reason, alarm.updated_at = state, reason, self.now
                     alarm.history.append((self.now, state))
                     self.log("CloudWatch", f"{alarm.spec.name} -> {state} ({reason})")
                     if state == "ALARM":
                         self.detected("CloudWatch alarm", alarm.spec.name)
+                    if self.bus is not None:
+                        self.bus.publish(
+                            "aws.cloudwatch",
+                            "CloudWatch Alarm State Change",
+                            {"alarmName": alarm.spec.name, "state": {"value": state,
+                                                                     "reason": reason}},
+                        )

@@ -23,6 +23,8 @@ ALARMS_PAGE_SIZE = 100  # DescribeAlarms' maximum MaxRecords
 ECS_BATCH_SIZE = 10  # DescribeServices' maximum services per call
 # CodeDeploy statuses of a deployment that can still shift traffic, hence can be stopped.
 ACTIVE_DEPLOYMENT_STATUSES: list[Any] = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+# How a restore shifts traffic (a predefined ECS configuration).
+RESTORE_DEPLOYMENT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
 # CodePipeline's limits on the job result fields.
 MAX_FAILURE_MESSAGE = 5000
 MAX_SUMMARY = 2048
@@ -245,6 +247,9 @@ class AwsGateway:
                     applicationName=application,
                     deploymentGroupName=group,
                     description=description,
+                    # The known-good release passed its validation: users go back to it at once
+                    # (the hooks still test it first), not through the group's canary.
+                    deploymentConfigName=RESTORE_DEPLOYMENT_CONFIG,
                     revision={
                         "revisionType": "AppSpecContent",
                         "appSpecContent": {"content": appspec},

@@ -164,6 +164,7 @@ def test_create_restore_switches_alarm_monitoring_off_for_that_deployment_only()
                 "applicationName": "microservices-dev",
                 "deploymentGroupName": "production-api-service",
                 "description": "Restore of the last known-good release of production api-service",
+                "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
                 "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
                 # CreateDeployment API reference: a redeploy of a release known to work, with
                 # alarm polling turned off, "proceeds without being blocked by the alarm that was

@@ -1,0 +1,44 @@
+"""The synthetic client's effect, per environment and minute, when the templates schedule it: its
+heartbeat (SyntheticRuns) and, per service, whether its checks passed (SyntheticSuccess) and its
+slowest request (SyntheticLatency), as src/synthetic_client publishes them (docs/staging-gates.md).
+
+Modelled, not run: its code makes HTTP calls to the public listeners, which the model answers
+from each service's behaviour instead. The hooks and the health check, which decide a release's
+fate, do run as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import simpy
+
+    from tools.rehearsal.world import World
+
+NAMESPACE = "MicroservicesPipeline/Synthetics"
+
+
+def scheduled(world: World) -> bool:
+    return any(
+        function.handler.startswith("synthetic_client.") and "rate(1 minute)" in function.schedules
+        for function in world.system.functions.values()
+    )
+
+
+def run(world: World) -> Generator[simpy.Event, Any, None]:
+    while True:
+        for environment in world.system.environments:
+            world.put_metric(NAMESPACE, "SyntheticRuns", {"Environment": environment}, 1.0)
+            for service in world.system.services:
+                fleet = world.fleet(environment, service)
+                release = fleet.release_on(max(fleet.weights, key=lambda g: fleet.weights[g]))
+                if release is None:
+                    continue
+                behaviour = world.behaviour(service, release)
+                failing = fleet.synthetic_check_fails(release)
+                dimensions = {"Environment": environment, "Service": service}
+                world.put_metric(NAMESPACE, "SyntheticSuccess", dimensions, 0.0 if failing else 1.0)
+                world.put_metric(NAMESPACE, "SyntheticLatency", dimensions, behaviour.latency_ms / 1000)
+        yield world.env.timeout(60)
