@@ -80,7 +80,7 @@ secrets: $(STAMP) ## Secret detection: fail on any secret in a tracked file not 
 
 
 lint-mypy: $(STAMP)
-	$(TIMED) $(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy tools/preflight.py $(SERVICE_PACKAGES)
+	$(TIMED) $(BIN)/mypy src/health_check/health_check src/hooks/codedeploy_hooks src/synthetic_client/synthetic_client tools/local_deploy tools/rehearsal tools/cfn_render.py tools/preflight.py $(SERVICE_PACKAGES)
 	$(TIMED) $(BIN)/mypy tests/integration
 
 lint-cfn: validate

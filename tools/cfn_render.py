@@ -8,6 +8,7 @@ really get, for example the SSM configuration JSON, rather than the shape of the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ class Renderer:
 
     template: dict[str, Any]
     values: dict[str, Any]
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         defaults = {

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             print(text)
         else:
             Path(args.json).write_text(text + "\n")
-    if not args.scenario and len(designs) == 2:
+    if not args.scenario and args.design == "both":
         print(report.table(list(zip(results[::2], results[1::2], strict=True))))
     elif not args.scenario:
         for result in results:

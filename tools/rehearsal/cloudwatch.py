@@ -110,6 +110,10 @@ _COMPARE: dict[type, Callable[[float, float], bool]] = {
 }
 
 
+FILL_ARGUMENTS = 2  # FILL(series, value)
+IF_ARGUMENTS = 3  # IF(condition, then, else)
+
+
 class MathError(ValueError):
     """An expression uses something the model does not evaluate: say so, never guess."""
 
@@ -125,7 +129,7 @@ def evaluate(expression: str, values: dict[str, float | None], present: bool) ->
     period: FILL fills gaps inside a series, it does not invent a series with no data at all."""
     tree = _parsed(expression)
 
-    def walk(node: ast.expr) -> float | None:
+    def walk(node: ast.expr) -> float | None:  # noqa: PLR0911, PLR0912 - one case per form
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return float(node.value)
         if isinstance(node, ast.Name):
@@ -146,14 +150,14 @@ def evaluate(expression: str, values: dict[str, float | None], present: bool) ->
             return 1.0 if _COMPARE[type(node.ops[0])](left, right) else 0.0
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name, args = node.func.id, node.args
-            if name == "FILL" and len(args) == 2:
+            if name == "FILL" and len(args) == FILL_ARGUMENTS:
                 value = walk(args[0])
                 return (walk(args[1]) if present else None) if value is None else value
             if name in {"MAX", "MIN"} and len(args) == 1 and isinstance(args[0], ast.List):
                 # An array of series reduced to one, per period (what the latency alarms use).
                 known = [v for v in (walk(item) for item in args[0].elts) if v is not None]
                 return (max if name == "MAX" else min)(known) if known else None
-            if name == "IF" and len(args) == 3:
+            if name == "IF" and len(args) == IF_ARGUMENTS:
                 condition = walk(args[0])
                 if condition is None:
                     return None

@@ -154,7 +154,8 @@ class CodeDeploy:
             raise KeyError(execution_id)
         if execution.status != "Pending":
             raise LifecycleEventAlreadyCompleted(
-                f"lifecycle event {execution.event} of {deployment_id} is already {execution.status}"
+                f"lifecycle event {execution.event} of {deployment_id} is already "
+                f"{execution.status}"
             )
         execution.status = status
         execution.done.succeed(status)
@@ -169,7 +170,7 @@ class CodeDeploy:
         deployment.stop_reason, deployment.stop_rollback = reason, rollback
         deployment.stop_event.succeed(reason)
 
-    def _run(self, d: Deployment) -> Generator[simpy.Event, Any, None]:
+    def _run(self, d: Deployment) -> Generator[simpy.Event, Any, None]:  # noqa: PLR0912 - the lifecycle
         world = self.world
         step = float(world.assumptions["codedeploy_step_seconds"])
         d.status = "InProgress"
@@ -210,14 +211,14 @@ class CodeDeploy:
         else:
             if d.original is not None:
                 fleet.delete_task_set(d.original)
-            assert d.replacement is not None
-            d.replacement.status = "PRIMARY"
-            fleet.primary = d.replacement
+            if d.replacement is not None:
+                d.replacement.status = "PRIMARY"
+                fleet.primary = d.replacement
             d.status, d.completed_at = "Succeeded", world.t
             world.log("CodeDeploy", f"{d.id}: Succeeded ({d.group.name} serves {d.release})")
         world.active_deployments -= 1
-        assert d.finished is not None
-        d.finished.succeed(d.status)
+        if d.finished is not None:
+            d.finished.succeed(d.status)
 
     def _fail(
         self, d: Deployment, reason: str, original_group: str
@@ -253,23 +254,32 @@ class CodeDeploy:
             world.bus.publish(
                 "aws.codedeploy",
                 "CodeDeploy Deployment State-change Notification",
-                {"application": world.system.application, "deploymentGroup": d.group.name,
-                 "deploymentId": d.id, "state": "STOP" if stopped else "FAILURE"},
+                {
+                    "application": world.system.application,
+                    "deploymentGroup": d.group.name,
+                    "deploymentId": d.id,
+                    "state": "STOP" if stopped else "FAILURE",
+                },
             )
 
     def _wait_for_tasks(self, d: Deployment) -> Generator[simpy.Event, Any, str]:
         world = self.world
         timeout = float(world.assumptions["codedeploy_install_timeout_seconds"])
         started = world.now
+        replacement = d.replacement
+        if replacement is None:
+            return "no replacement task set"
         while world.now - started < timeout:
-            assert d.replacement is not None
-            running = sum(1 for t in d.replacement.tasks if t.state == "RUNNING")
-            if running >= d.replacement.desired:
+            running = sum(1 for t in replacement.tasks if t.state == "RUNNING")
+            if running >= replacement.desired:
                 return ""
             yield d.stop_event | world.env.timeout(5)
             if d.stop_event.triggered:
                 return ""
-        return f"replacement task set did not reach {d.replacement.desired if d.replacement else 0} running tasks in {timeout:g} s"
+        return (
+            f"replacement task set did not reach {replacement.desired} running tasks "
+            f"in {timeout:g} s"
+        )
 
     def _hook(self, d: Deployment, event: str, function: str) -> Generator[simpy.Event, Any, str]:
         world = self.world

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.handlers
 import yaml
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from tools.rehearsal.clock import EPOCH
 from tools.rehearsal.codedeploy import DeploymentLimitExceeded, LifecycleEventAlreadyCompleted
@@ -173,7 +173,9 @@ class FakeAws:
             found.append(
                 {
                     "serviceName": name,
-                    "serviceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{fleet.spec.cluster}/{name}",
+                    "serviceArn": (
+                        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{fleet.spec.cluster}/{name}"
+                    ),
                     "clusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{fleet.spec.cluster}",
                     "status": "ACTIVE",
                     "desiredCount": fleet.spec.desired_count,
@@ -212,7 +214,7 @@ class FakeAws:
                 "containerDefinitions": [
                     {
                         "name": service,
-                        "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{service}-{self.world.system.suffix}:{release}",
+                        "image": self.world.image_of(service, release),
                         "environment": [{"name": "GIT_COMMIT", "value": release}],
                     }
                 ],
@@ -242,14 +244,26 @@ class FakeAws:
         return {"Version": 1, "Tier": "Standard"}
 
     def batch_get_image(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"images": [{"repositoryName": params["repositoryName"], "imageId": image_id,
-                            "imageManifest": "{}"} for image_id in params["imageIds"]],
-                "failures": []}
+        return {
+            "images": [
+                {
+                    "repositoryName": params["repositoryName"],
+                    "imageId": image_id,
+                    "imageManifest": "{}",
+                }
+                for image_id in params["imageIds"]
+            ],
+            "failures": [],
+        }
 
     def put_image(self, params: dict[str, Any]) -> dict[str, Any]:
         self.world.log("ECR", f"{params['repositoryName']}: tagged {params['imageTag']}")
-        return {"image": {"repositoryName": params["repositoryName"],
-                          "imageId": {"imageTag": params["imageTag"]}}}
+        return {
+            "image": {
+                "repositoryName": params["repositoryName"],
+                "imageId": {"imageTag": params["imageTag"]},
+            }
+        }
 
     # ------------------------------------------------------------ load balancing, EC2
     def describe_listeners(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -373,7 +387,7 @@ class FakeAws:
                 "status": d.status,
                 "creator": "user" if d.creator.startswith("health") else "codepipeline",
                 "createTime": _timestamp(d.created_at),
-            "description": d.description,
+                "description": d.description,
                 "rollbackInfo": {},
             }
         }
@@ -541,7 +555,7 @@ def _respond(
     parsed.setdefault(
         "ResponseMetadata", {"HTTPStatusCode": status, "RequestId": str(uuid.uuid4())}
     )
-    return AWSResponse(f"https://{service}.rehearsal", status, {}, None), parsed
+    return AWSResponse(f"https://{service}.rehearsal", status, HTTPHeaders(), None), parsed
 
 
 _sessions_with_handlers: list[boto3.Session] = []
@@ -561,7 +575,8 @@ def answering(fake: FakeAws) -> Iterator[None]:
         # A default session made before this module was imported lacks the handlers; a new one
         # gets them from BUILTIN_HANDLERS (and keeps its loaded API models for later rehearsals).
         boto3.setup_default_session()
-        _sessions_with_handlers.append(boto3.DEFAULT_SESSION)
+        if boto3.DEFAULT_SESSION is not None:
+            _sessions_with_handlers.append(boto3.DEFAULT_SESSION)
     try:
         yield
     finally:

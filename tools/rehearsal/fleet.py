@@ -139,7 +139,7 @@ class Fleet:
             if not immediately:
                 yield world.env.timeout(world.start_seconds(self.spec.service, task_set.release))
             immediately = False
-            if task_set.deleted:
+            if _deleted(task_set):  # while the task was starting
                 return
             behaviour = world.behaviour(self.spec.service, task_set.release)
             if not behaviour.starts:
@@ -307,3 +307,8 @@ class Fleet:
             {"ClusterName": self.spec.cluster, "ServiceName": self.spec.ecs_service},
             float(self.running_tasks()),
         )
+
+
+def _deleted(task_set: TaskSet) -> bool:
+    """Read after a wait: another actor may have deleted the task set meanwhile."""
+    return task_set.deleted

@@ -193,7 +193,8 @@ class CodePipeline:
         except DeploymentLimitExceeded as error:
             world.log("CodePipeline", f"{stage.name}.{action.name}: {error}")
             return False
-        assert deployment.finished is not None
+        if deployment.finished is None:
+            return False
         status = yield deployment.finished
         return bool(status == "Succeeded")
 
@@ -253,8 +254,11 @@ class CodePipeline:
         decision = world.scenario.approval_for(execution.release)
         world.log("CodePipeline", f"{action.name}: waiting for a human ({execution.release})")
         started = world.now
-        timeout = (60.0 * action.timeout_minutes if action.timeout_minutes
-                   else float(world.assumptions["approval_timeout_seconds"]))
+        timeout = (
+            60.0 * action.timeout_minutes
+            if action.timeout_minutes
+            else float(world.assumptions["approval_timeout_seconds"])
+        )
         if decision.decision == "expire":
             yield world.env.timeout(timeout)
             execution.approval_seconds += world.now - started

@@ -35,7 +35,8 @@ def _figure(value: float | None, unit: str = "s") -> str:
 def figures_line(result: Result) -> str:
     f = result.figures
     return (
-        f"exposure {f.exposure_request_seconds:g} request-s, peak bad share {100 * f.peak_bad_share:.0f}%, "
+        f"exposure {f.exposure_request_seconds:g} request-s, "
+        f"peak bad share {100 * f.peak_bad_share:.0f}%, "
         f"detect {_figure(f.detect_seconds)}, restore {_figure(f.restore_seconds)}, "
         f"lead time {_figure(f.lead_time_seconds)}, acted: {', '.join(f.actors) or '-'}, "
         f"human needed: {'yes' if f.human_needed else 'no'}"

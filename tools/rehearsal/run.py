@@ -300,7 +300,8 @@ def _final_serving(world: World) -> dict[tuple[str, str], str | None]:
 
 
 def _lead_time(world: World, pipeline: CodePipeline) -> float | None:
-    """Commit to production serving it everywhere, approval time excluded (the last such release)."""
+    """Commit to production serving it everywhere, approval time excluded (the last release
+    production kept)."""
     services = world.system.services
     best = None
     for execution in pipeline.executions:
@@ -376,6 +377,7 @@ def check(scenario: Scenario, world: World, pipeline: CodePipeline, figures: Fig
         )
         if reaction is None or reaction > expect.max_reaction_seconds:
             misses.append(
-                f"reaction (restore - detect) {reaction} s, expected <= {expect.max_reaction_seconds}"
+                f"reaction (restore - detect) {reaction} s, "
+                f"expected <= {expect.max_reaction_seconds}"
             )
     return misses

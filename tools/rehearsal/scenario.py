@@ -130,7 +130,7 @@ class Scenario(_Strict):
         }
 
     def approval_for(self, release: str) -> Approval:
-        return self.approvals.get(release, Approval())
+        return self.approvals.get(release) or Approval.model_validate({})
 
 
 class Faults:

@@ -131,7 +131,10 @@ class RenderedStack:
         return self._attribute(logical_id, resources[logical_id]["Type"], attribute or "Ref")
 
     def _attribute(self, logical_id: str, resource_type: str, attribute: str) -> Any:  # noqa: PLR0911
-        props = lambda: self.properties(logical_id)  # noqa: E731 - only rendered when needed
+
+        def props() -> dict[str, Any]:  # rendered only for the types that need it
+            return self.properties(logical_id)
+
         unique = _short_hash(self.name, logical_id)
         arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
         if resource_type == "AWS::ElasticLoadBalancingV2::TargetGroup":

@@ -40,5 +40,7 @@ def run(world: World) -> Generator[simpy.Event, Any, None]:
                 failing = fleet.synthetic_check_fails(release)
                 dimensions = {"Environment": environment, "Service": service}
                 world.put_metric(NAMESPACE, "SyntheticSuccess", dimensions, 0.0 if failing else 1.0)
-                world.put_metric(NAMESPACE, "SyntheticLatency", dimensions, behaviour.latency_ms / 1000)
+                world.put_metric(
+                    NAMESPACE, "SyntheticLatency", dimensions, behaviour.latency_ms / 1000
+                )
         yield world.env.timeout(60)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from tools.rehearsal import synthetic
 from tools.rehearsal.behaviour import HEALTHY, Behaviour
 from tools.rehearsal.clock import VirtualClock
 from tools.rehearsal.cloudwatch import AlarmState, MetricStore, metric_key, next_state
-from tools.rehearsal import synthetic
 from tools.rehearsal.fleet import Fleet
 
 if TYPE_CHECKING:
@@ -88,12 +88,14 @@ class World:
                 self.fleets[(environment, service)] = fleet
                 self.ssm[spec.config_parameter] = spec.config_value
                 # The system ran the baseline before the scenario: it passed its validation then.
-                self.ssm[f"/pipeline/{environment}/{service}/known-good"] = json.dumps({
-                    "task_definition": fleet.primary.task_definition,
-                    "image": self.image_of(service, baseline),
-                    "recorded_at": "2026-01-01T00:00:00+00:00",
-                    "job_id": "before-the-scenario",
-                })
+                self.ssm[f"/pipeline/{environment}/{service}/known-good"] = json.dumps(
+                    {
+                        "task_definition": fleet.primary.task_definition,
+                        "image": self.image_of(service, baseline),
+                        "recorded_at": "2026-01-01T00:00:00+00:00",
+                        "job_id": "before-the-scenario",
+                    }
+                )
         for alarm in self.system.all_alarms():
             self.alarms[alarm.name] = AlarmState(spec=alarm)
 
@@ -125,8 +127,9 @@ class World:
         return self._index
 
     def image_of(self, service: str, release: str) -> str:
-        return (f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{service}-{self.system.suffix}:"
-                f"{release}")
+        return (
+            f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{service}-{self.system.suffix}:{release}"
+        )
 
     def fleet(self, environment: str, service: str) -> Fleet:
         return self.fleets[(environment, service)]
@@ -258,6 +261,8 @@ class World:
                         self.bus.publish(
                             "aws.cloudwatch",
                             "CloudWatch Alarm State Change",
-                            {"alarmName": alarm.spec.name, "state": {"value": state,
-                                                                     "reason": reason}},
+                            {
+                                "alarmName": alarm.spec.name,
+                                "state": {"value": state, "reason": reason},
+                            },
                         )
