@@ -422,7 +422,7 @@ def test_approval_is_a_stage_of_its_own_between_staging_and_production_without_r
     assert [a["ActionTypeId"]["Category"] for a in approval["Actions"]] == ["Approval"]
 
 
-def test_approval_notifies_the_topic_with_staging_links(
+def test_approval_names_the_commit_and_every_image_digest_it_approves(
     pipeline: dict[str, Any],
 ) -> None:
     action = actions_by_name(pipeline, "Approval")["ApproveRelease"]
@@ -431,12 +431,35 @@ def test_approval_notifies_the_topic_with_staging_links(
     configuration = action["Configuration"]
     assert configuration["NotificationArn"] == {"Ref": "NotificationTopicArn"}
     assert configuration["ExternalEntityLink"] == {"Ref": "ApiServiceStagingEndpoint"}
-    custom_data = configuration["CustomData"]["Fn::Sub"]
+    custom_data = configuration["CustomData"]
+    assert "#{SourceVariables.CommitId}" in custom_data
     for prefix in SERVICES.values():
-        assert f"${{{prefix}StagingEndpoint}}" in custom_data
-    # CodePipeline caps CustomData at 500 characters; each URL (ALB name and port) is < 100.
-    fixed_text = re.sub(r"\$\{[^}]+\}", "", custom_data)
-    assert len(fixed_text) + 3 * 100 <= 500
+        assert f"#{{{prefix}Build.IMAGE_DIGEST}}" in custom_data
+    # CodePipeline caps CustomData at 500 characters once variables resolve: a commit id is 40,
+    # a digest "sha256:" + 64, the load-test figures a few each.
+    fixed_text = re.sub(r"#\{[^}]+\}", "", custom_data)
+    assert len(fixed_text) + 40 + 3 * 71 + 3 * 6 <= 500
+
+
+def test_the_variables_the_approval_names_have_their_namespaces(pipeline: dict[str, Any]) -> None:
+    names = {
+        action["Namespace"]
+        for stage in pipeline["Stages"]
+        for action in _actions(stage)
+        if "Namespace" in action
+    }
+    assert {"SourceVariables", "LoadTest"} | {f"{p}Build" for p in SERVICES.values()} <= names
+
+
+def _actions(stage: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stage's actions, both branches of an Fn::If (the source provider's choice)."""
+    found = []
+    for action in stage["Actions"]:
+        if "Fn::If" in action:
+            found += [branch for branch in action["Fn::If"][1:] if isinstance(branch, dict)]
+        else:
+            found.append(action)
+    return found
 
 
 # ---------------------------------------------------------------- notifications
