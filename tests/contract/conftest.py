@@ -26,7 +26,7 @@ TOPIC_NAME = "service-messages-test-contract"
 JWKS_PARAMETER = f"/pipeline/{ENVIRONMENT}/auth-service/jwks"
 # The same values are in services/docker-compose.yml; the secret is a test fixture, not a key.
 CLIENT_ID = "contract-tests"
-CLIENT_SECRET = "contract-tests-client-secret"
+CLIENT_SECRET = "contract-tests-client-secret"  # pragma: allowlist secret
 SIGNING_SEED = "contract-tests-signing-seed-not-a-real-one"
 REMOTE_VARIABLES = (
     "CONTRACT_API_URL",

@@ -40,7 +40,7 @@ _BASE_ENVIRONMENT = {
     "AWS_REGION": "eu-west-1",
     "AWS_DEFAULT_REGION": "eu-west-1",
     "AWS_ACCESS_KEY_ID": "rehearsal",
-    "AWS_SECRET_ACCESS_KEY": "rehearsal",
+    "AWS_SECRET_ACCESS_KEY": "rehearsal",  # pragma: allowlist secret
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Rehearsal",
     "POWERTOOLS_LOG_LEVEL": "CRITICAL",

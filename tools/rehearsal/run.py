@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Generator, Iterator
@@ -204,11 +205,27 @@ def _probe_result_type() -> Any:
     return importlib.import_module("codedeploy_hooks.checks.http_probe").ProbeResult
 
 
+# The function packages as the rehearsal imports them: its own copies, kept for the next run in
+# this process, so their cached clients and state never meet the copies tests import directly.
+_FUNCTION_PACKAGES = ("codedeploy_hooks", "health_check")
+_REHEARSAL_MODULES: dict[str, Any] = {}
+
+
+def _swap_in(modules: dict[str, Any]) -> dict[str, Any]:
+    """Put `modules` in sys.modules in place of the function packages' current ones; return
+    those."""
+    current = {n: m for n, m in sys.modules.items() if n.split(".")[0] in _FUNCTION_PACKAGES}
+    for name in current:
+        del sys.modules[name]
+    sys.modules.update(modules)
+    return current
+
+
 @contextmanager
 def _isolated_process(world: World) -> Iterator[None]:
     """The function code reads os.environ, writes its logs to standard output (CloudWatch Logs
     in Lambda) and runs threads: keep its logs with the world and give the process back after."""
-    saved = dict(os.environ)
+    environ = dict(os.environ)
     previous_hook = threading.excepthook
 
     def quiet_kills(args: threading.ExceptHookArgs) -> None:
@@ -216,6 +233,7 @@ def _isolated_process(world: World) -> Iterator[None]:
             previous_hook(args)
 
     threading.excepthook = quiet_kills
+    saved = _swap_in(_REHEARSAL_MODULES)
     try:
         with contextlib.redirect_stdout(world.function_logs), warnings.catch_warnings():
             # Metrics are flushed by the Lambda handler's decorator, which the rehearsal's
@@ -223,9 +241,10 @@ def _isolated_process(world: World) -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     finally:
+        _REHEARSAL_MODULES.update(_swap_in(saved))
         threading.excepthook = previous_hook
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update(environ)
 
 
 # ---------------------------------------------------------------- figures

@@ -60,7 +60,8 @@ def _session(args: argparse.Namespace) -> boto3.Session:
     if args.endpoint_url and urlsplit(args.endpoint_url).hostname in LOOPBACK_HOSTS:
         return boto3.Session(
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - a placeholder the emulator ignores
+            # A placeholder the emulator ignores.
+            aws_secret_access_key="testing",  # noqa: S106  # pragma: allowlist secret
             region_name=args.region or boto3.Session().region_name or EMULATOR_REGION,
         )
     return boto3.Session(profile_name=args.profile, region_name=args.region)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.base import SingleMetric
 
 from synthetic_client.run import Outcome, ServiceResult
 
@@ -41,8 +43,12 @@ def publish(environment: str, results: Mapping[str, ServiceResult]) -> None:
 
 
 def _emit(name: str, unit: MetricUnit, value: float, environment: str, service: str | None) -> None:
-    # single_metric: one EMF record per datapoint, with exactly the dimensions the alarms name.
-    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="Environment", value=environment)
-        if service is not None:
-            metric.add_dimension(name="Service", value=service)
+    """One EMF record per datapoint, with exactly the dimensions the alarms name. Not
+    `single_metric`: it adds a `service` dimension from POWERTOOLS_SERVICE_NAME, which the
+    function sets, and a metric with a dimension more is another metric to the alarms."""
+    metric = SingleMetric(namespace=NAMESPACE, service="")
+    metric.add_metric(name=name, unit=unit, value=value)
+    metric.add_dimension(name="Environment", value=environment)
+    if service is not None:
+        metric.add_dimension(name="Service", value=service)
+    print(json.dumps(metric.serialize_metric_set(), separators=(",", ":")))

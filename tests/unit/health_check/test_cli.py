@@ -99,7 +99,7 @@ def test_a_loopback_endpoint_needs_no_region_or_credentials(
             endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
         )
         cloudwatch.put_metric_alarm(
             AlarmName=f"{PREFIX}api-5xx",
