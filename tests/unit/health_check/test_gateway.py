@@ -48,7 +48,7 @@ def test_alarms_are_one_paginated_call_of_100_per_page_asking_for_both_kinds() -
     with Stubber(gateway.clients.cloudwatch) as stub:
         stub.add_response(
             "describe_alarms",
-            # A pagination token, not a credential. pragma: allowlist nextline secret
+            # pragma: allowlist nextline secret
             {"MetricAlarms": [{"AlarmName": "a", "StateValue": "OK"}], "NextToken": "p2"},
             {**base, "MaxRecords": 100},
         )
