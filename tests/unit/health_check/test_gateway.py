@@ -55,6 +55,7 @@ def test_alarms_are_one_paginated_call_of_100_per_page_asking_for_both_kinds() -
         stub.add_response(
             "describe_alarms",
             {"CompositeAlarms": [{"AlarmName": "b", "StateValue": "ALARM"}]},
+            # pragma: allowlist nextline secret
             {**base, "MaxRecords": 100, "NextToken": "p2"},
         )
         # WHEN
