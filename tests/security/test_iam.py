@@ -34,7 +34,7 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     "ecr:GetAuthorizationToken": "returns an account-wide registry token; ECR has no resource "
     "to scope it to (the builds and the task execution roles log in with it)",
     "ecs:DescribeTaskDefinition": "supports no resource-level permissions; read-only (the build "
-    "copies the latest revision of each family; the health check reads a known-good revision's "
+    "copies the revision each stack manages; the health check reads a known-good revision's "
     "image)",
     "ecs:RegisterTaskDefinition": "creates the revision ARN it would be scoped to; what the "
     "revision may do is bounded by the deploy action role's iam:PassRole statement (its own "
@@ -347,11 +347,22 @@ def test_each_service_task_runs_with_a_role_of_its_own_environment() -> None:
 def test_a_build_role_can_neither_deploy_approve_nor_read_secrets(role: str) -> None:
     # GIVEN a CodeBuild role (what a compromised build could use)
     delivery = all_templates()["pipeline/delivery.yaml"]
-    actions = {
-        action
+    statements = [
+        s
         for s in statements_of("delivery", delivery)
         if s.logical_id == role and s.kind == "identity"
+    ]
+    # The one SSM read a build may make: the task-definition revision ARN a stack publishes (no
+    # configuration, no secret, nothing of the running services).
+    revisions = {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+        ":parameter/pipeline/*/*/task-definition"
+    }
+    actions = {
+        action
+        for s in statements
         for action in s.actions
+        if not (action == "ssm:GetParameter" and s.body["Resource"] == revisions)
     }
     # THEN it holds none of the powers docs/security.md says a build lacks
     forbidden_prefixes = (

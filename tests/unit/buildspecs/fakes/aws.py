@@ -74,8 +74,17 @@ def main(argv: list[str]) -> None:
         state[repository][option(argv, "--image-tag")] = source
         (STATE / "ecr.json").write_text(json.dumps(state))
         print(json.dumps({"image": {"imageId": {"imageTag": option(argv, "--image-tag")}}}))
+    elif command == ("ssm", "get-parameter"):
+        # /pipeline/{environment}/{service}/task-definition -> the revision the stack manages
+        _, _, environment, service, _ = option(argv, "--name").split("/")
+        family = f"{service}-{environment}-{os.environ.get('ENVIRONMENT_SUFFIX', 'dev')}"
+        if not (STATE / "task-definitions" / f"{family}.json").exists():
+            fail("An error occurred (ParameterNotFound) when calling the GetParameter operation")
+        if option(argv, "--query") != "Parameter.Value":
+            fail("fake aws: only --query Parameter.Value is implemented")
+        print(f"arn:aws:ecs:eu-west-1:123456789012:task-definition/{family}:7")
     elif command == ("ecs", "describe-task-definition"):
-        family = option(argv, "--task-definition")
+        family = option(argv, "--task-definition").rsplit("/", 1)[-1].split(":")[0]
         path = STATE / "task-definitions" / f"{family}.json"
         if not path.exists():
             fail(
