@@ -2,8 +2,8 @@
 
 The CodeDeployToECS actions read, from the build's output artifact:
 - taskdef-<environment>.json: the task definition revision the stack manages for the environment
-  (its ARN in SSM, as `aws ecs describe-task-definition` returned it) with the service's image replaced
-  by the <IMAGE1_NAME> placeholder, so the template stays the one source of task settings;
+  (its ARN in SSM, as `aws ecs describe-task-definition` returned it) with the service's image
+  replaced by the <IMAGE1_NAME> placeholder, so the template stays the one source of task settings;
 - appspec.yaml: <TASK_DEFINITION> placeholder, container and port, the lifecycle hooks;
 - imageDetail.json: {"ImageURI": ...}, what the action substitutes for <IMAGE1_NAME>.
 imagedefinitions.json is the standard ECS format, for anyone deploying without CodeDeploy.

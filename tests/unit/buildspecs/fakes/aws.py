@@ -40,7 +40,7 @@ def fail(message: str, code: int = 254) -> None:
     sys.exit(code)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> None:  # noqa: PLR0912 - one branch per faked command
     record(argv)
     command = tuple(argv[:2])
     if command == ("ecr", "get-login-password"):
