@@ -4,7 +4,8 @@
         [--cluster staging-cluster-dev --services api-service-dev,auth-service-dev] \\
         [--region eu-west-1] [--profile ops] [--endpoint-url http://127.0.0.1:5000]
 
-Exit status: 0 healthy, 1 unhealthy (or not yet healthy), 2 error.
+With --services it also prints each service's last known-good release (what a failed
+environment is restored to). Exit status: 0 healthy, 1 unhealthy (or not yet healthy), 2 error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from health_check.clients import AwsClients
 from health_check.errors import HealthCheckError
 from health_check.gateway import AwsGateway
 from health_check.job import collect_facts
-from health_check.params import ENVIRONMENTS, parse_user_parameters
+from health_check.params import ENVIRONMENTS, CheckParameters, parse_user_parameters
+from health_check.release import KNOWN_GOOD_PARAMETER, KnownGood, service_of
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_ERROR = 0, 1, 2
@@ -81,6 +83,26 @@ def render(alarms: list[AlarmFact], services: list[ServiceFact]) -> str:
     return "\n".join(lines)
 
 
+def known_good(gateway: AwsGateway, params: CheckParameters) -> str:
+    """The last known-good release of each service (what a failed environment is restored to)."""
+    suffix = params.alarm_prefix.removesuffix(f"{params.environment}-").rstrip("-")
+    rows = [("SERVICE", "KNOWN-GOOD TASK DEFINITION", "RECORDED")]
+    for ecs_service in params.services:
+        service = service_of(ecs_service, suffix)
+        name = KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=service)
+        try:
+            raw = gateway.read_parameter(name)
+        except HealthCheckError as error:
+            rows.append((service, f"unreadable: {error}", ""))
+            continue
+        record = KnownGood.from_json(raw) if raw else None
+        if record is None:
+            rows.append((service, "none recorded", ""))
+        else:
+            rows.append((service, record.task_definition, record.recorded_at))
+    return "\n".join(_table(rows))
+
+
 def _table(rows: list[tuple[str, str, str]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(2)]
     return [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
@@ -101,15 +123,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         )
     try:
         params = parse_user_parameters(json.dumps(user_parameters))
-        alarms, services = collect_facts(
-            AwsGateway(AwsClients(_session(args), args.endpoint_url)), params
-        )
+        gateway = AwsGateway(AwsClients(_session(args), args.endpoint_url))
+        alarms, services = collect_facts(gateway, params)
     except (HealthCheckError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     now = time.time()
     verdict = decide(alarms, services, bake_seconds=0, clock=BakeClock(now, started_at=now))
     print(render(alarms, services), file=out)
+    if params.services:
+        print("\n" + known_good(gateway, params), file=out)
     healthy = verdict.outcome is Outcome.SUCCEEDED
     print(
         f"\n{'HEALTHY' if healthy else 'UNHEALTHY'} ({verdict.outcome.value}): {verdict.message}",

@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 from health_check.cli import EXIT_ERROR, EXIT_HEALTHY, EXIT_UNHEALTHY, main
+from health_check.release import KnownGood
 from moto.server import ThreadedMotoServer
 
 from tests.unit.health_check.conftest import Aws
@@ -33,6 +34,40 @@ def test_a_healthy_environment_prints_its_table_and_exits_0(
     assert "api-service-dev  ACTIVE  2/2" in table
     # AND nothing was reported to CodePipeline
     assert aws.reports.calls == []
+
+
+def test_with_services_it_prints_each_services_known_good_release(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN api-service has a known-good record (written by a passed gate) and auth-service none
+    aws.services(monkeypatch, ["api-service-dev", "auth-service-dev"], running=2)
+    record = KnownGood(
+        task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-dev:7",
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service@sha256:abc",
+        recorded_at="2026-11-30T21:00:00Z",
+        job_id="job-1",
+    )
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/pipeline/staging/api-service/known-good", Value=record.to_json(), Type="String"
+    )
+    out = io.StringIO()
+    # WHEN
+    services = "api-service-dev,auth-service-dev"
+    main([*BASE, "--cluster", CLUSTER, "--services", services], out=out)
+    # THEN the operator sees what a failed environment would be restored to
+    lines = out.getvalue().splitlines()
+    assert any(
+        line.split() == ["api-service", record.task_definition, record.recorded_at]
+        for line in lines
+    ), lines
+    assert any(line.split() == ["auth-service", "none", "recorded"] for line in lines), lines
+
+
+def test_without_services_no_known_good_table_is_printed(aws: Aws) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    out = io.StringIO()
+    main(BASE, out=out)
+    assert "KNOWN-GOOD" not in out.getvalue()
 
 
 def test_an_alarm_or_an_unsteady_service_exits_1(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
