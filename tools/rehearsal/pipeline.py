@@ -259,12 +259,13 @@ class CodePipeline:
             if action.timeout_minutes
             else float(world.assumptions["approval_timeout_seconds"])
         )
-        if decision.decision == "expire":
+        # A decision scripted after the action's timeout comes too late: the approval has expired.
+        if decision.decision == "expire" or decision.after_seconds >= timeout:
             yield world.env.timeout(timeout)
             execution.approval_seconds += world.now - started
             world.log("human", f"nobody approved {execution.release}: the approval expired")
             return False
-        yield world.env.timeout(min(decision.after_seconds, timeout))
+        yield world.env.timeout(decision.after_seconds)
         execution.approval_seconds += world.now - started
         world.acted("human approval")
         world.log("human", f"{decision.decision}s {execution.release}")
