@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+HEALTHY_LATENCY_MS = 40.0
+
 
 @dataclass(frozen=True)
 class BrokenWith:
@@ -26,14 +28,20 @@ class Behaviour:
     errors_after_seconds: float = 0.0
     errors_after: str = "first_traffic"
     broken_with: BrokenWith | None = None
-    latency_ms: float = 40.0
-    # Environments whose requests it fails (empty: all); [production] is a failure that only
+    latency_ms: float = HEALTHY_LATENCY_MS
+    # Environments where it fails or is slow (empty: all); [production] is a defect that only
     # production's data or load brings out.
     environments: tuple[str, ...] = ()
 
     @property
     def defective(self) -> bool:
         return not self.starts or bool(self.failing_paths) or self.error_rate > 0
+
+    def latency_in(self, environment: str) -> float:
+        """Milliseconds per request in this environment (a healthy release's elsewhere)."""
+        if self.environments and environment not in self.environments:
+            return HEALTHY_LATENCY_MS
+        return self.latency_ms
 
     def user_error_rate(
         self, *, environment: str, seconds_since_trigger: float | None, partner_serves: bool

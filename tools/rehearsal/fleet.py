@@ -256,7 +256,7 @@ class Fleet:
                     "AWS/ApplicationELB",
                     "TargetResponseTime",
                     dimensions,
-                    behaviour.latency_ms / 1000,
+                    behaviour.latency_in(self.spec.environment) / 1000,
                 )
         return {"served": served, "bad_share": bad_share, "error_rates": error_rates}
 

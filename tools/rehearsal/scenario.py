@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tools.rehearsal.behaviour import Behaviour, BrokenWith
+from tools.rehearsal.behaviour import HEALTHY_LATENCY_MS, Behaviour, BrokenWith
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO_ROOT / "scenarios"
@@ -38,7 +38,7 @@ class BehaviourModel(_Strict):
     errors_after_seconds: float = Field(0.0, ge=0)
     errors_after: Literal["first_traffic", "full_traffic"] = "first_traffic"
     broken_with: BrokenWithModel | None = None
-    latency_ms: float = Field(40.0, gt=0)
+    latency_ms: float = Field(HEALTHY_LATENCY_MS, gt=0)
     environments: tuple[Literal["staging", "production"], ...] = ()
 
     def behaviour(self) -> Behaviour:

@@ -41,6 +41,9 @@ def run(world: World) -> Generator[simpy.Event, Any, None]:
                 dimensions = {"Environment": environment, "Service": service}
                 world.put_metric(NAMESPACE, "SyntheticSuccess", dimensions, 0.0 if failing else 1.0)
                 world.put_metric(
-                    NAMESPACE, "SyntheticLatency", dimensions, behaviour.latency_ms / 1000
+                    NAMESPACE,
+                    "SyntheticLatency",
+                    dimensions,
+                    behaviour.latency_in(environment) / 1000,
                 )
         yield world.env.timeout(60)
