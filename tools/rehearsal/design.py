@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tools.rehearsal.synthetic import NAMESPACE as SYNTHETICS_NAMESPACE
 from tools.rehearsal.system import (
     AlarmSpec,
     HealthCheck,
@@ -41,6 +42,41 @@ def apply(design: str, system: System) -> System:
         environments={
             env: {name: _original_service(spec) for name, spec in services.items()}
             for env, services in system.environments.items()
+        },
+    )
+
+
+def without_synthetic_client(system: System) -> System:
+    """The templates without the synthetic client: its function, and every alarm on what it
+    publishes (removing the function alone would leave its heartbeat alarm breaching)."""
+
+    def watched(alarm: AlarmSpec) -> bool:
+        return all(query.namespace != SYNTHETICS_NAMESPACE for query in alarm.queries)
+
+    def service(spec: ServiceEnvironment) -> ServiceEnvironment:
+        alarms = tuple(alarm for alarm in spec.alarms if watched(alarm))
+        kept = {alarm.name for alarm in alarms}
+        dropped = {alarm.name for alarm in spec.alarms} - kept
+        group = dataclasses.replace(
+            spec.deployment_group,
+            alarm_names=tuple(n for n in spec.deployment_group.alarm_names if n not in dropped),
+        )
+        return dataclasses.replace(spec, alarms=alarms, deployment_group=group)
+
+    return dataclasses.replace(
+        system,
+        functions={
+            name: function
+            for name, function in system.functions.items()
+            if not function.handler.startswith("synthetic_client.")
+        },
+        environments={
+            env: {name: service(spec) for name, spec in services.items()}
+            for env, services in system.environments.items()
+        },
+        environment_alarms={
+            env: tuple(alarm for alarm in alarms if watched(alarm))
+            for env, alarms in system.environment_alarms.items()
         },
     )
 

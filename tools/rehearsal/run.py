@@ -95,6 +95,8 @@ class Rehearsal:
             raise ValueError(f"{scenario.name}: unknown model setting(s) {sorted(unknown)}")
         assumptions = {**base_assumptions(), **scenario.model}
         system = designs.apply(design, _system(tuple(sorted(scenario.parameters.items()))))
+        if not scenario.synthetic_client:
+            system = designs.without_synthetic_client(system)
         world = World(
             system=system,
             scenario=RunScenario(scenario),

@@ -110,6 +110,8 @@ class Scenario(_Strict):
     approvals: dict[str, Approval] = {}
     faults: tuple[Fault, ...] = ()
     parameters: dict[str, Any] = {}
+    # false: rehearse the templates without the synthetic client and its alarms
+    synthetic_client: bool = True
     model: dict[str, Any] = {}
     expect: Expect
     expected_to_fail: str | None = None
