@@ -26,7 +26,7 @@ from health_check.errors import HealthCheckError
 from health_check.gateway import AwsGateway
 from health_check.job import collect_facts
 from health_check.params import ENVIRONMENTS, CheckParameters, parse_user_parameters
-from health_check.release import KNOWN_GOOD_PARAMETER, KnownGood, service_of
+from health_check.release import read_known_good, service_of
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_ERROR = 0, 1, 2
@@ -89,13 +89,11 @@ def known_good(gateway: AwsGateway, params: CheckParameters) -> str:
     rows = [("SERVICE", "KNOWN-GOOD TASK DEFINITION", "RECORDED")]
     for ecs_service in params.services:
         service = service_of(ecs_service, suffix)
-        name = KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=service)
         try:
-            raw = gateway.read_parameter(name)
+            record = read_known_good(gateway, params.environment, service)
         except HealthCheckError as error:
             rows.append((service, f"unreadable: {error}", ""))
             continue
-        record = KnownGood.from_json(raw) if raw else None
         if record is None:
             rows.append((service, "none recorded", ""))
         else:

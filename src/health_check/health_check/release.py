@@ -56,6 +56,14 @@ def service_of(ecs_service: str, suffix: str) -> str:
     return ecs_service.removesuffix(f"-{suffix}")
 
 
+def read_known_good(gateway: AwsGateway, environment: str, service: str) -> KnownGood | None:
+    """The service's known-good record in the environment; None when none was recorded."""
+    raw = gateway.read_parameter(
+        KNOWN_GOOD_PARAMETER.format(environment=environment, service=service)
+    )
+    return KnownGood.from_json(raw) if raw else None
+
+
 def suffix_of(application: str) -> str:
     return application.removeprefix("microservices-")
 
@@ -140,10 +148,7 @@ def _restore_one(
 ) -> str:
     group = f"{params.environment}-{service}"
     try:
-        raw = gateway.read_parameter(
-            KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=service)
-        )
-        known_good = KnownGood.from_json(raw) if raw else None
+        known_good = read_known_good(gateway, params.environment, service)
         if known_good is None:
             return "no known-good release recorded: a human must choose what to restore"
         if running == known_good.task_definition:
