@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.template.stack_updates import NETWORK, ROOT, SERVICE, SERVICE_STACKS, nested_parameters
+from tests.template.stack_updates import ROOT, SERVICE, SERVICE_STACKS, nested_parameters
 from tools.cfn_render import Renderer
+from tools.rehearsal.system import load_system
 
 EGRESS_MODES = ROOT["Parameters"]["EgressMode"]["AllowedValues"]
 ENVIRONMENTS = ("Staging", "Production")
@@ -23,18 +24,8 @@ DEFAULT_DESIRED_COUNT = 1
 
 
 def tasks_can_reach_the_internet(mode: str) -> bool:
-    """A public IP in a subnet routed to the internet gateway, or a NAT route, in this mode."""
-    network = Renderer(NETWORK, {"EgressMode": mode})
-    public_ip = network.render(NETWORK["Outputs"]["TaskAssignPublicIp"]["Value"]) == "ENABLED"
-    nat_routes = [
-        resource
-        for resource in NETWORK["Resources"].values()
-        if resource["Type"] == "AWS::EC2::Route"
-        and (resource.get("Condition") is None or network.condition(resource["Condition"]))
-        and "NatGatewayId" in resource["Properties"]
-        and resource["Properties"]["RouteTableId"] == {"Ref": "PrivateRouteTable"}
-    ]
-    return public_ip or bool(nat_routes)
+    """What the release rehearsal reads from the rendered network stack (one rule for both)."""
+    return load_system({"EgressMode": mode}).bootstrap_pull_possible
 
 
 def first_image(stack: str, environment: str) -> str:

@@ -58,6 +58,7 @@ class TaskSet:
     desired: int
     tasks: list[Task] = field(default_factory=list)
     deleted: bool = False
+    stopped_tasks: int = 0  # tasks that stopped before they ran
 
 
 class Fleet:
@@ -142,10 +143,14 @@ class Fleet:
             if _deleted(task_set):  # while the task was starting
                 return
             behaviour = world.behaviour(self.spec.service, task_set.release)
-            if not behaviour.starts:
+            pull_error = world.pull_error(task_set.release)
+            if pull_error or not behaviour.starts:
                 task.state = "STOPPED"
                 task_set.tasks.remove(task)
-                world.log("ECS", f"{self.label}: task of {task_set.release} exited during start-up")
+                why = pull_error or "exited during start-up"
+                if not task_set.stopped_tasks:  # the first one tells; the rest repeat it
+                    world.log("ECS", f"{self.label}: task of {task_set.release} stopped: {why}")
+                task_set.stopped_tasks += 1
                 yield world.env.timeout(world.assumptions["ecs_task_replacement_seconds"])
                 continue
             task.state = "RUNNING"

@@ -112,6 +112,10 @@ class Scenario(_Strict):
     parameters: dict[str, Any] = {}
     # false: rehearse the templates without the synthetic client and its alarms
     synthetic_client: bool = True
+    # true: the stack was just created. The baseline is the bootstrap image (its tasks start only
+    # where the egress mode can make the first pull through its cache rule), and no release has
+    # passed a gate yet (no known-good record to restore).
+    first_deploy: bool = False
     model: dict[str, Any] = {}
     expect: Expect
     expected_to_fail: str | None = None

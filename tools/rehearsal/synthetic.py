@@ -4,7 +4,9 @@ slowest request (SyntheticLatency), as src/synthetic_client publishes them (docs
 
 Modelled, not run: its code makes HTTP calls to the public listeners, which the model answers
 from each service's behaviour instead. The hooks and the health check, which decide a release's
-fate, do run as they are.
+fate, do run as they are. On a new stack (scenario `first_deploy`) the client publishes no verdict
+on the bootstrap image, and fails a service with nothing registered behind its listener:
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html#load-balancer-http-error-codes
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ def run(world: World) -> Generator[simpy.Event, Any, None]:
             for service in world.system.services:
                 fleet = world.fleet(environment, service)
                 release = fleet.release_on(max(fleet.weights, key=lambda g: fleet.weights[g]))
+                dimensions = {"Environment": environment, "Service": service}
                 if release is None:
+                    # No target registered: the load balancer answers 503 itself ("The target
+                    # groups for the load balancer have no registered targets", ALB
+                    # troubleshooting, HTTP 503), and the client's GET /health fails.
+                    world.put_metric(NAMESPACE, "SyntheticSuccess", dimensions, 0.0)
                     continue
+                if world.is_bootstrap(release):
+                    continue  # the client recognises the bootstrap image: nothing to judge
                 behaviour = world.behaviour(service, release)
                 failing = fleet.synthetic_check_fails(release)
-                dimensions = {"Environment": environment, "Service": service}
                 world.put_metric(NAMESPACE, "SyntheticSuccess", dimensions, 0.0 if failing else 1.0)
                 world.put_metric(
                     NAMESPACE,

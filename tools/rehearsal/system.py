@@ -170,6 +170,9 @@ class System:
     hooks: dict[str, str]
     # Alarms of an environment as a whole (the root template's), by environment.
     environment_alarms: dict[str, tuple[AlarmSpec, ...]] = field(default_factory=dict)
+    # Whether the tasks can make the first pull of the bootstrap image through its ECR
+    # pull-through cache rule (an internet path; see tasks_reach_the_internet).
+    bootstrap_pull_possible: bool = True
 
     def function_by_arn_or_name(self, reference: str) -> FunctionSpec:
         for function in self.functions.values():
@@ -220,6 +223,7 @@ def load_system(parameters: dict[str, Any] | None = None, root: Path = ROOT_TEMP
         functions=functions,
         stages=_stages(stack.nested("DeliveryStack")),
         hooks=hook_names,
+        bootstrap_pull_possible=tasks_reach_the_internet(network),
         environment_alarms={
             environment: tuple(
                 _alarm(stack.properties(logical_id))
@@ -228,6 +232,23 @@ def load_system(parameters: dict[str, Any] | None = None, root: Path = ROOT_TEMP
             )
             for environment in ENVIRONMENTS
         },
+    )
+
+
+# ---------------------------------------------------------------- network
+def tasks_reach_the_internet(network: RenderedStack) -> bool:
+    """A public IP on the tasks, or a NAT route from their private subnets, in this egress mode.
+
+    The first pull of an image through an ECR pull-through cache rule needs that path when ECR is
+    reached over interface endpoints; later pulls do not ("Amazon ECR interface VPC endpoints",
+    considerations: https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html).
+    """
+    if network.output("TaskAssignPublicIp") == "ENABLED":
+        return True
+    return any(
+        "NatGatewayId" in route["Properties"]
+        and route["Properties"]["RouteTableId"] == {"Ref": "PrivateRouteTable"}
+        for route in network.resources("AWS::EC2::Route").values()
     )
 
 

@@ -87,6 +87,8 @@ class World:
                 fleet = Fleet(self, spec, baseline)
                 self.fleets[(environment, service)] = fleet
                 self.ssm[spec.config_parameter] = spec.config_value
+                if self.scenario.spec.first_deploy:
+                    continue  # nothing has passed a gate on a new stack
                 # The system ran the baseline before the scenario: it passed its validation then.
                 self.ssm[f"/pipeline/{environment}/{service}/known-good"] = json.dumps(
                     {
@@ -136,6 +138,19 @@ class World:
 
     def behaviour(self, service: str, release: str) -> Behaviour:
         return self.scenario.releases.get(release, {}).get(service, HEALTHY)
+
+    def is_bootstrap(self, release: str) -> bool:
+        """The image a new stack's task definitions run until the first release."""
+        return self.scenario.spec.first_deploy and release == self.scenario.baseline
+
+    def pull_error(self, release: str) -> str | None:
+        """Why a task of `release` cannot pull its image, if it cannot: the bootstrap image
+        comes through an ECR pull-through cache rule, whose first pull needs an internet path
+        (System.bootstrap_pull_possible); the pipeline's images are in the service's own
+        repository, reachable over the endpoints."""
+        if self.is_bootstrap(release) and not self.system.bootstrap_pull_possible:
+            return "CannotPullContainerError (first pull through the cache rule, no internet path)"
+        return None
 
     def start_seconds(self, service: str, release: str) -> float:
         """Image pull and start-up; the first pull of an image (through ECR) takes longer."""
