@@ -3,6 +3,7 @@ per service): one function serves every service and environment."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ class DeploymentTarget:
     # environment's alarms may be in ALARM because of the release it replaces, so only green's
     # own signals judge it.
     restore: bool = False
+    # When CodeDeploy created the deployment (epoch seconds; None if it did not say). An alarm
+    # already in ALARM then is not this release's doing (see traffic_guard.standing_alarms).
+    created_at: float | None = None
 
     @property
     def environment_alarm_prefix(self) -> str:
@@ -134,6 +138,7 @@ def from_descriptions(
         test_listener_arns=tuple((pair.get("testTrafficRoute") or {}).get("listenerArns") or []),
         alarm_names=alarm_names,
         restore=str(deployment.get("description") or "").startswith(RESTORE_DESCRIPTION),
+        created_at=_epoch(deployment.get("createTime")),
     )
     if len(target.target_group_names) != BLUE_GREEN_PAIR or not target.prod_listener_arns:
         raise DeploymentShapeError(
@@ -141,3 +146,8 @@ def from_descriptions(
             "production listener"
         )
     return target
+
+
+def _epoch(value: Any) -> float | None:
+    """GetDeployment's createTime (a datetime from boto3) as epoch seconds."""
+    return value.timestamp() if isinstance(value, dt.datetime) else None

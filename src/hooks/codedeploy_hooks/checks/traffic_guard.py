@@ -9,12 +9,18 @@ targets stay healthy, green's own 5XX rate stays under the limit, and no alarm o
 goes into ALARM. A failure here is a Failed report, and CodeDeploy moves traffic back to the
 original task set within seconds. A restore of the last known-good release is judged by green's
 signals only: the environment's alarms may still be in ALARM because of the release it replaces.
+For the same reason an alarm already in ALARM when the deployment was created, and in ALARM ever
+since, does not count against the release: on a new stack whose bootstrap image cannot be pulled
+(VpcEndpoints mode) the running-tasks, healthy-hosts and synthetic-flow alarms stand in ALARM until
+the first release runs, and a broken neighbour's alarms say nothing about this service. Green's own
+signals still judge it, and the health check gates the environment on every alarm afterwards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
@@ -148,40 +154,69 @@ def _utc(epoch_seconds: float) -> dt.datetime:
 
 def environment_alarms(cloudwatch: CloudWatchClient, target: DeploymentTarget) -> Verdict:
     """Every alarm of the environment (by the naming contract) and any other alarm the deployment
-    group names: none in ALARM, none missing."""
-    expected, states = alarm_states(cloudwatch, target.environment_alarm_prefix, target.alarm_names)
-    return alarm_verdict(expected, states)
+    group names: none missing, none gone into ALARM since the deployment was created."""
+    expected, readings = alarm_states(
+        cloudwatch, target.environment_alarm_prefix, target.alarm_names
+    )
+    states = {name: reading.state for name, reading in readings.items()}
+    return alarm_verdict(expected, states, standing=standing_alarms(readings, target.created_at))
+
+
+@dataclass(frozen=True)
+class AlarmReading:
+    state: str
+    # StateUpdatedTimestamp (epoch seconds): when the state last changed.
+    changed_at: float | None
+
+
+def standing_alarms(readings: Mapping[str, AlarmReading], since: float | None) -> frozenset[str]:
+    """Alarms in ALARM since before `since` (the deployment's creation). Unknown times count as
+    new: without both times nothing is set aside."""
+    if since is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, reading in readings.items()
+        if reading.state == "ALARM"
+        and reading.changed_at is not None
+        and reading.changed_at < since
+    )
 
 
 def alarm_states(
     cloudwatch: CloudWatchClient, prefix: str, names: Iterable[str]
-) -> tuple[set[str], dict[str, str]]:
+) -> tuple[set[str], dict[str, AlarmReading]]:
     """The alarms to check (`names` plus every alarm whose name starts with `prefix`) and their
     current states."""
-    states: dict[str, str] = {}
+    readings: dict[str, AlarmReading] = {}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
         AlarmNamePrefix=prefix, AlarmTypes=_ALARM_TYPES
     )
     for page in pages:
-        states.update(_states_of(page))
-    expected = set(names) | set(states)
-    unknown = sorted(set(names) - set(states))
+        readings.update(_readings_of(page))
+    expected = set(names) | set(readings)
+    unknown = sorted(set(names) - set(readings))
     for start in range(0, len(unknown), _NAMES_PER_CALL):
         page = cloudwatch.describe_alarms(
             AlarmNames=unknown[start : start + _NAMES_PER_CALL], AlarmTypes=_ALARM_TYPES
         )
-        states.update(_states_of(page))
-    return expected, states
+        readings.update(_readings_of(page))
+    return expected, readings
 
 
-def _states_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, str]:
-    states: dict[str, str] = {
-        alarm["AlarmName"]: alarm["StateValue"] for alarm in page.get("MetricAlarms", [])
+def _readings_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, AlarmReading]:
+    alarms = [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]
+    return {
+        alarm["AlarmName"]: AlarmReading(
+            state=alarm["StateValue"],
+            changed_at=(
+                alarm["StateUpdatedTimestamp"].timestamp()
+                if "StateUpdatedTimestamp" in alarm
+                else None
+            ),
+        )
+        for alarm in alarms
     }
-    states.update(
-        {alarm["AlarmName"]: alarm["StateValue"] for alarm in page.get("CompositeAlarms", [])}
-    )
-    return states
 
 
 def wait_for_targets(
@@ -215,10 +250,13 @@ def traffic_phase(prod_target_group: str, test_target_group: str) -> TrafficPhas
     return TrafficPhase.BEFORE_ALLOW_TRAFFIC
 
 
-def alarm_verdict(expected: Iterable[str], states: Mapping[str, str]) -> Verdict:
+def alarm_verdict(
+    expected: Iterable[str], states: Mapping[str, str], *, standing: Collection[str] = ()
+) -> Verdict:
     """Only ALARM fails. INSUFFICIENT_DATA passes: a new task set or a freshly shifted target group
     has no datapoints yet, and CodeDeploy's own alarm monitoring draws the line at ALARM too. An
     alarm that should exist but does not fails: a gate that cannot see its signal must not open.
+    `standing` alarms (in ALARM since before the deployment) are named, not counted.
     """
     names = sorted(set(expected))
     if not names:
@@ -227,8 +265,14 @@ def alarm_verdict(expected: Iterable[str], states: Mapping[str, str]) -> Verdict
     in_alarm = [name for name in names if states.get(name) == "ALARM"]
     if missing:
         return Verdict.fail(f"alarms not found: {', '.join(missing)}")
+    new = [name for name in in_alarm if name not in standing]
+    if new:
+        return Verdict.fail(f"alarms in ALARM: {', '.join(new)}")
     if in_alarm:
-        return Verdict.fail(f"alarms in ALARM: {', '.join(in_alarm)}")
+        return Verdict.ok(
+            f"{len(names)} alarm(s), none gone into ALARM during the deployment; in ALARM since "
+            f"before it began, not counted against it: {', '.join(in_alarm)}"
+        )
     return Verdict.ok(f"{len(names)} alarm(s) not in ALARM")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -167,6 +168,19 @@ def test_from_descriptions_rejects_a_group_without_a_target_group_pair() -> None
     }
     with pytest.raises(DeploymentShapeError, match="target group pair"):
         deployment.from_descriptions("d-1", info, {**_GROUP, "loadBalancerInfo": {}})
+
+
+def test_from_descriptions_reads_when_codedeploy_created_the_deployment() -> None:
+    created = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    info = {
+        "computePlatform": "ECS",
+        "applicationName": "microservices-dev",
+        "deploymentGroupName": GROUP,
+        "createTime": created,
+    }
+    assert deployment.from_descriptions("d-1", info, _GROUP).created_at == created.timestamp()
+    without = {key: value for key, value in info.items() if key != "createTime"}
+    assert deployment.from_descriptions("d-1", without, _GROUP).created_at is None
 
 
 def test_from_descriptions_rejects_an_application_outside_the_contract() -> None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 from codedeploy_hooks.checks import deployment
 from codedeploy_hooks.checks.load_balancing import TargetState
 from codedeploy_hooks.checks.traffic_guard import (
+    AlarmReading,
     TargetHealth,
     TrafficPhase,
     alarm_verdict,
     bake,
     combine,
     environment_alarms,
+    standing_alarms,
     target_health,
     target_verdict,
     traffic_guard,
@@ -63,6 +66,62 @@ def test_alarm_verdict_fails_when_there_are_no_alarms_at_all() -> None:
 def test_alarm_verdict_fails_exactly_when_some_alarm_is_in_alarm(states: dict[str, str]) -> None:
     verdict = alarm_verdict(states.keys(), states)
     assert verdict.passed == (bool(states) and "ALARM" not in states.values())
+
+
+def test_alarm_verdict_names_a_standing_alarm_without_failing_on_it() -> None:
+    # GIVEN one alarm in ALARM since before the deployment, the rest fine
+    verdict = alarm_verdict(["a", "b"], {"a": "OK", "b": "ALARM"}, standing={"b"})
+    # THEN it passes and says which alarm it set aside, and why
+    assert verdict.passed
+    assert "in ALARM since before it began, not counted against it: b" in verdict.reason
+
+
+def test_alarm_verdict_still_fails_on_an_alarm_gone_into_alarm_beside_a_standing_one() -> None:
+    verdict = alarm_verdict(["a", "b"], {"a": "ALARM", "b": "ALARM"}, standing={"b"})
+    assert not verdict.passed
+    assert verdict.reason == "alarms in ALARM: a"
+
+
+def test_a_standing_alarm_that_no_longer_exists_still_fails() -> None:
+    verdict = alarm_verdict(["a", "gone"], {"a": "OK"}, standing={"gone"})
+    assert not verdict.passed
+    assert "alarms not found: gone" in verdict.reason
+
+
+@given(
+    st.dictionaries(st.text(min_size=1), st.sampled_from(["OK", "ALARM", "INSUFFICIENT_DATA"])),
+    st.sets(st.text(min_size=1)),
+)
+def test_alarm_verdict_fails_exactly_when_an_alarm_not_standing_is_in_alarm(
+    states: dict[str, str], standing: set[str]
+) -> None:
+    verdict = alarm_verdict(states.keys(), states, standing=standing)
+    new = [name for name, state in states.items() if state == "ALARM" and name not in standing]
+    assert verdict.passed == (bool(states) and not new)
+
+
+CREATED = 1_000.0
+
+
+@pytest.mark.parametrize(
+    ("reading", "standing"),
+    [
+        (AlarmReading("ALARM", CREATED - 1), True),  # in ALARM before the deployment
+        (AlarmReading("ALARM", CREATED), False),  # went into ALARM as it was created
+        (AlarmReading("ALARM", CREATED + 60), False),  # went into ALARM during it
+        (AlarmReading("ALARM", None), False),  # no time: counted, failing closed
+        (AlarmReading("OK", CREATED - 1), False),
+        (AlarmReading("INSUFFICIENT_DATA", CREATED - 1), False),
+    ],
+)
+def test_standing_alarms_are_those_in_alarm_since_before_the_deployment(
+    reading: AlarmReading, standing: bool
+) -> None:
+    assert (standing_alarms({"a": reading}, CREATED) == {"a"}) is standing
+
+
+def test_without_the_deployments_creation_time_no_alarm_is_standing() -> None:
+    assert standing_alarms({"a": AlarmReading("ALARM", CREATED - 600)}, None) == frozenset()
 
 
 def _targets(*states: str) -> list[TargetState]:
@@ -124,6 +183,25 @@ def test_alarms_named_in_the_deployment_group_are_checked_even_outside_the_prefi
     # THEN the group's alarm counts alongside the prefixed ones
     assert not verdict.passed
     assert "custom-latency" in verdict.reason
+
+
+def test_an_alarm_in_alarm_before_the_deployment_was_created_does_not_fail_the_check(
+    world: World,
+) -> None:
+    # GIVEN an alarm of the environment in ALARM, and a deployment CodeDeploy says it created a
+    # minute after that (moto's createTime is the moment the fixture created it)
+    put_alarm("dev-staging-api-service-running-tasks", "ALARM")
+    resolved = deployment.resolve(client("codedeploy"), world.deployment_id)
+    assert resolved.created_at is not None
+    standing = replace(resolved, created_at=time.time() + 60)
+    # WHEN the alarms are checked for that deployment, and for one created before the alarm
+    verdict = environment_alarms(client("cloudwatch"), standing)
+    earlier = environment_alarms(client("cloudwatch"), resolved)
+    # THEN the standing alarm is named but does not fail the first; it fails the second
+    assert verdict.passed, verdict.reason
+    assert "dev-staging-api-service-running-tasks" in verdict.reason
+    assert not earlier.passed
+    assert "alarms in ALARM: dev-staging-api-service-running-tasks" in earlier.reason
 
 
 def test_an_alarm_in_the_deployment_group_that_does_not_exist_fails_the_check(
