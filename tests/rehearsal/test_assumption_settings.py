@@ -1,7 +1,8 @@
 """The rehearsal settings of the assumptions no AWS document settles (docs/assumptions.md, A1-A6).
 
 Each test plays the same situation under the assumed value and under the alternative, and fails
-if the model ignored the setting.
+if the model ignored the setting. The acceptance kit names these settings in its report, so the
+last test keeps its names and assumed values equal to tools/rehearsal/assumptions.yaml.
 
 AWS: Lambda does not retry a direct (synchronous) invocation, and retries an asynchronous one
 twice (https://docs.aws.amazon.com/lambda/latest/dg/invocation-retries.html); a hook has one hour
@@ -18,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from tests.integration.acceptance.assumptions import ASSUMPTIONS
 from tests.rehearsal.conftest import advance, model
 from tools.rehearsal.codedeploy import Deployment
-from tools.rehearsal.run import Rehearsal
+from tools.rehearsal.run import Rehearsal, base_assumptions
 from tools.rehearsal.world import World
 
 HOOK = "CodeDeployHook_SmokeTest"
@@ -120,3 +122,11 @@ def test_a6_the_bootstrap_runs_in_vpc_endpoints_mode_only_if_its_first_pull_work
         fleet = world.fleet("staging", "api-service")
         assert (fleet.running_tasks() == fleet.spec.desired_count) is running
         assert (world.pull_error("bootstrap") is None) is running
+
+
+# ---------------------------------------------------------------- the acceptance kit
+def test_every_assumption_names_a_rehearsal_setting_with_the_yaml_default() -> None:
+    defaults = base_assumptions()
+    for key, assumption in ASSUMPTIONS.items():
+        assert assumption.rehearsal_setting in defaults, key
+        assert assumption.assumed == str(defaults[assumption.rehearsal_setting]), key
