@@ -270,8 +270,20 @@ def test_the_report_names_the_rehearsal_setting_of_each_broken_assumption(tmp_pa
     markdown = markdown_path.read_text()
     to_change = markdown.split("## Rehearsal settings to change")[1].split("##")[0]
     assert "`hook_invocation`: assumed async" in to_change
-    assert "continuation_interval_seconds" not in to_change
+    assert "codepipeline_continuation_delay_seconds" not in to_change
     assert json_path.name == "acceptance-sandbox-20260102T000000Z.json"
+
+
+def test_a_broken_assumption_no_setting_replays_says_what_to_do_instead(tmp_path: Path) -> None:
+    report = Report("sandbox", "s", datetime(2026, 1, 2, tzinfo=UTC))
+    report.record(Observation("A6", Outcome.BROKEN, {"VpcEndpoints": "failed"}, "scratch"))
+
+    markdown = report.as_markdown(datetime(2026, 1, 2, 1, tzinfo=UTC))
+
+    to_change = markdown.split("## Rehearsal settings to change")[1].split("##")[0]
+    assert "A6: AWS showed" in to_change
+    assert "no setting replays a copy that did not complete" in to_change
+    assert "`bootstrap_first_pull`: assumed" not in to_change
 
 
 def test_a_rerun_check_supersedes_its_first_observation() -> None:

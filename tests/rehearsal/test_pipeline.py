@@ -402,3 +402,41 @@ def test_no_rollback_when_no_execution_has_succeeded_in_the_stage() -> None:
     assert [e.kind for e in pipeline.executions] == ["commit"]
     assert execution.stages == {"Validate": "Failed"}
     assert len(lambdas.invocations) == 1
+
+
+@pytest.mark.parametrize(("setting", "next_in_stage"), [("never", "rollback"), ("possible", "r3")])
+def test_a_queued_execution_overtakes_a_rollback_only_when_set_to(
+    setting: str, next_in_stage: str
+) -> None:
+    # Given a Validate stage with OnFailure ROLLBACK where r1 already succeeded, and r3 queued
+    # behind r2 (assumption A4 in docs/assumptions.md: queued_overtakes_rollback)
+    world, pipeline, lambdas = _build(
+        (_stage("Validate", _invoke_action("Check"), on_failure="ROLLBACK"),)
+    )
+    world.assumptions["queued_overtakes_rollback"] = setting
+    pipeline.start("r1")
+    _run(world, 10)
+    pipeline.put_job_result(lambdas.invocations[0].job_id, success=True, message="", token=None)
+    _run(world, 100)
+    bad, queued = pipeline.start("r2"), pipeline.start("r3")
+    _run(world, 200)
+    # When r2 fails there at 200
+    pipeline.put_job_result(lambdas.invocations[1].job_id, success=False, message="x", token=None)
+    _run(world, 200.001)
+    # Then the stage's next run is the rollback's (never) or the queued r3's (possible)
+    assert bad.status == "Failed"
+    rollback = next(e for e in pipeline.executions if e.kind == "rollback")
+    in_stage = [e for e in (rollback, queued) if e.stages.get("Validate") == "InProgress"]
+    assert [e.release if e.kind == "commit" else e.kind for e in in_stage] == [next_in_stage]
+
+
+@pytest.mark.parametrize("delay", [30.0, 90.0])
+def test_the_continuation_delay_is_the_models_setting(delay: float) -> None:
+    # Assumption A5 (docs/assumptions.md): codepipeline_continuation_delay_seconds
+    world, pipeline, lambdas = _build((_stage("Validate", _invoke_action("Check")),))
+    world.assumptions["codepipeline_continuation_delay_seconds"] = delay
+    pipeline.start("r1")
+    _run(world, 100)
+    pipeline.put_job_result(lambdas.of("Check")[0].job_id, success=True, message="", token="t")
+    _run(world, 100 + delay + 0.001)
+    assert [i.at for i in lambdas.of("Check")] == [0.0, 100 + delay]

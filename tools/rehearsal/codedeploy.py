@@ -188,7 +188,7 @@ class CodeDeploy:
                 d.replacement.task_definition = d.task_definition
                 failure = yield from self._wait_for_tasks(d)
             elif event == "AllowTestTraffic":
-                fleet.test_target_group = replacement_group
+                fleet.route_test(replacement_group)
             elif event == "AllowTraffic":
                 failure = yield from self._shift(d, original_group, replacement_group)
             elif event in world.system.hooks:
@@ -241,7 +241,7 @@ class CodeDeploy:
         if rollback and d.original is not None and not d.original.deleted:
             yield world.env.timeout(float(world.assumptions["codedeploy_reroute_seconds"]))
             fleet.route({original_group: 1}, who="CodeDeploy rollback")
-            fleet.test_target_group = original_group
+            fleet.route_test(original_group)
             if d.replacement is not None:
                 fleet.delete_task_set(d.replacement)
             d.rolled_back = True
@@ -286,7 +286,15 @@ class CodeDeploy:
         execution = HookExecution(id=f"hook-{next(_ids)}", event=event, done=world.env.event())
         d.hooks[execution.id] = execution
         world.log("CodeDeploy", f"{d.id}: {event} -> invoke {function}")
-        self.lambdas.invoke_async(
+        # Assumption A1 (docs/assumptions.md): AWS does not say how CodeDeploy invokes a hook.
+        # Asynchronously, Lambda retries an invocation that raised (its status call failed);
+        # synchronously, nothing does, and the deployment waits for the hook timeout below.
+        invoke = (
+            self.lambdas.invoke_sync
+            if world.assumptions["hook_invocation"] == "sync"
+            else self.lambdas.invoke_async
+        )
+        invoke(
             function,
             {"DeploymentId": d.id, "LifecycleEventHookExecutionId": execution.id},
             caller=f"CodeDeploy {d.id} {event}",
@@ -347,6 +355,13 @@ class CodeDeploy:
         )
         if not enabled or not names:
             return
+        # Assumption A2 (docs/assumptions.md): AWS documents that an alarm "activated" stops the
+        # deployment, not what INSUFFICIENT_DATA does; the design assumes it is ignored.
+        stopping = (
+            {"ALARM", "INSUFFICIENT_DATA"}
+            if world.assumptions["alarm_monitoring_insufficient_data"] == "stops"
+            else {"ALARM"}
+        )
         while d.active:
             if world.scenario.faults.unavailable("cloudwatch", world.t):
                 if not ignore_failure:
@@ -356,9 +371,12 @@ class CodeDeploy:
                     world.detected("CodeDeploy alarm monitoring", "alarm poll failure")
             else:
                 firing = [
-                    n for n in names if world.alarms.get(n) and world.alarms[n].state == "ALARM"
+                    n for n in names if world.alarms.get(n) and world.alarms[n].state in stopping
                 ]
                 if firing:
-                    self._request_stop(d, f"alarm {', '.join(firing)} in ALARM", rollback=True)
+                    states = sorted({world.alarms[n].state for n in firing})
+                    self._request_stop(
+                        d, f"alarm {', '.join(firing)} in {'/'.join(states)}", rollback=True
+                    )
                     world.detected("CodeDeploy alarm monitoring", ", ".join(firing))
             yield world.env.timeout(poll)

@@ -272,12 +272,10 @@ class FakeAws:
             for fleet in self.world.fleets.values():
                 spec = fleet.spec
                 if arn == spec.listener.arn:
-                    forwards = [
-                        {"TargetGroupArn": g, "Weight": w} for g, w in fleet.weights.items()
-                    ]
+                    forwards = fleet.forward_action(fleet.weights)
                     listener = spec.listener
                 elif arn == spec.test_listener.arn:
-                    forwards = [{"TargetGroupArn": fleet.test_target_group, "Weight": 1}]
+                    forwards = fleet.forward_action({fleet.test_target_group: 1})
                     listener = spec.test_listener
                 else:
                     continue

@@ -75,6 +75,9 @@ class Fleet:
         # The production listener's forward action (weights) and the test listener's target.
         self.weights: dict[str, int] = {spec.blue.arn: 1}
         self.test_target_group = spec.blue.arn
+        # Whether CodeDeploy has rewritten the listeners' forward actions (until then they are
+        # the template's: forward to blue); what a rewritten one looks like is assumption A3.
+        self.listeners_rewritten = False
         self.task_sets: list[TaskSet] = []
         self.task_definition_revision = 0
         # When each release first served users here, and first served all of them.
@@ -214,11 +217,29 @@ class Fleet:
 
     def route(self, weights: dict[str, int], *, who: str) -> None:
         self.weights = {group: weight for group, weight in weights.items() if weight}
+        self.listeners_rewritten = True
         self.world.nudge()
         shown = ", ".join(
             f"{self.release_on(g) or 'nothing'} {100 * s:.0f}%" for g, s in self.shares().items()
         )
         self.world.log(who, f"{self.label}: production listener -> {shown}")
+
+    def route_test(self, group: str) -> None:
+        """The test listener forwards to `group` (CodeDeploy's AllowTestTraffic, or rollback)."""
+        self.test_target_group = group
+        self.listeners_rewritten = True
+
+    def forward_action(self, live: dict[str, int]) -> list[dict[str, Any]]:
+        """A listener's forward action as DescribeListeners shows it, `live` its non-zero weights.
+
+        Assumption A3 (docs/assumptions.md): once CodeDeploy has rewritten it, it forwards to
+        both target groups with the idle one at weight 0 (`both_groups_idle_at_zero`), or to the
+        live group only (`live_group_only`). The model routes by the non-zero weights either way.
+        """
+        shape = self.world.assumptions["listener_forward_after_deploy"]
+        if self.listeners_rewritten and shape == "both_groups_idle_at_zero":
+            return [{"TargetGroupArn": g, "Weight": live.get(g, 0)} for g in self.groups]
+        return [{"TargetGroupArn": g, "Weight": w} for g, w in live.items()]
 
     def running_tasks(self) -> int:
         return sum(1 for ts in self.task_sets for t in ts.tasks if t.state == "RUNNING")

@@ -11,6 +11,8 @@ Sources (docs/rehearsal.md has the quotes):
 - Asynchronous invocation: two retries, one and two minutes apart; throttles retried for up to six
   hours; MaximumRetryAttempts and MaximumEventAgeInSeconds:
   https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+- Invoked directly (synchronously), an error goes back to the caller; Lambda does not retry it:
+  https://docs.aws.amazon.com/lambda/latest/dg/invocation-retries.html
 - CodePipeline invokes the function asynchronously:
   https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html
 """
@@ -95,6 +97,24 @@ class LambdaService:
         """Lambda's event queue: accepted at once, run (and retried) in the background."""
         function = self.world.system.function_by_arn_or_name(function_name)
         self.world.env.process(self._async(function, event, caller))
+
+    def invoke_sync(self, function_name: str, event: dict[str, Any], *, caller: str) -> None:
+        """A RequestResponse invocation: run once; an error or a throttle goes back to the
+        caller and nothing in Lambda retries it (asynchronous retries and EventInvokeConfig
+        apply to the event queue only)."""
+        function = self.world.system.function_by_arn_or_name(function_name)
+        self.world.env.process(self._sync(function, event, caller))
+
+    def _sync(
+        self, function: FunctionSpec, event: dict[str, Any], caller: str
+    ) -> Generator[simpy.Event, Any, None]:
+        world = self.world
+        if world.scenario.faults.throttled(function.name, world.t):
+            world.log("Lambda", f"{function.name}: throttled, {caller} gets the error, no retry")
+            return
+        outcome = yield world.env.process(self.run(function, event))
+        if not outcome.ok:
+            world.log("Lambda", f"{function.name}: {outcome.detail}; {caller} gets the error")
 
     def _async(
         self, function: FunctionSpec, event: dict[str, Any], caller: str

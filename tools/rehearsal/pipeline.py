@@ -129,8 +129,12 @@ class CodePipeline:
             f"{stage.name}: rolling back to {release} (execution {rollback.id[-4:]})",
         )
         world.acted("stage rollback")
-        # Assumption (undocumented): a rollback is not overtaken by executions already queued.
-        with self.locks[stage.name].request(priority=0) as request:
+        # Assumption A4 (docs/assumptions.md): AWS does not say how a rollback and executions
+        # already queued for the stage interleave. `never`: the rollback goes ahead of them;
+        # `possible`: it queues behind them like any execution (the lock serves equal priorities
+        # in order of request).
+        overtaken = world.assumptions["queued_overtakes_rollback"] == "possible"
+        with self.locks[stage.name].request(priority=1 if overtaken else 0) as request:
             yield request
             ok = yield from self._stage(rollback, stage)
         rollback.status = "Succeeded" if ok else "Failed"

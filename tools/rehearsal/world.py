@@ -147,8 +147,17 @@ class World:
         """Why a task of `release` cannot pull its image, if it cannot: the bootstrap image
         comes through an ECR pull-through cache rule, whose first pull needs an internet path
         (System.bootstrap_pull_possible); the pipeline's images are in the service's own
-        repository, reachable over the endpoints."""
-        if self.is_bootstrap(release) and not self.system.bootstrap_pull_possible:
+        repository, reachable over the endpoints.
+
+        The ECR guide says that first pull needs a NAT route when ECR is reached over interface
+        endpoints; what a new stack then goes through is assumption A6 (docs/assumptions.md).
+        `works_over_endpoints` replays a first pull that succeeds without one."""
+        needs_internet = self.assumptions["bootstrap_first_pull"] == "needs_internet_path"
+        if (
+            self.is_bootstrap(release)
+            and needs_internet
+            and not self.system.bootstrap_pull_possible
+        ):
             return "CannotPullContainerError (first pull through the cache rule, no internet path)"
         return None
 

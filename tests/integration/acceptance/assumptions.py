@@ -1,7 +1,10 @@
 """The behaviours the design rests on that no AWS document settles (docs/assumptions.md).
 
-Each carries the name of the release rehearsal's setting that models it and the value the
-rehearsal assumes, so a report can say which setting to change when AWS behaves differently.
+Each carries the name of the release rehearsal's setting that models it (a key of
+tools/rehearsal/assumptions.yaml) and the value the rehearsal assumes (that key's default;
+tests/rehearsal/test_assumption_settings.py keeps them equal), so a report can say which setting
+to change when AWS behaves differently. Where the check observes something the rehearsal cannot
+replay, `when_broken` says what to do instead of changing the setting.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ class Assumption:
     title: str
     rehearsal_setting: str
     assumed: str
+    when_broken: str = ""  # empty: set `rehearsal_setting` to what AWS showed
 
 
 ASSUMPTIONS: dict[str, Assumption] = {
@@ -48,14 +52,18 @@ ASSUMPTIONS: dict[str, Assumption] = {
         Assumption(
             "A5",
             "CodePipeline re-invokes a continuation about once a minute",
-            "continuation_interval_seconds",
+            "codepipeline_continuation_delay_seconds",
             "60",
         ),
         Assumption(
             "A6",
             "The first deploy completes in every egress mode",
-            "first_deploy_egress_modes",
-            "VpcEndpoints,NatGateway,PublicSubnets",
+            "bootstrap_first_pull",
+            "needs_internet_path",
+            "the check sees whole stacks, which the rehearsal does not create (it starts from "
+            "one that exists): no setting replays a copy that did not complete; revisit the "
+            "first deploy (docs/runtime.md). Set bootstrap_first_pull to works_over_endpoints "
+            "only when a VpcEndpoints copy is seen running its bootstrap tasks",
         ),
     )
 }

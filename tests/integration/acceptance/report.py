@@ -57,6 +57,7 @@ class Report:
                     "title": assumption.title,
                     "rehearsal_setting": assumption.rehearsal_setting,
                     "assumed": assumption.assumed,
+                    "when_broken": assumption.when_broken,
                     "outcome": latest[key].outcome.value if key in latest else "not run",
                     "observed": latest[key].observed if key in latest else {},
                     "detail": latest[key].detail if key in latest else "",
@@ -86,6 +87,12 @@ class Report:
         if not broken:
             lines.append("None: every settled assumption held.")
         for item in broken:
+            if item["when_broken"]:
+                lines.append(
+                    f"- {item['id']}: AWS showed {item['observed']} ({item['detail']}); "
+                    f"{item['when_broken']}"
+                )
+                continue
             lines.append(
                 f"- `{item['rehearsal_setting']}`: assumed {item['assumed']}, AWS showed "
                 f"{item['observed']} ({item['id']}: {item['detail']})"
