@@ -75,7 +75,7 @@ lint-ruff: $(STAMP)
 secrets: $(STAMP) ## Secret detection: fail on any secret in a tracked file not already in .secrets.baseline
 	baseline="$$(mktemp)"; cp .secrets.baseline "$$baseline"; status=0; \
 	mapfile -d '' files < <(git ls-files -z); \
-	$(BIN)/detect-secrets-hook --baseline "$$baseline" "$${files[@]}" || status=$$?; \
+	$(TIMED) $(BIN)/detect-secrets-hook --baseline "$$baseline" "$${files[@]}" || status=$$?; \
 	rm -f "$$baseline"; test "$$status" -eq 0 -o "$$status" -eq 3
 
 

@@ -4,7 +4,9 @@ except in tests/integration when AWS_SAM_STACK_NAME names a deployed stack on pu
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import botocore.loaders
 import pytest
 
 FAKE_CREDENTIALS = {
@@ -19,6 +21,48 @@ FAKE_CREDENTIALS = {
 # packages are imported, so they are set before any test module imports one.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MicroservicesPipeline")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+
+
+_PARSED: dict[tuple[tuple[str, ...], Any], Any] = {}
+
+
+class _LoaderCache:
+    """botocore's per-loader cache of its data files, shared by every loader of the process.
+
+    Each `boto3.Session()` gets a new loader, which parses each service's model (megabytes of
+    JSON) again: most tests make a session, so that parsing was a third of the suite's CPU. The
+    files never change while the tests run; the results are what each loader would read, and
+    botocore already shares one parsed model between all the clients of a session. Keyed by the
+    loader's search paths (boto3 appends its own after creating the loader), so a loader with
+    other paths reads for itself.
+    """
+
+    def __init__(self, loader: botocore.loaders.Loader) -> None:
+        self._loader = loader
+
+    def _key(self, key: Any) -> tuple[tuple[str, ...], Any]:
+        return tuple(self._loader.search_paths), key
+
+    def __contains__(self, key: Any) -> bool:
+        return self._key(key) in _PARSED
+
+    def __getitem__(self, key: Any) -> Any:
+        return _PARSED[self._key(key)]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _PARSED[self._key(key)] = value
+
+
+_loader_init = botocore.loaders.Loader.__init__
+
+
+def _loader_sharing_its_cache(self: botocore.loaders.Loader, *args: Any, **kwargs: Any) -> None:
+    _loader_init(self, *args, **kwargs)
+    # The mapping `botocore.loaders.instance_cache` reads and fills.
+    self._cache = _LoaderCache(self)  # type: ignore[attr-defined]
+
+
+botocore.loaders.Loader.__init__ = _loader_sharing_its_cache  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,9 @@ tested whatever state the real template is in, and the real template.yaml (marke
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import importlib.metadata
 import io
 import json
 import shutil
@@ -20,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, load_template
 from tools.local_deploy.__main__ import EXIT_USAGE, main
 from tools.local_deploy.clients import NotLocalEndpointError, local_client, require_local_endpoint
 from tools.local_deploy.deploy import CREATED, UNMODELLED, Deployment, deploy
@@ -40,8 +43,64 @@ BACKED_BY_LOCAL_MODELS = (
 )
 
 
-def sam_build(template: Path, build_dir: Path) -> Path:
-    """`sam build` as `make build` runs it, into build_dir; returns the built template."""
+# `sam build` output kept between runs (git-ignored), one folder per template; reused only while
+# everything the build reads is unchanged (see `_build_inputs`).
+BUILD_CACHE = REPO_ROOT / ".aws-sam" / "test-builds"
+BUILD_ARGUMENTS = ("--cached", "--parallel", "--language-extensions")
+
+
+def _local_paths(template: Path) -> Iterator[Path]:
+    """The template, and every local path it builds from: function and layer code, and nested
+    templates with theirs in turn (looked for everywhere, Globals and Fn::ForEach bodies too)."""
+    yield template
+
+    def values(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("CodeUri", "ContentUri", "TemplateURL", "Location"):
+                    if isinstance(value, str):
+                        yield value
+                else:
+                    yield from values(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from values(item)
+
+    for value in values(load_template(template)):
+        path = (template.parent / value).resolve()
+        if "://" in value or not path.exists():
+            continue
+        if path.is_dir():
+            yield path
+        elif path.suffix in (".yaml", ".yml", ".json"):
+            yield from _local_paths(path)
+
+
+def _build_inputs(template: Path, sam: str, python_dir: str) -> str:
+    """A digest of what `sam build` reads: the templates, each function's code and requirements,
+    the SAM CLI and the interpreter it builds with, and the arguments."""
+    digest = hashlib.sha256()
+    for name in ("aws-sam-cli", "aws-lambda-builders"):
+        digest.update(f"{name}=={importlib.metadata.version(name)}\n".encode())
+    digest.update(f"{sam}\n{python_dir}\n{' '.join(BUILD_ARGUMENTS)}\n".encode())
+    files: set[Path] = set()
+    for path in _local_paths(template):
+        found = path.rglob("*") if path.is_dir() else [path]
+        files |= {f for f in found if f.is_file() and "__pycache__" not in f.parts}
+    for file in sorted(files):
+        digest.update(f"{file}\n".encode())
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def sam_build(template: Path) -> Path:
+    """`sam build` as `make build` runs it; returns the built template.
+
+    The output is kept under .aws-sam/test-builds/ and reused while the digest of the build's
+    inputs is unchanged; otherwise `sam build --cached` rebuilds it there (its build.toml beside
+    the build folder, so SAM reinstalls a function's dependencies only when its requirements
+    changed). A lock keeps two test runs in this checkout from building into one folder at once.
+    """
     finder = subprocess.run(
         [str(REPO_ROOT / "scripts" / "find-python313.sh")],
         capture_output=True,
@@ -56,29 +115,43 @@ def sam_build(template: Path, build_dir: Path) -> Path:
     sam = shutil.which("sam", path=str(tools_dir)) or shutil.which("sam")
     if sam is None:
         pytest.skip("no SAM CLI (`make venv` installs it)")
-    env_path = f"{finder.stdout.strip()}:{tools_dir}:/usr/bin:/bin"
-    completed = subprocess.run(
-        [
-            sam,
-            "build",
-            "--template",
-            str(template),
-            "--build-dir",
-            str(build_dir),
-            "--cache-dir",
-            str(REPO_ROOT / ".aws-sam" / "cache"),
-            "--cached",
-            "--parallel",
-            "--language-extensions",
-        ],
-        cwd=template.parent,
-        env={"PATH": env_path, "SAM_CLI_TELEMETRY": "0", "HOME": str(Path.home())},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    return build_dir / "template.yaml"
+    python_dir = finder.stdout.strip()
+    place = BUILD_CACHE / "-".join(template.resolve().relative_to(REPO_ROOT).with_suffix("").parts)
+    build_dir = place / "build"
+    stamp = place / "inputs.sha256"
+    place.mkdir(parents=True, exist_ok=True)
+    with (place / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        inputs = _build_inputs(template, sam, python_dir)
+        built = build_dir / "template.yaml"
+        if built.is_file() and stamp.is_file() and stamp.read_text() == inputs:
+            return built
+        stamp.unlink(missing_ok=True)
+        completed = subprocess.run(
+            [
+                sam,
+                "build",
+                "--template",
+                str(template),
+                "--build-dir",
+                str(build_dir),
+                "--cache-dir",
+                str(REPO_ROOT / ".aws-sam" / "cache"),
+                *BUILD_ARGUMENTS,
+            ],
+            cwd=template.parent,
+            env={
+                "PATH": f"{python_dir}:{tools_dir}:/usr/bin:/bin",
+                "SAM_CLI_TELEMETRY": "0",
+                "HOME": str(Path.home()),
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        stamp.write_text(inputs)
+        return built
 
 
 @dataclass
@@ -96,10 +169,8 @@ class LocalRun:
         pytest.param(REPO_ROOT / "template.yaml", id="real", marks=pytest.mark.slow),
     ],
 )
-def local_run(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalRun]:
-    built = sam_build(request.param, tmp_path_factory.mktemp("build"))
+def local_run(request: pytest.FixtureRequest) -> Iterator[LocalRun]:
+    built = sam_build(request.param)
     out = io.StringIO()
     with in_process() as endpoint_url:
         deployment = deploy(endpoint_url, built, {"EnvironmentSuffix": SUFFIX}, out)

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
+from tests.support import PIPELINE_DIR, load_template, resources_of_type
 from tools.cfn_render import Renderer
 
 SERVICE_STACKS = {
@@ -428,22 +425,3 @@ def test_outputs_give_every_service_url_per_environment_and_the_clusters(
     assert outputs["LoadBalancerDnsName"]["Value"] == {
         "Fn::GetAtt": ["NetworkStack", "Outputs.LoadBalancerDnsName"]
     }
-
-
-@pytest.mark.slow
-def test_cfn_lint_reports_nothing_on_the_root_and_network_templates() -> None:
-    # GIVEN the cfn-lint installed beside this interpreter
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-
-    # WHEN it checks both templates
-    result = subprocess.run(
-        [str(cfn_lint), "template.yaml", "pipeline/network.yaml"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-    # THEN there is no error and no warning
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
