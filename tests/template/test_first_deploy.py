@@ -10,6 +10,8 @@ creation starts tasks must be able to make that first pull in its egress mode.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from tests.template.stack_updates import ROOT, SERVICE, SERVICE_STACKS, nested_parameters
@@ -23,6 +25,7 @@ ENVIRONMENTS = ("Staging", "Production")
 DEFAULT_DESIRED_COUNT = 1
 
 
+@functools.cache  # rendering the whole system takes about a second
 def tasks_can_reach_the_internet(mode: str) -> bool:
     """What the release rehearsal reads from the rendered network stack (one rule for both)."""
     return load_system({"EgressMode": mode}).bootstrap_pull_possible
