@@ -4,6 +4,7 @@ fake Lambda contexts and a local HTTP server standing in for the green tasks."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import threading
@@ -44,8 +45,12 @@ PLENTY_OF_TIME_MS = 120_000
 _SESSION = boto3.session.Session(region_name="us-east-1")
 
 
+@functools.cache
 def client(service: str) -> Any:
-    """A client of the shared session; moto intercepts it whenever a mock is active."""
+    """One client per service, of the shared session; moto intercepts it whenever a mock is active
+    (its handler is on every client's events from creation). A client costs ~20 ms to make and
+    the world of each test asks for a dozen; a Stubber on one is used as a context manager, so it
+    deactivates when its test ends."""
     return _SESSION.client(service)  # type: ignore[call-overload]
 
 
