@@ -9,11 +9,17 @@ no registered target makes the load balancer answer 503 itself
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.rehearsal.conftest import advance, model
+from tools.rehearsal import design as designs
 from tools.rehearsal.cloudwatch import metric_key
+from tools.rehearsal.run import run
+from tools.rehearsal.scenario import SCENARIOS, load
 from tools.rehearsal.synthetic import NAMESPACE
+from tools.rehearsal.system import System
 from tools.rehearsal.world import World
 
 FIRST_DEPLOY = {"first_deploy": True, "baseline": "bootstrap", "commits": []}
@@ -78,3 +84,39 @@ def test_the_pipelines_own_images_are_pulled_in_every_mode() -> None:
     with model(**FIRST_DEPLOY, parameters={"EgressMode": "VpcEndpoints"}) as (_, world):
         assert world.pull_error("bootstrap") is not None
         assert world.pull_error("r1") is None
+
+
+def test_with_the_alarms_of_an_empty_environment_in_the_deployment_groups_the_first_release_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the deployment groups as they were: listing the running-tasks, healthy-hosts and
+    # synthetic-flow alarms too
+    listed_before = ("-running-tasks", "-healthy-hosts", "-synthetic-flow")
+    apply = designs.apply
+
+    def with_the_old_lists(design: str, system: System) -> System:
+        system = apply(design, system)
+        environments = {
+            environment: {
+                service: dataclasses.replace(
+                    spec,
+                    deployment_group=dataclasses.replace(
+                        spec.deployment_group,
+                        alarm_names=spec.deployment_group.alarm_names
+                        + tuple(a.name for a in spec.alarms if a.name.endswith(listed_before)),
+                    ),
+                )
+                for service, spec in services.items()
+            }
+            for environment, services in system.environments.items()
+        }
+        return dataclasses.replace(system, environments=environments)
+
+    monkeypatch.setattr(designs, "apply", with_the_old_lists)
+    # WHEN the first release of a new VpcEndpoints stack is rehearsed
+    result = run(load(SCENARIOS / "first-release.yaml"))
+    # THEN CodeDeploy stops it on those standing alarms and it never leaves staging
+    assert "r1 Staging: Failed, expected Succeeded" in result.misses
+    stops = [e.text for e in result.events if "stopped: alarm" in e.text]
+    assert stops
+    assert all(check.strip("-") in stops[0] for check in listed_before)

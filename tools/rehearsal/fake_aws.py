@@ -113,6 +113,8 @@ class FakeAws:
                     "StateValue": a.state,
                     "StateReason": a.reason,
                     "StateUpdatedTimestamp": _timestamp(a.updated_at),
+                    # The model changes an alarm's time only with its state.
+                    "StateTransitionedTimestamp": _timestamp(a.updated_at),
                     "EvaluationPeriods": a.spec.evaluation_periods,
                     "Threshold": a.spec.threshold,
                     "ComparisonOperator": a.spec.comparison,
