@@ -83,7 +83,9 @@ def _build_inputs(template: Path, sam: str, python_dir: str) -> str:
     for name in ("aws-sam-cli", "aws-lambda-builders"):
         digest.update(f"{name}=={importlib.metadata.version(name)}\n".encode())
     digest.update(f"{sam}\n{python_dir}\n{' '.join(BUILD_ARGUMENTS)}\n".encode())
-    files: set[Path] = set()
+    # sam build also reads [default.build.parameters] from the samconfig.toml where it runs.
+    samconfig = template.parent / "samconfig.toml"
+    files: set[Path] = {samconfig} if samconfig.exists() else set()
     for path in _local_paths(template):
         found = path.rglob("*") if path.is_dir() else [path]
         files |= {f for f in found if f.is_file() and "__pycache__" not in f.parts}
