@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codedeploy_hooks.checks.green_signals import (
     PERIOD_SECONDS,
@@ -106,7 +106,8 @@ def bake(
     deadline: Deadline,
 ) -> Verdict:
     """Every interval for `watch_seconds`: green's targets healthy, green's 5XX rate within the
-    limit, and (unless a restore) no alarm of the environment in ALARM."""
+    limit, and (unless a restore) no alarm of the environment gone into ALARM; at the end, no
+    alarm of the environment in ALARM at all, standing ones included."""
     settings = deps.settings
     clock = deadline.clock
     watch = deadline.within(settings.watch_seconds)
@@ -144,6 +145,13 @@ def bake(
             alarms = environment_alarms(deps.cloudwatch, target)
             if not alarms.passed:
                 return Verdict.fail(f"during the bake: {alarms.reason}")
+    if not target.restore:
+        # A standing alarm was given the bake to clear, not a pass: a release that makes the
+        # environment healthy turns it OK within minutes (the rehearsal's first release: under
+        # three), one that does not must not outlive its blue task set on that benefit of doubt.
+        cleared = environment_alarms(deps.cloudwatch, target, allow_standing=False)
+        if not cleared.passed:
+            return Verdict.fail(f"at the end of the bake, still: {cleared.reason}")
     scope = "green's signals (a restore)" if target.restore else "green and the environment"
     return Verdict.ok(f"{scope} stayed healthy for {checks} check(s) of the bake")
 
@@ -152,20 +160,26 @@ def _utc(epoch_seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.UTC)
 
 
-def environment_alarms(cloudwatch: CloudWatchClient, target: DeploymentTarget) -> Verdict:
+def environment_alarms(
+    cloudwatch: CloudWatchClient, target: DeploymentTarget, *, allow_standing: bool = True
+) -> Verdict:
     """Every alarm of the environment (by the naming contract) and any other alarm the deployment
-    group names: none missing, none gone into ALARM since the deployment was created."""
+    group names: none missing, none gone into ALARM since the deployment was created (with
+    `allow_standing=False`: none in ALARM at all)."""
     expected, readings = alarm_states(
         cloudwatch, target.environment_alarm_prefix, target.alarm_names
     )
     states = {name: reading.state for name, reading in readings.items()}
-    return alarm_verdict(expected, states, standing=standing_alarms(readings, target.created_at))
+    standing = standing_alarms(readings, target.created_at) if allow_standing else frozenset()
+    return alarm_verdict(expected, states, standing=standing)
 
 
 @dataclass(frozen=True)
 class AlarmReading:
     state: str
-    # StateUpdatedTimestamp (epoch seconds): when the state last changed.
+    # StateTransitionedTimestamp (epoch seconds): when StateValue last changed; where absent,
+    # StateUpdatedTimestamp, which also moves with EvaluationState (later, so it errs towards
+    # counting the alarm as new).
     changed_at: float | None
 
 
@@ -204,16 +218,19 @@ def alarm_states(
     return expected, readings
 
 
+def _state_changed_at(alarm: dict[str, Any]) -> float | None:
+    for field in ("StateTransitionedTimestamp", "StateUpdatedTimestamp"):
+        value = alarm.get(field)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+    return None
+
+
 def _readings_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, AlarmReading]:
     alarms = [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]
     return {
         alarm["AlarmName"]: AlarmReading(
-            state=alarm["StateValue"],
-            changed_at=(
-                alarm["StateUpdatedTimestamp"].timestamp()
-                if "StateUpdatedTimestamp" in alarm
-                else None
-            ),
+            state=alarm["StateValue"], changed_at=_state_changed_at(dict(alarm))
         )
         for alarm in alarms
     }

@@ -202,6 +202,9 @@ def test_an_alarm_in_alarm_before_the_deployment_was_created_does_not_fail_the_c
     assert "dev-staging-api-service-running-tasks" in verdict.reason
     assert not earlier.passed
     assert "alarms in ALARM: dev-staging-api-service-running-tasks" in earlier.reason
+    # AND asked for no standing alarm (the end of the bake), it fails the first too
+    strict = environment_alarms(client("cloudwatch"), standing, allow_standing=False)
+    assert not strict.passed
 
 
 def test_an_alarm_in_the_deployment_group_that_does_not_exist_fails_the_check(

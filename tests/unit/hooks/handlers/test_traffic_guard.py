@@ -102,6 +102,26 @@ def test_the_bake_fails_on_another_services_alarm_in_the_same_environment(world:
     assert "dev-staging-auth-service-5xx" in response["reason"]
 
 
+def test_an_alarm_in_alarm_since_before_the_deployment_must_clear_by_the_end_of_the_bake(
+    world: World,
+) -> None:
+    # GIVEN an alarm of the environment in ALARM before the deployment was created (on a new
+    # stack: the bootstrap that could not be pulled), and a release that does not clear it
+    put_alarm(f"{ALARM_PREFIX}synthetic-flow", "ALARM")
+    later = client("codedeploy").create_deployment(
+        applicationName=APPLICATION,
+        deploymentGroupName=GROUP,
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+    )["deploymentId"]
+    # WHEN its bake runs to the end
+    response, status = _bake(replace(world, deployment_id=later))
+    # THEN the checks along the way let it be, and the end of the bake fails on it: blue is still
+    # there to take the traffic back
+    assert status.statuses == ["Failed"]
+    assert "at the end of the bake, still: alarms in ALARM: " in response["reason"]
+    assert f"{ALARM_PREFIX}synthetic-flow" in response["reason"]
+
+
 def test_an_alarm_of_the_other_environment_does_not_fail_the_bake(world: World) -> None:
     put_alarm("dev-production-api-service-5xx", "ALARM")
     _, status = _bake(world)
