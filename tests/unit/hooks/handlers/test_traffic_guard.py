@@ -66,6 +66,17 @@ def _bake(world: World, **options: Any) -> tuple[dict[str, str], RecordingStatus
     return _invoke(world, **{"settings": settings, **options})
 
 
+def _new_deployment(description: str = "") -> str:
+    """Another deployment of the world's group, created now (after any alarm set before it)."""
+    deployment_id: str = client("codedeploy").create_deployment(
+        applicationName=APPLICATION,
+        deploymentGroupName=GROUP,
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+        description=description,
+    )["deploymentId"]
+    return deployment_id
+
+
 def test_before_allow_traffic_is_not_blocked_by_an_alarm_of_the_release_it_replaces(
     world: World,
 ) -> None:
@@ -108,11 +119,7 @@ def test_an_alarm_in_alarm_since_before_the_deployment_must_clear_by_the_end_of_
     # GIVEN an alarm of the environment in ALARM before the deployment was created (on a new
     # stack: the bootstrap that could not be pulled), and a release that does not clear it
     put_alarm(f"{ALARM_PREFIX}synthetic-flow", "ALARM")
-    later = client("codedeploy").create_deployment(
-        applicationName=APPLICATION,
-        deploymentGroupName=GROUP,
-        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
-    )["deploymentId"]
+    later = _new_deployment()
     # WHEN its bake runs to the end
     response, status = _bake(replace(world, deployment_id=later))
     # THEN the checks along the way let it be, and the end of the bake fails on it: blue is still
@@ -140,12 +147,7 @@ def test_a_restore_bakes_on_greens_signals_while_the_environments_alarms_are_in_
 ) -> None:
     # GIVEN the bad release's alarm still in ALARM and a restore deployment of the known-good one
     set_alarm(ALARM_5XX, "ALARM")
-    restore_id = client("codedeploy").create_deployment(
-        applicationName=APPLICATION,
-        deploymentGroupName=GROUP,
-        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
-        description=f"{RESTORE_DESCRIPTION} of staging api-service",
-    )["deploymentId"]
+    restore_id = _new_deployment(f"{RESTORE_DESCRIPTION} of staging api-service")
     # WHEN its bake runs
     response, status = _bake(replace(world, deployment_id=restore_id))
     # THEN green's healthy targets and quiet 5XX rate let it through
