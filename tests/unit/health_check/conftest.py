@@ -23,6 +23,7 @@ from tests.unit.health_check.fakes import (
     AlarmTimestamps,
     CallRecorder,
     Clock,
+    put_alarm,
 )
 
 
@@ -39,18 +40,7 @@ class Aws:
     environ: dict[str, str] = field(default_factory=dict)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "test") -> None:
-        cloudwatch = self.gateway.clients.cloudwatch
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="5XXCount",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)  # type: ignore[arg-type]
+        put_alarm(self.gateway.clients.cloudwatch, name, state, reason)
 
     def services(
         self, monkeypatch: pytest.MonkeyPatch, names: list[str], running: int, desired: int = 2

@@ -13,7 +13,7 @@ from health_check.release import KnownGood
 from moto.server import ThreadedMotoServer
 
 from tests.unit.health_check.conftest import Aws
-from tests.unit.health_check.fakes import CLUSTER, PREFIX, REGION
+from tests.unit.health_check.fakes import CLUSTER, PREFIX, REGION, put_alarm
 
 BASE = ["--environment", "staging", "--alarm-prefix", PREFIX, "--region", REGION]
 
@@ -136,17 +136,7 @@ def test_a_loopback_endpoint_needs_no_region_or_credentials(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # pragma: allowlist secret
         )
-        cloudwatch.put_metric_alarm(
-            AlarmName=f"{PREFIX}api-5xx",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.set_alarm_state(AlarmName=f"{PREFIX}api-5xx", StateValue="OK", StateReason="ok")
+        put_alarm(cloudwatch, f"{PREFIX}api-5xx")
         out = io.StringIO()
         # WHEN the verdict is asked of it with nothing but the endpoint
         code = main(

@@ -150,12 +150,17 @@ def test_a_passed_environment_records_what_it_runs_and_protects_the_image() -> N
     assert "recorded for api-service" in note
 
 
-def test_create_restore_switches_alarm_monitoring_off_for_that_deployment_only() -> None:
-    # GIVEN the gateway's own CodeDeploy client
+def _stubbable_gateway() -> AwsGateway:
+    """The gateway with its own clients, for a Stubber (no moto, no network)."""
     session = boto3.Session(
         aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
     )
-    gateway = AwsGateway(AwsClients(session))
+    return AwsGateway(AwsClients(session))
+
+
+def test_create_restore_switches_alarm_monitoring_off_for_that_deployment_only() -> None:
+    # GIVEN the gateway's own CodeDeploy client
+    gateway = _stubbable_gateway()
     with Stubber(gateway.clients.codedeploy) as stubber:
         stubber.add_response(
             "create_deployment",
@@ -190,10 +195,7 @@ def test_create_restore_switches_alarm_monitoring_off_for_that_deployment_only()
 
 
 def test_a_group_busy_with_another_deployment_is_not_an_error_but_no_restore() -> None:
-    session = boto3.Session(
-        aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
-    )
-    gateway = AwsGateway(AwsClients(session))
+    gateway = _stubbable_gateway()
     with Stubber(gateway.clients.codedeploy) as stubber:
         stubber.add_client_error(
             "create_deployment", service_error_code="DeploymentLimitExceededException"
