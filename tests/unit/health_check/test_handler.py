@@ -28,6 +28,7 @@ from tests.unit.health_check.fakes import (
     AlarmTimestamps,
     CallRecorder,
     Clock,
+    put_alarm,
 )
 
 
@@ -64,19 +65,7 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
             ecs.create_service(
                 cluster="staging-cluster-dev", serviceName=name, taskDefinition=task, desiredCount=1
             )
-        gateway.clients.cloudwatch.put_metric_alarm(
-            AlarmName="dev-staging-api-service-5xx",
-            MetricName="5XX",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
-        gateway.clients.cloudwatch.set_alarm_state(
-            AlarmName="dev-staging-api-service-5xx", StateValue="OK", StateReason="quiet"
-        )
+        put_alarm(gateway.clients.cloudwatch, "dev-staging-api-service-5xx", reason="quiet")
         yield CallRecorder().attach(
             gateway.clients.codepipeline, "PutJobSuccessResult", "PutJobFailureResult"
         )
