@@ -3,6 +3,7 @@ except in tests/integration when AWS_SAM_STACK_NAME names a deployed stack on pu
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -63,6 +64,20 @@ def _loader_sharing_its_cache(self: botocore.loaders.Loader, *args: Any, **kwarg
 
 
 botocore.loaders.Loader.__init__ = _loader_sharing_its_cache  # type: ignore[method-assign]
+
+
+# The cyclic garbage collector ran about 3,000 times in a test process and took a fifth of its CPU,
+# going over the same long-lived objects (botocore's models, moto's backends, parsed templates)
+# each time. Collecting young objects every 50,000 allocations instead of every 700 and
+# freezing what collection imported leaves it a few seconds; memory stays bounded (it still runs).
+# https://docs.python.org/3/library/gc.html#gc.freeze
+gc.set_threshold(50_000, 20, 100)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Everything imported and parametrised so far lives until the end: out of the collector's
+    sight from here on."""
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socketserver
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from cfnlint.decode import cfn_yaml
+from tools import cfn_render
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
 PIPELINE_DIR = REPO_ROOT / "pipeline"
+# How often a test server's loop looks for shutdown(): the standard library's 0.5 s made every
+# fixture's teardown wait up to half a second.
+SERVER_POLL_SECONDS = 0.01
+
+Server = TypeVar("Server", bound=socketserver.BaseServer)
+
+
+@contextlib.contextmanager
+def serving(server: Server) -> Iterator[Server]:
+    """`server` answering on a daemon thread for the block, then shut down and closed."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SERVER_POLL_SECONDS}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -20,9 +43,9 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation template with cfn-lint's loader: `!Ref x` becomes {"Ref": "x"}."""
-    template: dict[str, Any] = cfn_yaml.load(str(path))
-    return template
+    """Parse a CloudFormation template with cfn-lint's loader: `!Ref x` becomes {"Ref": "x"}.
+    Parsed once per content in a test process; each call returns a copy of its own."""
+    return cfn_render.load_template(path)
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

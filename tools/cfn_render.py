@@ -1,4 +1,4 @@
-"""Resolve the intrinsic functions of a parsed template for given parameter values.
+"""Parse a template, and resolve its intrinsic functions for given parameter values.
 
 Enough of CloudFormation (Ref, Fn::Sub, Fn::Join, Fn::If, Fn::FindInMap, Fn::Select, Fn::Split,
 Fn::GetAZs and the condition functions) to let template tests assert the values a stack would
@@ -7,10 +7,30 @@ really get, for example the SSM configuration JSON, rather than the shape of the
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+# Parsed templates by file and content: the tests and the rehearsal read the same few templates
+# hundreds of times in one process, and parsing was the larger part of many template tests.
+_PARSED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """A template parsed with cfn-lint's loader (`!Ref x` becomes {"Ref": "x"}), as cfn-lint reads
+    it. Each caller gets its own copy to change; a file is parsed again when its content changes
+    (keyed by content, not modification time, which a quick rewrite may leave unchanged)."""
+    key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    if key not in _PARSED:
+        _PARSED[key] = cfn_yaml.load(str(path))
+    return copy.deepcopy(_PARSED[key])
+
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, serving
 
 APP_FACTORIES = {
     "api-service": "api_service.main:create_app",
@@ -174,12 +174,11 @@ class DelayingProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serving = serving(self._server)
 
     def __enter__(self) -> DelayingProxy:
-        self._thread.start()
+        self._serving.__enter__()
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def __exit__(self, *exc: Any) -> None:
+        self._serving.__exit__(*exc)

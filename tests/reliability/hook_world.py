@@ -5,10 +5,8 @@ for the green tasks behind the test listener, so the smoke test never leaves 127
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +19,7 @@ from codedeploy_hooks.runner import CodeDeployStatusReporter, Runtime
 from codedeploy_hooks.settings import Settings
 
 from tests.reliability.canned_aws import CannedAws
+from tests.support import serving
 
 APPLICATION = "microservices-dev"
 GROUP = "staging-api-service"
@@ -241,13 +240,5 @@ class GreenTasksServer(ThreadingHTTPServer):
     requests = 0
 
 
-@contextmanager
-def green_tasks() -> Iterator[GreenTasksServer]:
-    server = GreenTasksServer(("127.0.0.1", 0), _GreenTasks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+def green_tasks() -> contextlib.AbstractContextManager[GreenTasksServer]:
+    return serving(GreenTasksServer(("127.0.0.1", 0), _GreenTasks))

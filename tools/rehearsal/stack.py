@@ -16,9 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
-
-from tools.cfn_render import Renderer
+from tools.cfn_render import Renderer, load_template
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -26,11 +24,6 @@ ACCOUNT = "123456789012"
 
 def _short_hash(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    template: dict[str, Any] = cfn_yaml.load(str(path))
-    return template
 
 
 class _Physical(Mapping[str, Any]):

@@ -14,6 +14,7 @@ from synthetic_client.run import Reply
 
 from buildspecs.scripts import load_test
 from buildspecs.scripts.load_test import Summary, percentile, run_load, summarise
+from tests.support import serving
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -105,10 +106,8 @@ class Staging(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def staging_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Staging)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Staging)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def test_a_run_against_a_healthy_staging_passes_and_exports_its_figures(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 from codedeploy_hooks.observability import metrics
 from moto import mock_aws
 
+from tests.support import serving
 from tests.unit.hooks.fakes import (
     GreenTasks,
     GreenTasksHandler,
@@ -31,11 +31,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 def green_tasks() -> Iterator[GreenTasks]:
     server = GreenTasksServer(("127.0.0.1", 0), GreenTasksHandler)
     server.tasks = GreenTasks(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.tasks
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server.tasks
 
 
 @pytest.fixture

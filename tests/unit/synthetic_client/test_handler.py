@@ -3,8 +3,8 @@ three services, AWS reads against moto, and the EMF records the alarms read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +16,8 @@ from moto import mock_aws
 from synthetic_client.aws import default_gateway
 from synthetic_client.handler import lambda_handler
 from synthetic_client.params import BadEvent
+
+from tests.support import serving
 
 SERVICE_BY_PORT: dict[int, str] = {}
 
@@ -64,17 +66,13 @@ class Service(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoints() -> Iterator[dict[str, str]]:
-    servers = []
     urls = {}
-    for service in ("api-service", "auth-service", "notification-service"):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-        SERVICE_BY_PORT[server.server_address[1]] = service
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        urls[service] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield urls
-    for server in servers:
-        server.shutdown()
+    with contextlib.ExitStack() as servers:
+        for service in ("api-service", "auth-service", "notification-service"):
+            server = servers.enter_context(serving(ThreadingHTTPServer(("127.0.0.1", 0), Service)))
+            SERVICE_BY_PORT[server.server_address[1]] = service
+            urls[service] = f"http://127.0.0.1:{server.server_address[1]}"
+        yield urls
 
 
 @pytest.fixture
