@@ -1,0 +1,64 @@
+"""`make secrets` (scripts/scan_secrets.py) on a repository of its own: a new secret fails the gate
+whether or not the file passed before, and a file is skipped only when its content, the baseline
+and the scanner are what passed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scripts import scan_secrets
+from tests.support import REPO_ROOT
+
+# The AWS documentation's example key: detect-secrets' AWSKeyDetector flags it.
+LEAKED = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"  # pragma: allowlist secret
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    shutil.copyfile(REPO_ROOT / scan_secrets.BASELINE, tmp_path / scan_secrets.BASELINE)
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    (tmp_path / "notes.md").write_text("# Notes\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def _scan(repo: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    status = scan_secrets.main(repo, repo / ".cache" / "secrets-scan.json")
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_files_that_passed_are_not_scanned_again(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _scan(repo, capsys) == (0, "secrets: 3 of 3 tracked files scanned, none new\n")
+    assert _scan(repo, capsys) == (0, "secrets: 0 of 3 tracked files scanned, none new\n")
+
+
+def test_a_secret_added_to_a_file_that_passed_fails_and_names_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _scan(repo, capsys)
+    # WHEN a file that passed gets a secret
+    (repo / "notes.md").write_text("# Notes\n" + LEAKED)
+    status, said = _scan(repo, capsys)
+    # THEN the gate fails, naming the file, and keeps failing until it is gone
+    assert status != 0
+    assert "notes.md:2" in said
+    assert _scan(repo, capsys)[0] != 0
+    (repo / "notes.md").write_text("# Notes\n")
+    assert _scan(repo, capsys) == (0, "secrets: 0 of 3 tracked files scanned, none new\n")
+
+
+def test_a_changed_baseline_scans_every_file_again(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _scan(repo, capsys)
+    baseline = repo / scan_secrets.BASELINE
+    baseline.write_text(baseline.read_text().replace('"limit": 4.5', '"limit": 4.0'))
+    assert _scan(repo, capsys) == (0, "secrets: 3 of 3 tracked files scanned, none new\n")
