@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import boto3
+import botocore.endpoint
 import pytest
 from health_check.cli import EXIT_ERROR, EXIT_HEALTHY, EXIT_UNHEALTHY, main
+from health_check.clients import CLIENT_CONFIG
 from health_check.release import KnownGood
 from moto.server import ThreadedMotoServer
 
@@ -86,9 +88,16 @@ def test_a_breached_alarm_exits_1_and_names_it(aws: Aws) -> None:
     assert f"in ALARM: {PREFIX}api-5xx" in out.getvalue()
 
 
-def test_an_aws_error_exits_2(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN an endpoint nothing listens on (moto intercepts nothing there either)
+def test_an_aws_error_exits_2(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an endpoint nothing listens on (moto intercepts nothing there either), and botocore's
+    # back-off between attempts recorded instead of waited
+    backoffs: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", backoffs.append)
     code = main([*BASE, "--endpoint-url", "http://127.0.0.1:9"], out=io.StringIO())
+    # THEN the read is retried as the client is configured, then the CLI exits 2 naming the call
+    assert len(backoffs) == CLIENT_CONFIG.retries["total_max_attempts"] - 1
     assert code == EXIT_ERROR
     assert "cloudwatch:DescribeAlarms failed" in capsys.readouterr().err
 
