@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,20 +36,25 @@ def tracked_files(root: Path) -> list[str]:
         cwd=root,
         check=True,
         capture_output=True,
-    ).stdout.decode()
-    # A tracked file deleted in the working tree has no content to scan.
-    return [name for name in listed.split("\0") if name and (root / name).is_file()]
+    ).stdout
+    # A tracked file deleted in the working tree has no content to scan. Names as the file
+    # system has them (any bytes), like the shell's "${files[@]}" before.
+    names = (os.fsdecode(name) for name in listed.split(b"\0") if name)
+    return [name for name in names if (root / name).is_file()]
 
 
-def scan_key(root: Path) -> str:
-    """What every file's result depends on besides the file: the baseline and the scanner."""
+def scan_key(baseline: bytes) -> str:
+    """What every file's result depends on besides the file: the baseline, the scanner, and how
+    this script runs it."""
     # checkov's maintained fork provides the detect_secrets module (pyproject.toml).
     version = importlib.metadata.version("bc-detect-secrets")
-    return hashlib.sha256(version.encode() + b"\0" + (root / BASELINE).read_bytes()).hexdigest()
+    script = Path(__file__).read_bytes()
+    return hashlib.sha256(b"\0".join([version.encode(), script, baseline])).hexdigest()
 
 
 def file_key(root: Path, name: str) -> str:
-    return hashlib.sha256(name.encode() + b"\0" + (root / name).read_bytes()).hexdigest()
+    content = (root / name).read_bytes()
+    return hashlib.sha256(os.fsencode(name) + b"\0" + content).hexdigest()
 
 
 def passed_before(record: Path, key: str) -> set[str]:
@@ -61,7 +67,7 @@ def passed_before(record: Path, key: str) -> set[str]:
     return set(saved.get("passed", []))
 
 
-def scan(root: Path, names: list[str]) -> int:
+def scan(root: Path, baseline_content: bytes, names: list[str]) -> int:
     """detect-secrets-hook on `names` against a scratch copy of the baseline; its exit status."""
     hook = shutil.which("detect-secrets-hook", path=str(Path(sys.executable).parent))
     if hook is None:
@@ -69,7 +75,7 @@ def scan(root: Path, names: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory() as scratch:
         baseline = Path(scratch) / BASELINE
-        shutil.copyfile(root / BASELINE, baseline)
+        baseline.write_bytes(baseline_content)
         result = subprocess.run(
             [hook, "--baseline", str(baseline), *names],
             cwd=root,
@@ -84,18 +90,32 @@ def scan(root: Path, names: list[str]) -> int:
 
 
 def main(root: Path = REPO_ROOT, record: Path = RECORD) -> int:
-    key = scan_key(root)
+    baseline = (root / BASELINE).read_bytes()  # the one read the key and the scan both use
+    key = scan_key(baseline)
     files = {name: file_key(root, name) for name in tracked_files(root)}
     already = passed_before(record, key)
     to_scan = [name for name, digest in files.items() if digest not in already]
     if to_scan:
-        status = scan(root, to_scan)
+        status = scan(root, baseline, to_scan)
         if status not in PASSED:
             return status  # the hook has said which file and line
     print(f"secrets: {len(to_scan)} of {len(files)} tracked files scanned, none new")
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"scan": key, "passed": sorted(set(files.values()))}))
+    # Only content that cannot have changed under the scan is recorded as passed: a file edited
+    # meanwhile (make test runs beside an editor, a checkout) is scanned again next time.
+    passed = {digest for name, digest in files.items() if file_key(root, name) == digest}
+    _save(record, key, passed)
     return 0
+
+
+def _save(record: Path, key: str, passed: set[str]) -> None:
+    """Write the record whole or not at all; failing to write it only costs a full scan later."""
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        partial = record.with_suffix(".tmp")
+        partial.write_text(json.dumps({"scan": key, "passed": sorted(passed)}))
+        partial.replace(record)
+    except OSError as error:
+        print(f"warning: could not keep the scan record {record}: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":

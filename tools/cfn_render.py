@@ -17,19 +17,23 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
-# Parsed templates by file and content: the tests and the rehearsal read the same few templates
-# hundreds of times in one process, and parsing was the larger part of many template tests.
-_PARSED: dict[tuple[str, str], dict[str, Any]] = {}
+# The last parse of each file, with its content's digest: the tests and the rehearsal read the
+# same few templates hundreds of times in one process, and parsing was the larger part of many
+# template tests.
+_PARSED: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 def load_template(path: Path) -> dict[str, Any]:
     """A template parsed with cfn-lint's loader (`!Ref x` becomes {"Ref": "x"}), as cfn-lint reads
     it. Each caller gets its own copy to change; a file is parsed again when its content changes
-    (keyed by content, not modification time, which a quick rewrite may leave unchanged)."""
-    key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
-    if key not in _PARSED:
-        _PARSED[key] = cfn_yaml.load(str(path))
-    return copy.deepcopy(_PARSED[key])
+    (compared by content, not modification time, which a quick rewrite may leave unchanged)."""
+    content = path.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    cached = _PARSED.get(str(path))
+    if cached is None or cached[0] != digest:
+        cached = (digest, cfn_yaml.loads(content.decode("utf-8"), str(path)))
+        _PARSED[str(path)] = cached
+    return copy.deepcopy(cached[1])
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")

@@ -62,3 +62,27 @@ def test_a_changed_baseline_scans_every_file_again(
     baseline = repo / scan_secrets.BASELINE
     baseline.write_text(baseline.read_text().replace('"limit": 4.5', '"limit": 4.0'))
     assert _scan(repo, capsys) == (0, "secrets: 3 of 3 tracked files scanned, none new\n")
+
+
+def test_content_that_changed_while_the_scan_ran_is_not_recorded_as_passed(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a file with a secret that is edited away after it was read but before the hook runs
+    # (an editor or a checkout beside `make test`)
+    notes = repo / "notes.md"
+    notes.write_text("# Notes\n" + LEAKED)
+    hook = scan_secrets.scan
+
+    def edited_meanwhile(root: Path, baseline: bytes, names: list[str]) -> int:
+        notes.write_text("# Notes\n")
+        return hook(root, baseline, names)
+
+    monkeypatch.setattr(scan_secrets, "scan", edited_meanwhile)
+    assert _scan(repo, capsys)[0] == 0  # the hook saw the clean file
+    monkeypatch.setattr(scan_secrets, "scan", hook)
+    # WHEN the secret comes back (the content that was read first)
+    notes.write_text("# Notes\n" + LEAKED)
+    # THEN it is scanned, and fails
+    status, said = _scan(repo, capsys)
+    assert status != 0
+    assert "notes.md:2" in said

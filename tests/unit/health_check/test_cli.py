@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import types
 from pathlib import Path
 
 import boto3
@@ -94,7 +95,8 @@ def test_an_aws_error_exits_2(
     # GIVEN an endpoint nothing listens on (moto intercepts nothing there either), and botocore's
     # back-off between attempts recorded instead of waited
     backoffs: list[float] = []
-    monkeypatch.setattr(botocore.endpoint.time, "sleep", backoffs.append)
+    # botocore's own reference only (`botocore.endpoint.time` is the time module itself)
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=backoffs.append))
     code = main([*BASE, "--endpoint-url", "http://127.0.0.1:9"], out=io.StringIO())
     # THEN the read is retried as the client is configured, then the CLI exits 2 naming the call
     assert len(backoffs) == CLIENT_CONFIG.retries["total_max_attempts"] - 1
