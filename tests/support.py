@@ -48,6 +48,22 @@ def load_template(path: Path) -> dict[str, Any]:
     return cfn_render.load_template(path)
 
 
+def put_alarm(cloudwatch: Any, name: str, state: str = "OK", reason: str = "test") -> None:
+    """A metric alarm (moto, or any CloudWatch client) on a target-group 5XX count, forced into
+    `state`: what the health check and the hooks read of an alarm is its name, state and reason."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """Logical id -> resource, for every resource of one type."""
     return {

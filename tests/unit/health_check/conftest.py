@@ -13,6 +13,7 @@ from health_check.clients import AwsClients
 from health_check.gateway import AwsGateway
 from moto import mock_aws
 
+from tests.support import put_alarm
 from tests.unit.health_check.fakes import (
     APPLICATION,
     CLUSTER,
@@ -23,7 +24,6 @@ from tests.unit.health_check.fakes import (
     AlarmTimestamps,
     CallRecorder,
     Clock,
-    put_alarm,
 )
 
 

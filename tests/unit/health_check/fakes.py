@@ -150,19 +150,3 @@ def job_event(
     if token is not None:
         data["continuationToken"] = token
     return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
-
-
-def put_alarm(cloudwatch: Any, name: str, state: str = "OK", reason: str = "test") -> None:
-    """A metric alarm on a target-group 5XX count, forced into `state` (what the health check
-    reads is its name, state and reason)."""
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)

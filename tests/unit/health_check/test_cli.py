@@ -15,8 +15,9 @@ from health_check.clients import CLIENT_CONFIG
 from health_check.release import KnownGood
 from moto.server import ThreadedMotoServer
 
+from tests.support import put_alarm
 from tests.unit.health_check.conftest import Aws
-from tests.unit.health_check.fakes import CLUSTER, PREFIX, REGION, put_alarm
+from tests.unit.health_check.fakes import CLUSTER, PREFIX, REGION
 
 BASE = ["--environment", "staging", "--alarm-prefix", PREFIX, "--region", REGION]
 

@@ -19,7 +19,7 @@ from health_check.verdict import Outcome
 from moto import mock_aws
 
 from health_check import handler
-from tests.support import load_event
+from tests.support import load_event, put_alarm
 from tests.unit.health_check.fakes import (
     APPLICATION,
     REGION,
@@ -28,7 +28,6 @@ from tests.unit.health_check.fakes import (
     AlarmTimestamps,
     CallRecorder,
     Clock,
-    put_alarm,
 )
 
 

@@ -30,6 +30,8 @@ from codedeploy_hooks.runner import (
 )
 from codedeploy_hooks.settings import Settings
 
+from tests import support
+
 SUFFIX = "dev"
 APPLICATION = f"microservices-{SUFFIX}"
 GROUP = "staging-api-service"
@@ -369,18 +371,8 @@ def set_alarm(name: str, state: str) -> None:
 
 
 def put_alarm(name: str, state: str) -> None:
-    """A metric alarm in moto, in `state` (what the hooks read is its name and state)."""
-    client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="5xx",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    set_alarm(name, state)
+    """A metric alarm in moto, in `state`."""
+    support.put_alarm(client("cloudwatch"), name, state)
 
 
 def invoke(
