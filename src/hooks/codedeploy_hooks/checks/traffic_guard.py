@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from codedeploy_hooks.checks.green_signals import (
     PERIOD_SECONDS,
@@ -219,7 +219,7 @@ def alarm_states(
     return expected, readings
 
 
-def _state_changed_at(alarm: dict[str, Any]) -> float | None:
+def _state_changed_at(alarm: Mapping[str, object]) -> float | None:
     for field in ("StateTransitionedTimestamp", "StateUpdatedTimestamp"):
         value = alarm.get(field)
         if isinstance(value, dt.datetime):
@@ -231,7 +231,7 @@ def _readings_of(page: DescribeAlarmsOutputTypeDef) -> dict[str, AlarmReading]:
     alarms = [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]
     return {
         alarm["AlarmName"]: AlarmReading(
-            state=alarm["StateValue"], changed_at=_state_changed_at(dict(alarm))
+            state=alarm["StateValue"], changed_at=_state_changed_at(alarm)
         )
         for alarm in alarms
     }
