@@ -1,4 +1,4 @@
-"""The rehearsal settings of the assumptions no AWS document settles (docs/assumptions.md, A1-A6).
+"""The rehearsal settings of the assumptions no AWS document settles (docs/assumptions.md, A1-A10).
 
 Each test plays the same situation under the assumed value and under the alternative, and fails
 if the model ignored the setting. The acceptance kit names these settings in its report, so the
@@ -21,7 +21,7 @@ import pytest
 
 from tests.integration.acceptance.assumptions import ASSUMPTIONS
 from tests.rehearsal.conftest import advance, model
-from tools.rehearsal.codedeploy import Deployment
+from tools.rehearsal.codedeploy import Deployment, DeploymentAlreadyCompleted, StopRefused
 from tools.rehearsal.run import Rehearsal, base_assumptions
 from tools.rehearsal.world import World
 
@@ -130,3 +130,76 @@ def test_every_assumption_names_a_rehearsal_setting_with_the_yaml_default() -> N
     for key, assumption in ASSUMPTIONS.items():
         assert assumption.rehearsal_setting in defaults, key
         assert assumption.assumed == str(defaults[assumption.rehearsal_setting]), key
+
+
+# ---------------------------------------------------------------- A7-A10
+def _in_termination_wait(world: World, deployment: Deployment) -> None:
+    while not deployment.in_termination_wait:
+        advance(world, 5)
+
+
+@pytest.mark.parametrize(("monitoring", "status"), [("stops", "Stopped"), ("ignored", "Succeeded")])
+def test_a7_an_alarm_during_the_termination_wait_stops_the_deployment_only_if_monitored(
+    monitoring: str, status: str
+) -> None:
+    with model(model={"termination_wait_alarm_monitoring": monitoring}) as (rehearsal, world):
+        world.bus = None  # the responder would stop it too: A7 is CodeDeploy's own monitoring
+        deployment = _deploy(rehearsal, "staging-api-service")
+        _in_termination_wait(world, deployment)
+        world.alarms["dev-staging-api-service-5xx-rate"].state = "ALARM"
+        _finish(world, deployment)
+        assert deployment.status == status
+
+
+@pytest.mark.parametrize(("setting", "stopped"), [("possible", True), ("none", False)])
+def test_a8_a_stop_during_the_termination_wait_rolls_back_only_if_possible(
+    setting: str, stopped: bool
+) -> None:
+    with model(model={"termination_wait_rollback": setting}) as (rehearsal, world):
+        deployment = _deploy(rehearsal, "staging-api-service")
+        _in_termination_wait(world, deployment)
+        if stopped:
+            rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
+        else:
+            with pytest.raises(DeploymentAlreadyCompleted):
+                rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
+        _finish(world, deployment)
+        assert (deployment.status == "Stopped") is stopped
+
+
+@pytest.mark.parametrize(("runs_hooks", "invoked"), [("no", False), ("yes", True)])
+def test_a9_a_rollback_invokes_the_traffic_hooks_only_if_it_runs_them(
+    runs_hooks: str, invoked: bool
+) -> None:
+    with model(model={"rollback_runs_hooks": runs_hooks}) as (rehearsal, world):
+        deployment = _deploy(rehearsal, "staging-api-service")
+        while deployment.lifecycle.get("AllowTraffic") != "Succeeded":
+            advance(world, 5)
+        rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
+        _finish(world, deployment)
+        rollback = rehearsal.codedeploy.deployments[deployment.rollback_id or ""]
+        _finish(world, rollback)
+        assert bool(rollback.hooks) is invoked
+        # and our hooks never block it: users are back on the original either way
+        assert rollback.status == "Succeeded"
+
+
+@pytest.mark.parametrize(("setting", "refused"), [("stops", False), ("refused", True)])
+def test_a10_stopping_a_rollback_deployment_stops_it_or_is_refused(
+    setting: str, refused: bool
+) -> None:
+    overrides = {"stop_rollback_deployment": setting, "codedeploy_reroute_seconds": 60}
+    with model(model=overrides) as (rehearsal, world):
+        deployment = _deploy(rehearsal, "staging-api-service")
+        while deployment.lifecycle.get("AllowTraffic") != "Succeeded":
+            advance(world, 5)
+        rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
+        _finish(world, deployment)
+        rollback = rehearsal.codedeploy.deployments[deployment.rollback_id or ""]
+        if refused:
+            with pytest.raises(StopRefused):
+                rehearsal.codedeploy.stop(rollback.id, rollback=False, reason="test")
+        else:
+            rehearsal.codedeploy.stop(rollback.id, rollback=False, reason="test")
+        _finish(world, rollback)
+        assert rollback.status == ("Succeeded" if refused else "Stopped")

@@ -83,6 +83,8 @@ def test_alarm_in_alarm_stops_the_deployment_and_moves_traffic_back_to_blue() ->
         world.alarms["dev-production-api-service-5xx-rate"].state = "ALARM"
         _finish(world, deployment)
         assert deployment.status == "Stopped"
+        # The traffic moves back in a rollback deployment of its own (test_rollbacks.py).
+        _finish(world, rehearsal.codedeploy.deployments[deployment.rollback_id or ""])
         assert deployment.rolled_back
         assert world.fleet("production", "api-service").shares() == {
             world.fleet("production", "api-service").spec.blue.arn: 1.0

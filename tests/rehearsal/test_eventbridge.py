@@ -170,18 +170,23 @@ def test_the_responders_rule_matches_a_failed_or_stopped_deployment_of_this_appl
     assert any(matches(p, event) for p in patterns)
 
 
-@pytest.mark.parametrize(
-    ("application", "state"),
-    [("microservices-dev", "SUCCESS"), ("microservices-dev", "START"), ("other-app", "FAILURE")],
-)
-def test_the_responders_rule_ignores_successful_or_other_applications_deployments(
-    application: str, state: str
+@pytest.mark.parametrize("state", ["START", "SUCCESS"])
+def test_the_responders_rule_takes_starts_and_successes_to_hold_and_resume_scaling(
+    state: str,
 ) -> None:
     # Given the release responder's rules from the templates
     patterns = _function(RESPONDER).event_patterns
+    # Then a starting or successful deployment of this copy reaches it (scaling.py)
+    assert any(matches(p, _deployment_event("microservices-dev", state)) for p in patterns)
+
+
+@pytest.mark.parametrize("state", ["START", "SUCCESS", "FAILURE", "STOP"])
+def test_the_responders_rule_ignores_other_applications_deployments(state: str) -> None:
+    # Given the release responder's rules from the templates
+    patterns = _function(RESPONDER).event_patterns
     assert _system().application == "microservices-dev"
-    # Then a successful or starting deployment, or another application's failure, matches none
-    event = _deployment_event(application, state)
+    # Then another application's deployment events match none
+    event = _deployment_event("other-app", state)
     assert not any(matches(p, event) for p in patterns)
 
 
@@ -226,7 +231,8 @@ def test_a_matching_event_is_delivered_to_the_rules_function_after_the_delivery_
 def test_a_non_matching_event_is_delivered_to_nobody() -> None:
     # Given the bus
     world, bus, lambdas = _bus()
-    # When CloudWatch publishes an alarm going back to OK, and CodeDeploy a successful deployment
+    # When CloudWatch publishes an alarm going back to OK, and CodeDeploy another application's
+    # successful deployment
     bus.publish(
         "aws.cloudwatch",
         "CloudWatch Alarm State Change",
@@ -235,7 +241,7 @@ def test_a_non_matching_event_is_delivered_to_nobody() -> None:
     bus.publish(
         "aws.codedeploy",
         "CodeDeploy Deployment State-change Notification",
-        {"application": world.system.application, "state": "SUCCESS"},
+        {"application": "other-app", "state": "SUCCESS"},
     )
     # Then no function is invoked
     world.env.run(until=3600)

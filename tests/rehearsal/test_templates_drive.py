@@ -42,10 +42,12 @@ def test_pipeline_stages_and_run_orders_come_from_the_delivery_template() -> Non
     stages = {stage.name: stage for stage in load_system().stages}
     staging = stages["Staging"]
     deploys = [a for a in staging.actions if a.provider == "CodeDeployToECS"]
-    validate = next(a for a in staging.actions if a.provider == "Lambda")
+    gate = next(a for a in staging.actions if a.name == "WaitForIdle")
+    validate = next(a for a in staging.actions if a.name == "ValidateHealth")
     assert len(deploys) == 3
-    assert {a.run_order for a in deploys} == {1}
-    assert validate.run_order > 1
+    assert gate.run_order == 1
+    assert {a.run_order for a in deploys} == {2}
+    assert validate.run_order > 2
     assert '"environment": "staging"' in validate.configuration["UserParameters"]
 
 

@@ -13,6 +13,22 @@ Sources (docs/rehearsal.md has the quotes):
 - overrideAlarmConfiguration, one deployment per deployment group at a time:
   https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeployment.html
 - Blue termination wait: https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_BlueInstanceTerminationOption.html
+- A rollback is a deployment of its own ("In all cases, the new or rolled-back deployment is
+  assigned its own deployment ID"; for ECS, "CodeDeploy implements rollbacks by rerouting
+  traffic from the replacement task set to the original task set"); GetDeployment names it by
+  its creator
+  (`codeDeployRollback`) and `rollbackInfo`:
+  https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-ecs.html#deployment-rollback-ecs
+  https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_DeploymentInfo.html
+  https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_RollbackInfo.html
+- StopDeployment answers `Pending` (or `Succeeded`): the stop is asynchronous:
+  https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_StopDeployment.html
+- A task definition deregistered (INACTIVE) cannot start new tasks:
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeregisterTaskDefinition.html
+
+Assumptions A7-A10 (docs/assumptions.md) are settings: alarm monitoring during the termination
+wait, a rollback during the termination wait, whether a rollback runs the traffic hooks, and what
+stopping a rollback deployment does.
 """
 
 from __future__ import annotations
@@ -55,6 +71,20 @@ class LifecycleEventAlreadyCompleted(Exception):
     """A hook reported for a lifecycle event that already has a status."""
 
 
+class DeploymentAlreadyCompleted(Exception):
+    """StopDeployment on a deployment that can no longer be stopped."""
+
+
+class StopRefused(Exception):
+    """StopDeployment refused for a rollback deployment (assumption A10, `refused`)."""
+
+
+# GetDeployment's `creator` (DeploymentInfo): the pipeline's and the health check's deployments
+# are a user's; CodeDeploy's own rollbacks are `codeDeployRollback`.
+CREATOR_USER = "user"
+CREATOR_ROLLBACK = "codeDeployRollback"
+
+
 @dataclass
 class HookExecution:
     id: str
@@ -87,10 +117,31 @@ class Deployment:
     finished: simpy.Event | None = None
     description: str = ""
     config_name: str = ""
+    # A rollback deployment: the id of the deployment whose failure or stop it undoes
+    # (RollbackInfo.rollbackTriggeringDeploymentId); on that one, the rollback's id
+    # (RollbackInfo.rollbackDeploymentId).
+    rollback_of: str | None = None
+    rollback_id: str | None = None
+    # Traffic is on the replacement and the original task set waits out its termination.
+    in_termination_wait: bool = False
+    # CodeDeploy failed it from outside its lifecycle (a scaling event it did not survive).
+    forced_failure: str = ""
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def aws_creator(self) -> str:
+        return CREATOR_ROLLBACK if self.rollback_of else CREATOR_USER
+
+    def rollback_info(self) -> dict[str, str]:
+        info: dict[str, str] = {}
+        if self.rollback_of:
+            info["rollbackTriggeringDeploymentId"] = self.rollback_of
+        if self.rollback_id:
+            info["rollbackDeploymentId"] = self.rollback_id
+        return info
 
 
 class CodeDeploy:
@@ -138,14 +189,41 @@ class CodeDeploy:
         )
         world.active_deployments += 1
         world.nudge()
+        self._publish(deployment, "START")
         world.env.process(self._run(deployment))
         world.env.process(self._watch_alarms(deployment))
         return deployment
 
     def stop(self, deployment_id: str, *, rollback: bool, reason: str) -> Deployment:
+        """StopDeployment: requested now, in effect `codedeploy_stop_seconds` later (AWS answers
+        `Pending`). A rollback deployment is stopped or refused by assumption A10; during the
+        termination wait, a stop is possible only under assumption A8."""
         deployment = self.deployments[deployment_id]
-        self._request_stop(deployment, reason, rollback=rollback)
+        assumptions = self.world.assumptions
+        if not deployment.active:
+            raise DeploymentAlreadyCompleted(f"deployment {deployment.id} is {deployment.status}")
+        if deployment.rollback_of and assumptions["stop_rollback_deployment"] == "refused":
+            raise StopRefused(f"deployment {deployment.id} is a rollback and cannot be stopped")
+        if deployment.in_termination_wait and assumptions["termination_wait_rollback"] == "none":
+            raise DeploymentAlreadyCompleted(
+                f"deployment {deployment.id} has shifted all traffic: nothing left to stop"
+            )
+        self.world.env.process(self._stop_later(deployment, reason, rollback=rollback))
         return deployment
+
+    def fail(self, deployment_id: str, reason: str) -> None:
+        """CodeDeploy fails the deployment (not a stop): its DEPLOYMENT_FAILURE rollback applies."""
+        deployment = self.deployments[deployment_id]
+        if not deployment.active or deployment.stop_event.triggered:
+            return
+        deployment.forced_failure = reason
+        deployment.stop_event.succeed(reason)
+
+    def _stop_later(
+        self, deployment: Deployment, reason: str, *, rollback: bool
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.world.env.timeout(float(self.world.assumptions["codedeploy_stop_seconds"]))
+        self._request_stop(deployment, reason, rollback=rollback)
 
     def report_hook(self, deployment_id: str, execution_id: str, status: str) -> None:
         deployment = self.deployments[deployment_id]
@@ -162,6 +240,20 @@ class CodeDeploy:
 
     def active_in(self, group_name: str) -> list[Deployment]:
         return [d for d in self.deployments.values() if d.group.name == group_name and d.active]
+
+    def _publish(self, d: Deployment, state: str) -> None:
+        """The deployment's state-change event (START, SUCCESS, FAILURE, STOP) to EventBridge."""
+        if self.world.bus is not None:
+            self.world.bus.publish(
+                "aws.codedeploy",
+                "CodeDeploy Deployment State-change Notification",
+                {
+                    "application": self.world.system.application,
+                    "deploymentGroup": d.group.name,
+                    "deploymentId": d.id,
+                    "state": state,
+                },
+            )
 
     # ------------------------------------------------------------ the deployment
     def _request_stop(self, deployment: Deployment, reason: str, *, rollback: bool) -> None:
@@ -184,9 +276,14 @@ class CodeDeploy:
                 break
             d.lifecycle[event] = "InProgress"
             if event == "Install":
-                d.replacement = fleet.create_task_set(d.release, replacement_group)
-                d.replacement.task_definition = d.task_definition
-                failure = yield from self._wait_for_tasks(d)
+                inactive = world.task_definition_inactive(d.task_definition)
+                if inactive:
+                    # ECS refuses a task set of an INACTIVE task definition (CreateTaskSet).
+                    failure = f"ECS: task definition {d.task_definition} is INACTIVE"
+                else:
+                    d.replacement = fleet.create_task_set(d.release, replacement_group)
+                    d.replacement.task_definition = d.task_definition
+                    failure = yield from self._wait_for_tasks(d)
             elif event == "AllowTestTraffic":
                 fleet.route_test(replacement_group)
             elif event == "AllowTraffic":
@@ -199,15 +296,21 @@ class CodeDeploy:
             d.lifecycle[event] = "Succeeded"
             yield world.env.timeout(step)
         if not failure and not d.stop_event.triggered:
-            # Success: blue keeps running for the termination wait, and can still take traffic back.
+            # Success: blue keeps running for the termination wait; whether the deployment can
+            # still be stopped and rolled back meanwhile is assumption A8, whether its alarms
+            # still stop it A7.
             wait = d.group.termination_wait_seconds
             world.log(
                 "CodeDeploy",
                 f"{d.id}: traffic on {d.release}; original task set terminates in {wait:g} s",
             )
+            d.in_termination_wait = True
             yield d.stop_event | world.env.timeout(wait)
+            d.in_termination_wait = False
+        if d.forced_failure:
+            failure = d.forced_failure
         if failure or d.stop_event.triggered:
-            yield from self._fail(d, failure or d.stop_reason, original_group)
+            self._fail(d, failure or d.stop_reason, original_group)
         else:
             if d.original is not None:
                 fleet.delete_task_set(d.original)
@@ -216,16 +319,19 @@ class CodeDeploy:
                 fleet.primary = d.replacement
             d.status, d.completed_at = "Succeeded", world.t
             world.log("CodeDeploy", f"{d.id}: Succeeded ({d.group.name} serves {d.release})")
-        world.active_deployments -= 1
+            self._publish(d, "SUCCESS")
+        self._finish(d)
+
+    def _finish(self, d: Deployment) -> None:
+        self.world.active_deployments -= 1
         if d.finished is not None:
             d.finished.succeed(d.status)
 
-    def _fail(
-        self, d: Deployment, reason: str, original_group: str
-    ) -> Generator[simpy.Event, Any, None]:
+    def _fail(self, d: Deployment, reason: str, original_group: str) -> None:
+        """The deployment ends Stopped or Failed; with rollback, CodeDeploy then creates a
+        rollback deployment of its own id that reroutes traffic to the original task set."""
         world = self.world
-        fleet = d.fleet
-        stopped = d.stop_event.triggered
+        stopped = d.stop_event.triggered and not d.forced_failure
         trigger = (
             "DEPLOYMENT_STOP_ON_ALARM"
             if d.stop_reason.startswith("alarm")
@@ -238,29 +344,96 @@ class CodeDeploy:
         )
         d.error = reason
         world.log("CodeDeploy", f"{d.id}: {'stopped' if stopped else 'failed'}: {reason}")
-        if rollback and d.original is not None and not d.original.deleted:
-            yield world.env.timeout(float(world.assumptions["codedeploy_reroute_seconds"]))
-            fleet.route({original_group: 1}, who="CodeDeploy rollback")
-            fleet.route_test(original_group)
-            if d.replacement is not None:
-                fleet.delete_task_set(d.replacement)
-            d.rolled_back = True
-            world.acted("CodeDeploy automatic rollback")
-        elif d.replacement is not None and d.original is not None and not d.original.deleted:
+        can_roll_back = d.original is not None and not d.original.deleted
+        if not (rollback and can_roll_back) and d.replacement is not None and can_roll_back:
             world.log("CodeDeploy", f"{d.id}: no automatic rollback configured for {trigger}")
         d.status = "Stopped" if stopped else "Failed"
         d.completed_at = world.t
-        if world.bus is not None:
-            world.bus.publish(
-                "aws.codedeploy",
-                "CodeDeploy Deployment State-change Notification",
-                {
-                    "application": world.system.application,
-                    "deploymentGroup": d.group.name,
-                    "deploymentId": d.id,
-                    "state": "STOP" if stopped else "FAILURE",
-                },
+        self._publish(d, "STOP" if stopped else "FAILURE")
+        if rollback and can_roll_back:
+            # In the same instant the failed deployment ends: nothing else can take the group.
+            self._create_rollback(d, original_group)
+
+    def _create_rollback(self, failed: Deployment, original_group: str) -> Deployment:
+        world = self.world
+        rollback = Deployment(
+            id=f"d-{next(_ids):09d}",
+            group=failed.group,
+            fleet=failed.fleet,
+            release=failed.original.release if failed.original else failed.release,
+            task_definition=failed.original.task_definition if failed.original else "",
+            creator="CodeDeploy rollback",
+            created_at=world.t,
+            override_alarms=None,
+            stop_event=world.env.event(),
+            description=f"Rollback of {failed.id}",
+            config_name=failed.config_name,
+            rollback_of=failed.id,
+            original=failed.original,
+            replacement=failed.replacement,
+        )
+        rollback.finished = world.env.event()
+        failed.rollback_id = rollback.id
+        self.deployments[rollback.id] = rollback
+        world.active_deployments += 1
+        world.log(
+            "CodeDeploy",
+            f"{rollback.id} created by {CREATOR_ROLLBACK} (rollback of {failed.id}): "
+            f"{failed.group.name} -> {rollback.release}",
+        )
+        self._publish(rollback, "START")
+        world.env.process(self._run_rollback(rollback, original_group))
+        return rollback
+
+    def _run_rollback(
+        self, r: Deployment, original_group: str
+    ) -> Generator[simpy.Event, Any, None]:
+        """Reroute production and test traffic to the original task set, then remove the
+        replacement. Assumption A9: with `rollback_runs_hooks: yes` the traffic hooks run first
+        and after, and a hook that fails fails the rollback (traffic stays where it is). Alarm
+        monitoring does not watch a rollback: its alarms are in ALARM by definition."""
+        world = self.world
+        fleet = r.fleet
+        r.status = "InProgress"
+        hooks = world.assumptions["rollback_runs_hooks"] == "yes"
+        failure = ""
+        if hooks and "BeforeAllowTraffic" in world.system.hooks:
+            failure = yield from self._hook(
+                r, "BeforeAllowTraffic", world.system.hooks["BeforeAllowTraffic"]
             )
+        if not failure and not r.stop_event.triggered:
+            yield r.stop_event | world.env.timeout(
+                float(world.assumptions["codedeploy_reroute_seconds"])
+            )
+        if (
+            not failure
+            and not r.stop_event.triggered
+            and r.original is not None
+            and not r.original.deleted
+        ):
+            fleet.route({original_group: 1}, who=f"CodeDeploy rollback {r.id}")
+            fleet.route_test(original_group)
+            world.acted("CodeDeploy automatic rollback")
+            triggering = self.deployments.get(r.rollback_of or "")
+            if triggering is not None:
+                triggering.rolled_back = True
+            if hooks and "AfterAllowTraffic" in world.system.hooks:
+                failure = yield from self._hook(
+                    r, "AfterAllowTraffic", world.system.hooks["AfterAllowTraffic"]
+                )
+            if r.replacement is not None and not failure:
+                fleet.delete_task_set(r.replacement)
+        if failure or r.stop_event.triggered:
+            r.status = "Stopped" if r.stop_event.triggered else "Failed"
+            r.error = failure or r.stop_reason
+            world.log("CodeDeploy", f"{r.id} (rollback): {r.status}: {r.error}")
+            self._publish(r, "STOP" if r.stop_event.triggered else "FAILURE")
+        else:
+            r.status = "Succeeded"
+            world.log("CodeDeploy", f"{r.id} (rollback of {r.rollback_of}): Succeeded")
+            self._publish(r, "SUCCESS")
+        r.completed_at = world.t
+        self._finish(r)
 
     def _wait_for_tasks(self, d: Deployment) -> Generator[simpy.Event, Any, str]:
         world = self.world
@@ -337,6 +510,15 @@ class CodeDeploy:
                     return ""
         return ""
 
+    def _watched_in_termination_wait(self) -> bool:
+        """Assumptions A7 and A8: alarms stop a deployment during its termination wait only if
+        monitoring goes on then and a rollback is still possible."""
+        assumptions = self.world.assumptions
+        return bool(
+            assumptions["termination_wait_alarm_monitoring"] == "stops"
+            and assumptions["termination_wait_rollback"] == "possible"
+        )
+
     def _watch_alarms(self, d: Deployment) -> Generator[simpy.Event, Any, None]:
         """Alarm monitoring: poll the configured alarms until the deployment completes."""
         world = self.world
@@ -363,6 +545,9 @@ class CodeDeploy:
             else {"ALARM"}
         )
         while d.active:
+            if d.in_termination_wait and not self._watched_in_termination_wait():
+                yield world.env.timeout(poll)
+                continue
             if world.scenario.faults.unavailable("cloudwatch", world.t):
                 if not ignore_failure:
                     self._request_stop(

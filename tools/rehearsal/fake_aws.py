@@ -25,11 +25,17 @@ import yaml
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from tools.rehearsal.clock import EPOCH
-from tools.rehearsal.codedeploy import DeploymentLimitExceeded, LifecycleEventAlreadyCompleted
+from tools.rehearsal.codedeploy import (
+    DeploymentAlreadyCompleted,
+    DeploymentLimitExceeded,
+    LifecycleEventAlreadyCompleted,
+    StopRefused,
+)
 from tools.rehearsal.pipeline import InvalidJobState
 from tools.rehearsal.stack import ACCOUNT, REGION
 
 if TYPE_CHECKING:
+    from tools.rehearsal.autoscaling import AutoScaling
     from tools.rehearsal.codedeploy import CodeDeploy, Deployment
     from tools.rehearsal.pipeline import CodePipeline
     from tools.rehearsal.world import World
@@ -47,11 +53,24 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 class FakeAws:
     """One rehearsal's AWS: operations answered from the world, CodeDeploy and CodePipeline."""
 
-    def __init__(self, world: World, codedeploy: CodeDeploy, pipeline: CodePipeline) -> None:
+    def __init__(
+        self,
+        world: World,
+        codedeploy: CodeDeploy,
+        pipeline: CodePipeline,
+        autoscaling: AutoScaling,
+    ) -> None:
         self.world = world
         self.codedeploy = codedeploy
         self.pipeline = pipeline
+        self.autoscaling = autoscaling
         self.operations: dict[tuple[str, str], Handler] = {
+            (
+                "applicationautoscaling",
+                "DescribeScalableTargets",
+            ): self.describe_scalable_targets,
+            ("applicationautoscaling", "RegisterScalableTarget"): self.register_scalable_target,
+            ("ecs", "RegisterTaskDefinition"): self.register_task_definition,
             ("cloudwatch", "DescribeAlarms"): self.describe_alarms,
             ("cloudwatch", "GetMetricData"): self.get_metric_data,
             ("ecs", "DescribeServices"): self.describe_services,
@@ -100,10 +119,13 @@ class FakeAws:
     def describe_alarms(self, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("AlarmNamePrefix")
         names = set(params.get("AlarmNames") or [])
+        state = params.get("StateValue")
         alarms = [
             alarm
             for name, alarm in sorted(self.world.alarms.items())
-            if (prefix is None or name.startswith(prefix)) and (not names or name in names)
+            if (prefix is None or name.startswith(prefix))
+            and (not names or name in names)
+            and (state is None or alarm.state == state)
         ]
         return {
             "MetricAlarms": [
@@ -213,6 +235,11 @@ class FakeAws:
             "taskDefinition": {
                 "taskDefinitionArn": arn,
                 "family": family,
+                "status": "INACTIVE" if self.world.task_definition_inactive(arn) else "ACTIVE",
+                "networkMode": "awsvpc",
+                "requiresCompatibilities": ["FARGATE"],
+                "cpu": "256",
+                "memory": "512",
                 "containerDefinitions": [
                     {
                         "name": service,
@@ -222,6 +249,47 @@ class FakeAws:
                 ],
             }
         }
+
+    def register_task_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A new revision of the family, running what its containers name (the release is the
+        image's tag, as the pipeline's images are tagged)."""
+        family = params["family"]
+        fleet = next((f for f in self.world.fleets.values() if f.spec.task_family == family), None)
+        if fleet is None:
+            raise ApiError("ClientException", f"family {family} is not one of this system's")
+        image = params["containerDefinitions"][0]["image"]
+        release = image.rsplit(":", 1)[-1]
+        arn = fleet.register_task_definition(release)
+        self.world.task_definition_releases[arn] = release
+        self.world.log(self._caller(), f"RegisterTaskDefinition {arn} ({release})")
+        return {"taskDefinition": {"taskDefinitionArn": arn, "family": family, "status": "ACTIVE"}}
+
+    # ------------------------------------------------------------ Application Auto Scaling
+    def describe_scalable_targets(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = set(params.get("ResourceIds") or self.autoscaling.targets)
+        return {
+            "ScalableTargets": [
+                {
+                    "ServiceNamespace": "ecs",
+                    "ResourceId": t.resource_id,
+                    "ScalableDimension": "ecs:service:DesiredCount",
+                    "MinCapacity": t.minimum,
+                    "MaxCapacity": t.maximum,
+                    "RoleARN": "arn:aws:iam::123456789012:role/aws-service-role/ecs",
+                    "CreationTime": _timestamp(0),
+                    "SuspendedState": dict(t.suspended),
+                }
+                for t in self.autoscaling.targets.values()
+                if t.resource_id in wanted
+            ]
+        }
+
+    def register_scalable_target(self, params: dict[str, Any]) -> dict[str, Any]:
+        resource = params["ResourceId"]
+        if resource not in self.autoscaling.targets:
+            raise ApiError("ValidationException", f"no scalable target {resource}")
+        self.autoscaling.register(resource, params.get("SuspendedState") or {})
+        return {"ScalableTargetARN": f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:x"}
 
     # ------------------------------------------------------------ SNS, SSM
     def publish(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -385,10 +453,11 @@ class FakeAws:
                 "deploymentGroupName": d.group.name,
                 "computePlatform": "ECS",
                 "status": d.status,
-                "creator": "user" if d.creator.startswith("health") else "codepipeline",
+                "creator": d.aws_creator,
                 "createTime": _timestamp(d.created_at),
+                **({"completeTime": _timestamp(d.completed_at)} if d.completed_at else {}),
                 "description": d.description,
-                "rollbackInfo": {},
+                "rollbackInfo": d.rollback_info(),
             }
         }
 
@@ -445,16 +514,18 @@ class FakeAws:
 
     def stop_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         d = self._deployment(params["deploymentId"])
-        if not d.active:
-            raise ApiError(
-                "DeploymentAlreadyCompletedException", f"deployment {d.id} is {d.status}"
+        try:
+            self.codedeploy.stop(
+                d.id,
+                rollback=bool(params.get("autoRollbackEnabled")),
+                reason=f"stopped by StopDeployment ({self._caller()})",
             )
+        except DeploymentAlreadyCompleted as error:
+            raise ApiError("DeploymentAlreadyCompletedException", str(error)) from None
+        except StopRefused as error:
+            raise ApiError("UnsupportedActionForDeploymentTypeException", str(error)) from None
         self.world.acted(f"{self._caller()} (StopDeployment)")
-        self.codedeploy.stop(
-            d.id,
-            rollback=bool(params.get("autoRollbackEnabled")),
-            reason="stopped by StopDeployment",
-        )
+        self.world.log(self._caller(), f"StopDeployment {d.id} ({d.aws_creator}): Pending")
         return {"status": "Pending", "statusMessage": "stop requested"}
 
     def create_deployment(self, params: dict[str, Any]) -> dict[str, Any]:

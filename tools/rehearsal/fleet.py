@@ -16,16 +16,47 @@ from __future__ import annotations
 import itertools
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import simpy
 
     from tools.rehearsal.behaviour import Behaviour
-    from tools.rehearsal.system import ServiceEnvironment, TargetGroupSpec
-    from tools.rehearsal.world import World
+    from tools.rehearsal.system import ServiceEnvironment, System, TargetGroupSpec
 
 _ids = itertools.count(1)
+
+
+class FleetHost(Protocol):
+    """The world as a fleet uses it: the world passes itself down; fleet never imports it up."""
+
+    system: System
+    assumptions: dict[str, Any]
+    env: simpy.Environment
+    task_definition_releases: dict[str, str]
+
+    @property
+    def now(self) -> float: ...
+
+    def log(self, actor: str, text: str) -> None: ...
+
+    def fleet(self, environment: str, service: str) -> Fleet: ...
+
+    def behaviour(self, service: str, release: str) -> Behaviour: ...
+
+    def pull_error(self, release: str) -> str | None: ...
+
+    def start_seconds(self, service: str, release: str) -> float: ...
+
+    def put_metric(
+        self, namespace: str, name: str, dimensions: dict[str, str], value: float
+    ) -> None: ...
+
+    def note_traffic(self, fleet: Fleet, release: str, share: float) -> None: ...
+
+    def pause(self, seconds: float) -> simpy.Event: ...
+
+    def nudge(self) -> None: ...
 
 
 @dataclass
@@ -64,7 +95,7 @@ class TaskSet:
 class Fleet:
     """One service in one environment: its task sets, both target groups and both listeners."""
 
-    def __init__(self, world: World, spec: ServiceEnvironment, release: str) -> None:
+    def __init__(self, world: FleetHost, spec: ServiceEnvironment, release: str) -> None:
         self.world = world
         self.spec = spec
         self.groups: dict[str, TargetGroupSpec] = {

@@ -39,7 +39,7 @@ def figures_line(result: Result) -> str:
         f"peak bad share {100 * f.peak_bad_share:.0f}%, "
         f"detect {_figure(f.detect_seconds)}, restore {_figure(f.restore_seconds)}, "
         f"lead time {_figure(f.lead_time_seconds)}, acted: {', '.join(f.actors) or '-'}, "
-        f"human needed: {'yes' if f.human_needed else 'no'}"
+        f"human needed: {'yes' if f.human_needed else 'no'}, ended by the {result.ended_by}"
     )
 
 
@@ -85,6 +85,7 @@ def as_json(results: list[Result]) -> list[dict[str, Any]]:
             "expected_to_fail": r.scenario.expected_to_fail,
             **{k: v for k, v in asdict(r.figures).items() if k != "human_needed"},
             "human_needed": r.figures.human_needed,
+            "ended_by": r.ended_by,
             "misses": r.misses,
         }
         for r in results

@@ -19,6 +19,7 @@ import simpy
 import yaml
 
 from tools.rehearsal import design as designs
+from tools.rehearsal.autoscaling import AutoScaling
 from tools.rehearsal.clock import LambdaKilled
 from tools.rehearsal.codedeploy import CodeDeploy
 from tools.rehearsal.eventbridge import EventBus
@@ -59,6 +60,9 @@ class Result:
     samples: list[Sample] = field(repr=False)
     unmodelled_calls: list[str]
     world: World = field(repr=False)
+    # "quiet": nothing ran and no release behaviour was still to come; "horizon": the scenario's
+    # horizon_seconds came first.
+    ended_by: str = "quiet"
 
     @property
     def met(self) -> bool:
@@ -86,6 +90,7 @@ class Rehearsal:
     lambdas: LambdaService
     codedeploy: CodeDeploy
     pipeline: CodePipeline
+    autoscaling: AutoScaling
     fake: FakeAws
 
     @classmethod
@@ -107,6 +112,7 @@ class Rehearsal:
         world.bus = EventBus(world, lambdas)
         codedeploy = CodeDeploy(world, lambdas)
         pipeline = CodePipeline(world, codedeploy, lambdas)
+        autoscaling = AutoScaling(world, codedeploy)
         return cls(
             scenario,
             design,
@@ -114,7 +120,8 @@ class Rehearsal:
             lambdas,
             codedeploy,
             pipeline,
-            FakeAws(world, codedeploy, pipeline),
+            autoscaling,
+            FakeAws(world, codedeploy, pipeline, autoscaling),
         )
 
     @contextmanager
@@ -122,6 +129,7 @@ class Rehearsal:
         """The model's actors started, AWS answered by the model; `world.env.run` inside."""
         with _isolated_process(self.world), answering(self.fake):
             self.world.start()
+            self.autoscaling.start()
             yield self.world
 
 
@@ -137,6 +145,8 @@ def run(scenario: Scenario, design: str = "current") -> Result:
         world.env.process(_until_quiet(world, pipeline, codedeploy, scenario, done))
         horizon = world.env.timeout(WARMUP_SECONDS + scenario.horizon_seconds)
         world.env.run(until=simpy.AnyOf(world.env, [done, horizon]))
+    ended_by = "quiet" if done.triggered else "horizon"
+    world.log("rehearsal", f"ended by the {'horizon' if ended_by == 'horizon' else 'quiet'}")
     figures = measure(world, pipeline, codedeploy)
     return Result(
         scenario=scenario,
@@ -147,6 +157,7 @@ def run(scenario: Scenario, design: str = "current") -> Result:
         samples=world.samples,
         unmodelled_calls=sorted(set(world.unmodelled_calls)),
         world=world,
+        ended_by=ended_by,
     )
 
 
@@ -168,14 +179,34 @@ def _until_quiet(
     last_commit = max(c.at for c in scenario.commits)
     yield world.env.timeout(WARMUP_SECONDS + last_commit + QUIET_CHECK_SECONDS)
     while True:
-        busy = any(e.status == "InProgress" for e in pipeline.executions) or any(
-            d.active for d in codedeploy.deployments.values()
+        busy = (
+            any(e.status == "InProgress" for e in pipeline.executions)
+            or any(d.active for d in codedeploy.deployments.values())
+            or _behaviour_pending(world)
         )
         if not busy:
             yield world.env.timeout(SETTLE_SECONDS)
             done.succeed()
             return
         yield world.env.timeout(QUIET_CHECK_SECONDS)
+
+
+def _behaviour_pending(world: World) -> bool:
+    """A release serving users whose errors are still to come (`errors_after_seconds` not
+    reached yet): the run must go on to see what the system does then."""
+    for (environment, service), fleet in world.fleets.items():
+        for group in fleet.shares():
+            release = fleet.release_on(group)
+            if release is None:
+                continue
+            behaviour = world.behaviour(service, release)
+            if not behaviour.error_rate or behaviour.broken_with is not None:
+                continue
+            if behaviour.environments and environment not in behaviour.environments:
+                continue
+            if fleet.error_rate(release, behaviour) == 0:
+                return True
+    return False
 
 
 def _probe_for(world: World) -> Any:

@@ -89,6 +89,15 @@ class Fault(_Strict):
         return self
 
 
+class ScalingEvent(_Strict):
+    """At `at`, a scaling policy of `environment`/`service` asks for `desired` tasks."""
+
+    at: float = Field(ge=0)
+    environment: Literal["staging", "production"] = "production"
+    service: str
+    desired: int = Field(ge=1)
+
+
 class Expect(_Strict):
     # Environment -> the release serving all its services, or service -> release.
     serving: dict[str, str | dict[str, str]] = {}
@@ -116,6 +125,11 @@ class Scenario(_Strict):
     # where the egress mode can make the first pull through its cache rule), and no release has
     # passed a gate yet (no known-good record to restore).
     first_deploy: bool = False
+    # Releases whose task definitions someone deregistered before time 0 (INACTIVE: running tasks
+    # go on, no new task starts from them), the baseline's included.
+    deregistered: tuple[str, ...] = ()
+    # Application Auto Scaling changing a service's desired count (a scale-out or scale-in).
+    scaling: tuple[ScalingEvent, ...] = ()
     model: dict[str, Any] = {}
     expect: Expect
     expected_to_fail: str | None = None
@@ -127,6 +141,9 @@ class Scenario(_Strict):
         for commit in self.commits:
             if commit.release not in known:
                 raise ValueError(f"commit of unknown release {commit.release!r}")
+        for release in self.deregistered:
+            if release not in known:
+                raise ValueError(f"deregistered release {release!r} is not in the scenario")
         return self
 
     def behaviours(self) -> dict[str, dict[str, Behaviour]]:

@@ -12,26 +12,46 @@ https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balance
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import simpy
 
-    from tools.rehearsal.world import World
+    from tools.rehearsal.behaviour import Behaviour
+    from tools.rehearsal.fleet import Fleet
+    from tools.rehearsal.system import System
+
+
+class SyntheticHost(Protocol):
+    """The world as the synthetic client uses it: the world passes itself down, not imported up."""
+
+    system: System
+    env: simpy.Environment
+
+    def fleet(self, environment: str, service: str) -> Fleet: ...
+
+    def behaviour(self, service: str, release: str) -> Behaviour: ...
+
+    def is_bootstrap(self, release: str) -> bool: ...
+
+    def put_metric(
+        self, namespace: str, name: str, dimensions: dict[str, str], value: float
+    ) -> None: ...
+
 
 NAMESPACE = "MicroservicesPipeline/Synthetics"
 # Assumption: the load balancer's own 503 (nothing registered) comes back in milliseconds.
 LOAD_BALANCER_ANSWER_SECONDS = 0.005
 
 
-def scheduled(world: World) -> bool:
+def scheduled(world: SyntheticHost) -> bool:
     return any(
         function.handler.startswith("synthetic_client.") and "rate(1 minute)" in function.schedules
         for function in world.system.functions.values()
     )
 
 
-def run(world: World) -> Generator[simpy.Event, Any, None]:
+def run(world: SyntheticHost) -> Generator[simpy.Event, Any, None]:
     while True:
         for environment in world.system.environments:
             world.put_metric(NAMESPACE, "SyntheticRuns", {"Environment": environment}, 1.0)

@@ -57,6 +57,8 @@ class World:
     fleets: dict[tuple[str, str], Fleet] = field(default_factory=dict)
     alarms: dict[str, AlarmState] = field(default_factory=dict)
     task_definition_releases: dict[str, str] = field(default_factory=dict)
+    # Task definitions deregistered (ECS: INACTIVE; no new task starts from them).
+    inactive_task_definitions: set[str] = field(default_factory=set)
     ssm: dict[str, str] = field(default_factory=dict)
     notifications: list[dict[str, str]] = field(default_factory=list)
     unmodelled_calls: list[str] = field(default_factory=list)
@@ -100,6 +102,10 @@ class World:
                 )
         for alarm in self.system.all_alarms():
             self.alarms[alarm.name] = AlarmState(spec=alarm)
+        deregistered = set(self.scenario.spec.deregistered)
+        self.inactive_task_definitions = {
+            arn for arn, release in self.task_definition_releases.items() if release in deregistered
+        }
 
     # ------------------------------------------------------------ basics
     @property
@@ -127,6 +133,9 @@ class World:
         if len(self._index) != len(self.samples):
             self._index = {(s.at, s.environment, s.service): s for s in self.samples}
         return self._index
+
+    def task_definition_inactive(self, arn: str) -> bool:
+        return arn in self.inactive_task_definitions
 
     def image_of(self, service: str, release: str) -> str:
         return (
