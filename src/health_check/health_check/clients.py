@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -76,6 +77,14 @@ class AwsClients:
         if self.out_of_time():
             name = getattr(model, "name", "the call")
             raise OutOfTimeError(operation=name)
+
+    @cached_property
+    def autoscaling(self) -> ApplicationAutoScalingClient:
+        return self._governed(
+            self._session.client(
+                "application-autoscaling", endpoint_url=self._endpoint_url, config=self._config
+            )
+        )
 
     @cached_property
     def cloudwatch(self) -> CloudWatchClient:

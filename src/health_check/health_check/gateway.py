@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from health_check.clients import AwsClients
+from health_check.deployments import DeploymentFact
 from health_check.errors import AwsCallError, ReportError
 from health_check.verdict import AlarmFact, ServiceFact
 
@@ -96,22 +97,28 @@ class AwsGateway:
             # SNS subjects are at most 100 characters.
             self.clients.sns.publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
 
-    def active_deployments(self, application: str, group_prefix: str) -> list[str]:
-        """Ids of deployments that can still be stopped, in groups named `{group_prefix}...`."""
-        ids: list[str] = []
-        codedeploy = self.clients.codedeploy
+    def deployment_groups(self, application: str, group_prefix: str) -> list[str]:
+        """The application's deployment groups named `{group_prefix}...`."""
         with _aws_call("codedeploy:ListDeploymentGroups"):
-            groups = [
+            return [
                 group
-                for page in codedeploy.get_paginator("list_deployment_groups").paginate(
-                    applicationName=application
-                )
+                for page in self.clients.codedeploy.get_paginator(
+                    "list_deployment_groups"
+                ).paginate(applicationName=application)
                 for group in page.get("deploymentGroups", [])
                 if group.startswith(group_prefix)
             ]
+
+    def active_deployments(
+        self, application: str, group_prefix: str, *, exact: bool = False
+    ) -> list[str]:
+        """Ids of deployments still in progress, in groups named `{group_prefix}...` (the group
+        `group_prefix` itself with `exact`)."""
+        ids: list[str] = []
+        groups = [group_prefix] if exact else self.deployment_groups(application, group_prefix)
         for group in groups:
             with _aws_call("codedeploy:ListDeployments"):
-                for page in codedeploy.get_paginator("list_deployments").paginate(
+                for page in self.clients.codedeploy.get_paginator("list_deployments").paginate(
                     applicationName=application,
                     deploymentGroupName=group,
                     includeOnlyStatuses=ACTIVE_DEPLOYMENT_STATUSES,
@@ -119,11 +126,16 @@ class AwsGateway:
                     ids += page.get("deployments", [])
         return ids
 
-    def stop_deployment(self, deployment_id: str) -> None:
+    def stop_deployment(self, deployment_id: str) -> bool:
+        """Ask CodeDeploy to stop the deployment and roll it back. AWS answers `Pending` (the
+        stop takes effect later) or `Succeeded`; False when it had already completed."""
+        codedeploy = self.clients.codedeploy
         with _aws_call("codedeploy:StopDeployment"):
-            self.clients.codedeploy.stop_deployment(
-                deploymentId=deployment_id, autoRollbackEnabled=True
-            )
+            try:
+                codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+            except codedeploy.exceptions.DeploymentAlreadyCompletedException:
+                return False
+        return True
 
     @contextmanager
     def within(self, out_of_time: Callable[[], bool]) -> Iterator[None]:
@@ -226,13 +238,100 @@ class AwsGateway:
                 repositoryName=repository, imageManifest=images[0]["imageManifest"], imageTag=tag
             )
 
-    def deployment_descriptions(self, deployment_ids: list[str]) -> dict[str, str]:
-        descriptions: dict[str, str] = {}
+    def describe_deployments(self, deployment_ids: list[str]) -> list[DeploymentFact]:
+        facts: list[DeploymentFact] = []
         for deployment_id in deployment_ids:
             with _aws_call("codedeploy:GetDeployment"):
                 info = self.clients.codedeploy.get_deployment(deploymentId=deployment_id)
-            descriptions[deployment_id] = str(info["deploymentInfo"].get("description") or "")
-        return descriptions
+            deployment = info["deploymentInfo"]
+            facts.append(
+                DeploymentFact(
+                    id=deployment_id,
+                    group=str(deployment.get("deploymentGroupName", "")),
+                    status=str(deployment.get("status", "")),
+                    creator=str(deployment.get("creator", "")),
+                    rollback_of=deployment.get("rollbackInfo", {}).get(
+                        "rollbackTriggeringDeploymentId"
+                    ),
+                    created_at=_epoch(deployment.get("createTime")),
+                )
+            )
+        return facts
+
+    def ecs_service_of(self, application: str, group: str) -> tuple[str, str]:
+        """The (cluster, service) the deployment group deploys, as CodeDeploy has it."""
+        with _aws_call("codedeploy:GetDeploymentGroup"):
+            info = self.clients.codedeploy.get_deployment_group(
+                applicationName=application, deploymentGroupName=group
+            )["deploymentGroupInfo"]
+        services = info.get("ecsServices") or []
+        if len(services) != 1:
+            raise AwsCallError(
+                "codedeploy:GetDeploymentGroup", f"{group} deploys {len(services)} ECS services"
+            )
+        return str(services[0].get("clusterName", "")), str(services[0].get("serviceName", ""))
+
+    def group_alarms(self, application: str, group: str) -> list[str]:
+        """The alarms the deployment group's alarm monitoring watches (none when disabled)."""
+        with _aws_call("codedeploy:GetDeploymentGroup"):
+            info = self.clients.codedeploy.get_deployment_group(
+                applicationName=application, deploymentGroupName=group
+            )["deploymentGroupInfo"]
+        alarms = info.get("alarmConfiguration") or {}
+        if not alarms.get("enabled"):
+            return []
+        return [alarm["name"] for alarm in alarms.get("alarms") or [] if alarm.get("name")]
+
+    def alarms_in_alarm(self, names: list[str]) -> list[str]:
+        """Which of `names` are in ALARM now."""
+        firing: list[str] = []
+        for start in range(0, len(names), ALARMS_PAGE_SIZE):
+            with _aws_call("cloudwatch:DescribeAlarms"):
+                reply = self.clients.cloudwatch.describe_alarms(
+                    AlarmNames=names[start : start + ALARMS_PAGE_SIZE],
+                    StateValue="ALARM",
+                    MaxRecords=ALARMS_PAGE_SIZE,
+                )
+            firing += [a.get("AlarmName", "?") for a in reply.get("MetricAlarms", [])]
+        return sorted(firing)
+
+    def set_scaling_suspended(self, cluster: str, service: str, *, suspended: bool) -> bool:
+        """Suspend or resume every kind of scaling of the service's desired count (the target
+        keeps its capacity bounds); False when the service has no scalable target."""
+        resource = f"service/{cluster}/{service}"
+        autoscaling = self.clients.autoscaling
+        with _aws_call("application-autoscaling:DescribeScalableTargets"):
+            targets = autoscaling.describe_scalable_targets(
+                ServiceNamespace="ecs",
+                ResourceIds=[resource],
+                ScalableDimension="ecs:service:DesiredCount",
+            ).get("ScalableTargets", [])
+        if not targets:
+            return False
+        with _aws_call("application-autoscaling:RegisterScalableTarget"):
+            autoscaling.register_scalable_target(
+                ServiceNamespace="ecs",
+                ResourceId=resource,
+                ScalableDimension="ecs:service:DesiredCount",
+                SuspendedState={
+                    "DynamicScalingInSuspended": suspended,
+                    "DynamicScalingOutSuspended": suspended,
+                    "ScheduledScalingSuspended": suspended,
+                },
+            )
+        return True
+
+    def describe_task_definition(self, arn: str) -> dict[str, Any]:
+        """The task definition as ECS describes it (its `status`: ACTIVE or INACTIVE)."""
+        with _aws_call("ecs:DescribeTaskDefinition"):
+            described = self.clients.ecs.describe_task_definition(taskDefinition=arn)
+        return dict(described["taskDefinition"])
+
+    def register_task_definition(self, registration: dict[str, Any]) -> str:
+        """A new revision from RegisterTaskDefinition's arguments; its ARN."""
+        with _aws_call("ecs:RegisterTaskDefinition"):
+            registered = self.clients.ecs.register_task_definition(**registration)
+        return str(registered["taskDefinition"]["taskDefinitionArn"])
 
     def create_restore(
         self, application: str, group: str, appspec: str, description: str

@@ -21,6 +21,7 @@ from health_check.errors import (
 from health_check.gateway import AwsGateway, default_gateway
 from health_check.observability import logger
 from health_check.params import (
+    BakeToken,
     CheckParameters,
     decode_token,
     encode_token,
@@ -28,8 +29,9 @@ from health_check.params import (
     parse_user_parameters,
 )
 from health_check.release import record_known_good, restore
+from health_check.scaling import resume_environment
 from health_check.settings import Settings
-from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, Verdict, decide
+from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
 
 # The one place errors become outcomes: matched by isinstance, most specific type first, so a
 # subclass maps like its parent; a HealthCheckError outside the table is a bug, so internal.
@@ -134,14 +136,24 @@ REPORT_MARGIN_SECONDS = 30.0
 ACTIONS_MARGIN_SECONDS = 5.0
 
 
+# How long WaitForIdle waits for the environment's deployments (a rollback, a restore, another
+# execution's deployment) to end before it fails the stage instead of colliding with them.
+IDLE_LIMIT_SECONDS = 1800
+# A restore that has not brought every service back to its known-good release this long after
+# it began is handed to a human (the job then fails saying what is still in progress).
+RESTORE_LIMIT_SECONDS = 900
+
+
 def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]) -> JobResult:
     """Exactly one job result for every event that has a job id, before the Lambda times out
     whatever AWS does; raises NotAJobEventError for an event without one.
 
-    Order: decide (every read refused once the deadline has passed, which fails the job), record
-    the known-good release on a final success, report, and only then act on a failed
-    environment (restore, notify). Reporting first means a retry of this invocation finds the
-    job reported and repeats nothing but the idempotent restore; the notification goes last.
+    Order: decide (every read refused once the deadline has passed, which fails the job); on a
+    final success record the known-good release; on a failed environment take one idempotent
+    step of its restore; report; notify once the failure is final. While a restore is under way
+    the job answers with a continuation, so this execution keeps the stage (QUEUED mode runs one
+    execution per stage) and no queued release deploys into a group the restore needs. A retry
+    of this invocation repeats nothing but the idempotent restore step.
     """
     job = parse_job(event)
     job_id = job.get_id
@@ -149,16 +161,25 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
     gateway, clock = runtime.gateway, runtime.clock
     ends_at = clock.monotonic() + _seconds_left(remaining_millis)
     deadline = ends_at - REPORT_MARGIN_SECONDS
-    settings: Settings | None = None
-    params: CheckParameters | None = None
-    verdict: Verdict | None = None
+    notification: tuple[str, str] | None = None
     with gateway.within(lambda: clock.monotonic() >= deadline):
         try:
             settings = Settings.from_environ(runtime.environ)
-            params, verdict, result = _check(job, gateway, clock.time())
-            if result.outcome is Outcome.SUCCEEDED:
+            params, token, result = _check(job, gateway, clock.time())
+            if params.check == "idle":
+                result = _idle_gate(gateway, settings, params, job_id, token, clock.time())
+            elif result.outcome is Outcome.SUCCEEDED:
                 note = record_known_good(gateway, settings, params, job_id, clock.time())
                 result = replace(result, message=result.message + note)
+            elif token.restoring_since is not None:
+                result, notification = _restore_step(
+                    gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
+                )
+            if params.check == "health" and not result.outcome.continues:
+                # The responder resumes scaling when a deployment ends; this is the safety net
+                # for an event it missed (docs/health-check.md).
+                scaling = resume_environment(gateway, settings, params.environment)
+                logger.info("scaling after the check", extra={"scaling": scaling})
         except HealthCheckError as error:
             result = JobResult(job_id, outcome_of(error), str(error))
         except Exception as error:
@@ -177,10 +198,9 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
         reported = gateway.put_job_failure(job_id, result.message)
     if not reported:
         logger.info("job already had its result: an earlier attempt reported it")
-    failed_environment = verdict is not None and verdict.outcome.environment_unhealthy
-    if failed_environment and settings is not None and params is not None and verdict is not None:
+    if notification is not None and reported:
         with gateway.within(lambda: clock.monotonic() >= ends_at - ACTIONS_MARGIN_SECONDS):
-            _act_on_failure(gateway, settings, params, job_id, verdict)
+            _notify(gateway, runtime.environ, *notification)
     return result
 
 
@@ -194,7 +214,9 @@ def _seconds_left(remaining_millis: Callable[[], int]) -> float:
 
 def _check(
     job: CodePipelineJobEvent, gateway: AwsGateway, checked_at: float
-) -> tuple[CheckParameters, Verdict, JobResult]:
+) -> tuple[CheckParameters, BakeToken, JobResult]:
+    """The verdict as a job result; the token it came with, or the one a failed environment's
+    restore goes on with (`restoring_since` set), in which case nothing is decided again."""
     raw_parameters, raw_token = _job_inputs(job)
     params = parse_user_parameters(raw_parameters)
     logger.append_keys(environment=params.environment)
@@ -204,22 +226,107 @@ def _check(
         token = decode_token(raw_token, params, checked_at)
     else:
         raise TokenError("continuation token is not a string")
+    if params.check == "idle":
+        return params, token, JobResult(job.get_id, Outcome.WAITING, "")
+    if token.restoring_since is not None:
+        return params, token, JobResult(job.get_id, Outcome.RESTORING, token.cause)
     alarms, services = collect_facts(gateway, params)
     clock = BakeClock(checked_at, token.started_at, token.healthy_since)
     verdict = decide(alarms, services, params.bake_seconds, clock)
-    message = verdict.message
     if verdict.outcome.environment_unhealthy:
-        message += "; restoring the environment's last known-good release"
+        breached = ", ".join(verdict.breached_alarms) or "none"
+        cause = f"{verdict.message} (breached alarms: {breached})"
+        restoring = token.restoring(checked_at, cause, verdict.outcome)
+        return params, restoring, JobResult(job.get_id, verdict.outcome, cause)
     result = JobResult(
         job.get_id,
         verdict.outcome,
-        message,
+        verdict.message,
         verdict.percent_complete,
         encode_token(token.with_streak(verdict.healthy_since))
         if verdict.outcome.continues
         else None,
     )
-    return params, verdict, result
+    return params, token, result
+
+
+def _idle_gate(  # noqa: PLR0917 - the job's context, passed on as it is
+    gateway: AwsGateway,
+    settings: Settings,
+    params: CheckParameters,
+    job_id: str,
+    token: BakeToken,
+    now: float,
+) -> JobResult:
+    """WaitForIdle: succeed once a deployment created now would neither collide with one in
+    progress (a rollback, a restore, another execution's) nor be stopped at once by an alarm of
+    its group still in ALARM from the release before; until then a continuation saying what it
+    waits for; past IDLE_LIMIT_SECONDS a failure naming it."""
+    application = settings.codedeploy_application
+    active = gateway.describe_deployments(
+        gateway.active_deployments(application, f"{params.environment}-")
+    )
+    busy = [f"{d.group}: {d.describe()}" for d in active]
+    if not busy:
+        watched = sorted(
+            {
+                alarm
+                for group in gateway.deployment_groups(application, f"{params.environment}-")
+                for alarm in gateway.group_alarms(application, group)
+            }
+        )
+        busy = [f"alarm {name} in ALARM" for name in gateway.alarms_in_alarm(watched)]
+    if not busy:
+        idle = f"no deployment in progress and no watched alarm in ALARM in {params.environment}"
+        return JobResult(job_id, Outcome.SUCCEEDED, idle)
+    waiting = ", ".join(busy)
+    waited = now - token.started_at
+    if waited >= IDLE_LIMIT_SECONDS:
+        return JobResult(
+            job_id,
+            Outcome.FAILED_BUSY,
+            f"{params.environment} still busy after {waited:.0f} s ({waiting}): not deploying "
+            "into it; retry the stage once that has ended",
+        )
+    return JobResult(job_id, Outcome.WAITING, f"waiting for {waiting}", 0, encode_token(token))
+
+
+def _restore_step(
+    gateway: AwsGateway,
+    settings: Settings,
+    *,
+    params: CheckParameters,
+    job_id: str,
+    token: BakeToken,
+    now: float,
+) -> tuple[JobResult, tuple[str, str] | None]:
+    """One step of the failed environment's restore, as the job's result: a continuation while
+    anything is in progress, the failure (and a notification) once every service is final or the
+    restore ran out of time."""
+    since = float(token.restoring_since if token.restoring_since is not None else now)
+    steps = restore(gateway, settings, params, now, since)
+    lines = "; ".join(str(step) for step in steps)
+    subject = f"Health check failed: {params.environment}"
+    body = (
+        f"Environment: {params.environment}\nPipeline job: {job_id}\nCause: {token.cause}\n"
+        "Restore:\n" + "\n".join(f"  - {step}" for step in steps) + "\n"
+    )
+    failed = Outcome(token.failed_as)
+    if all(step.state.final for step in steps):
+        message = f"{token.cause}; restore of the last known-good release: {lines}"
+        return JobResult(job_id, failed, message), (subject, body)
+    waited = now - since
+    if waited >= RESTORE_LIMIT_SECONDS:
+        message = (
+            f"{token.cause}; restore NOT complete after {waited:.0f} s, a human must finish "
+            f"it: {lines}"
+        )
+        return JobResult(job_id, failed, message), (subject, body)
+    message = f"environment failed, restoring its last known-good release: {lines}"
+    return (
+        JobResult(job_id, Outcome.RESTORING, message, 0, encode_token(token)),
+        None,
+    )
 
 
 def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
@@ -233,26 +340,10 @@ def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:
         ) from None
 
 
-def _act_on_failure(
-    gateway: AwsGateway,
-    settings: Settings,
-    params: CheckParameters,
-    job_id: str,
-    verdict: Verdict,
-) -> None:
-    """After the failure is reported: restore the known-good release, then notify with what was
-    done. Neither raises: a retry would repeat the notification, and what could not be done is
-    in the message a human reads."""
-    notes = restore(gateway, settings, params)
-    breached = "\n".join(f"  - {name}" for name in verdict.breached_alarms) or "  (none)"
-    restored = "\n".join(f"  - {note}" for note in notes) or "  (nothing to restore)"
+def _notify(gateway: AwsGateway, environ: Mapping[str, str], subject: str, body: str) -> None:
+    """After the failure is reported: never raises (a retry would repeat the report's
+    consequences, and the job's message already says everything)."""
     try:
-        gateway.publish(
-            settings.notification_topic_arn,
-            f"Health check failed: {params.environment}",
-            f"Environment: {params.environment}\nPipeline job: {job_id}\n"
-            f"Breached alarms:\n{breached}\nVerdict: {verdict.message}\n"
-            f"Restore:\n{restored}\n",
-        )
-    except AwsCallError as error:
-        logger.error("notification not sent", extra={"error": str(error), "restore": notes})
+        gateway.publish(Settings.from_environ(environ).notification_topic_arn, subject, body)
+    except (AwsCallError, ConfigurationError) as error:
+        logger.error("notification not sent", extra={"error": str(error), "body": body})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeGuard
 
 from health_check.errors import ParameterError, TokenError
+from health_check.verdict import Outcome
 
 # Five minutes healthy in a row: long enough for every alarm to evaluate at least one full
 # period on new traffic after CodeDeploy shifts it, short enough that a release still flows.
@@ -18,7 +19,14 @@ MAX_BAKE_SECONDS = 86_400
 # 2: the token carries the healthy streak's start as well as the first invocation's. A version 1
 # token (first invocation only) is refused, not upgraded: mapping its start to a streak start
 # would count time spent waiting (no data, unsteady services) as healthy, the very defect v2 fixed.
-TOKEN_VERSION = 2
+# 3: the token also carries the restore phase (when this check began restoring a failed
+# environment, why and how it failed). Older tokens are refused like v1: retry the stage.
+TOKEN_VERSION = 3
+# How much of the failure the token keeps for the final report, counted as the token's JSON
+# writes it (a token is at most 2048 characters, and JSON writes a non-ASCII character as six).
+TOKEN_CAUSE_CHARS = 600
+# How an environment that is then restored can have failed; its final report says which.
+RESTORED_FAILURES = (Outcome.FAILED_ALARM, Outcome.FAILED_UNHEALTHY)
 # CodePipeline re-invokes a continuation about once a minute but promises no interval. A run lasts
 # up to about twice the bake (waiting for health, then a healthy bake; longer if the streak
 # restarts), so lateness is measured from the current phase's start (the streak's, or the first
@@ -30,16 +38,23 @@ TOKEN_CLOCK_SKEW_SECONDS = 60
 # The contract's two environments: the deployment groups are `{environment}-{service}`, so any
 # other name would match nothing and could only ever pass on alarms alone.
 ENVIRONMENTS = ("staging", "production")
-_KNOWN_KEYS = frozenset({"environment", "alarm_prefix", "bake_seconds", "cluster", "services"})
+_KNOWN_KEYS = frozenset(
+    {"check", "environment", "alarm_prefix", "bake_seconds", "cluster", "services"}
+)
+# What a job checks: the environment's health (ValidateHealth), or (WaitForIdle, before a stage's
+# deployments) that none of the environment's deployment groups is busy with a deployment, a
+# CodeDeploy rollback or a restore, which a new deployment would collide with.
+CHECKS = ("health", "idle")
 
 
 @dataclass(frozen=True)
 class CheckParameters:
     environment: str
-    alarm_prefix: str
+    alarm_prefix: str = ""
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     cluster: str | None = None
     services: tuple[str, ...] = ()
+    check: str = "health"
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,20 @@ class BakeToken:
     environment: str
     bake_seconds: int
     healthy_since: int | None = None
+    # Set once the environment failed: every later invocation only restores, then reports.
+    restoring_since: int | None = None
+    cause: str = ""
+    # The verdict's outcome (one of RESTORED_FAILURES): what the job reports once restored.
+    failed_as: str = ""
+
+    def restoring(self, since: float, cause: str, failed_as: Outcome) -> BakeToken:
+        return replace(
+            self,
+            healthy_since=None,
+            restoring_since=math.floor(since),
+            cause=_bounded(cause),
+            failed_as=failed_as.value,
+        )
 
     def with_streak(self, healthy_since: float | None) -> BakeToken:
         """Rounded up, so the stored streak is never longer than the one observed."""
@@ -77,6 +106,15 @@ def parse_user_parameters(raw: object) -> CheckParameters:
     if environment not in ENVIRONMENTS:
         raise ParameterError(
             f"UserParameters.environment must be {' or '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    check = data.get("check", "health")
+    if check not in CHECKS:
+        raise ParameterError(f"UserParameters.check must be {' or '.join(CHECKS)}, got {check!r}")
+    if check == "idle":
+        return CheckParameters(
+            environment=environment,
+            bake_seconds=_bake_seconds(data.get("bake_seconds", DEFAULT_BAKE_SECONDS)),
+            check=check,
         )
     return CheckParameters(
         environment=environment,
@@ -131,7 +169,16 @@ def new_token(
     return BakeToken(started_at, params.environment, params.bake_seconds, healthy_since)
 
 
-_TOKEN_FIELDS = ("v", "started_at", "healthy_since", "environment", "bake_seconds")
+_TOKEN_FIELDS = (
+    "v",
+    "started_at",
+    "healthy_since",
+    "environment",
+    "bake_seconds",
+    "restoring_since",
+    "cause",
+    "failed_as",
+)
 
 
 def encode_token(token: BakeToken) -> str:
@@ -141,6 +188,9 @@ def encode_token(token: BakeToken) -> str:
         "healthy_since": token.healthy_since,
         "environment": token.environment,
         "bake_seconds": token.bake_seconds,
+        "restoring_since": token.restoring_since,
+        "cause": token.cause,
+        "failed_as": token.failed_as,
     }
     return json.dumps({**body, "digest": _digest(body)}, sort_keys=True, separators=(",", ":"))
 
@@ -155,10 +205,10 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise TokenError("continuation token is not JSON") from None
-    if isinstance(data, dict) and data.get("v") == 1:
+    if isinstance(data, dict) and data.get("v") in (1, 2):
         raise TokenError(
-            "continuation token is version 1, written before the bake measured a healthy "
-            "streak; it cannot say how long the environment has been healthy: retry the stage"
+            f"continuation token is version {data.get('v')}, written by an earlier version of "
+            "this function: retry the stage"
         )
     if not isinstance(data, dict) or data.get("v") != TOKEN_VERSION:
         raise TokenError("continuation token has an unknown format or version")
@@ -170,14 +220,44 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         raise TokenError("continuation token has no bake start")
     if healthy_since is not None and not (_is_int(healthy_since) and healthy_since >= started_at):
         raise TokenError("continuation token has a healthy streak that is not after its start")
+    restoring_since, cause = body["restoring_since"], body["cause"]
+    restore_ok = _is_int(restoring_since) and restoring_since >= started_at
+    if restoring_since is not None and not restore_ok:
+        raise TokenError("continuation token has a restore that is not after its start")
+    if not isinstance(cause, str):
+        raise TokenError("continuation token has no readable cause")
+    failed_as = body["failed_as"]
+    if restoring_since is not None and failed_as not in RESTORED_FAILURES:
+        raise TokenError("continuation token has a restore without the failure it follows")
+    if not isinstance(failed_as, str):
+        raise TokenError("continuation token has no readable failure")
     if body["environment"] != params.environment or body["bake_seconds"] != params.bake_seconds:
         raise TokenError("continuation token belongs to a different check")
     phase_start = started_at if healthy_since is None else healthy_since
+    if restoring_since is not None:
+        phase_start = restoring_since
     if phase_start > now + TOKEN_CLOCK_SKEW_SECONDS:
         raise TokenError("continuation token starts its bake in the future")
     if now - phase_start > params.bake_seconds + TOKEN_MAX_LATENESS_SECONDS:
         raise TokenError("continuation token is stale: its bake ended over an hour ago")
-    return BakeToken(started_at, params.environment, params.bake_seconds, healthy_since)
+    return BakeToken(
+        started_at,
+        params.environment,
+        params.bake_seconds,
+        healthy_since,
+        restoring_since,
+        cause,
+        failed_as,
+    )
+
+
+def _bounded(cause: str) -> str:
+    """The longest start of `cause` that JSON writes in at most TOKEN_CAUSE_CHARS characters
+    (its quotes aside)."""
+    kept = cause[:TOKEN_CAUSE_CHARS]
+    while len(json.dumps(kept)) - 2 > TOKEN_CAUSE_CHARS:
+        kept = kept[:-1]
+    return kept
 
 
 def _is_int(value: object) -> TypeGuard[int]:

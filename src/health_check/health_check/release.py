@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from health_check.deployments import RestoreRecord, must_not_stop, restore_parameter
 from health_check.errors import AwsCallError
 from health_check.observability import logger
 
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     from health_check.params import CheckParameters
     from health_check.settings import Settings
 
-# Contract with the hooks (src/hooks: checks/deployment.py) and the template's IAM.
+# For people reading the deployment list; restores are recognised by their recorded id
+# (deployments.py), never by this text.
 RESTORE_DESCRIPTION = "Restore of the last known-good release"
 KNOWN_GOOD_PARAMETER = "/pipeline/{environment}/{service}/known-good"
 # Images tagged so are never expired by the ECR lifecycle policy (pipeline/service.yaml).
@@ -120,60 +123,172 @@ def _protect_image(gateway: AwsGateway, image: str, environment: str, stamp: dt.
         logger.warning("known-good image not tagged", extra={"image": image, "error": str(error)})
 
 
-def restore(gateway: AwsGateway, settings: Settings, params: CheckParameters) -> list[str]:
-    """Put every service of the environment back on its known-good release. Idempotent: a
-    service already on it is left alone, and a group already restoring is not restored twice.
-    Returns what was done, service by service, for the notification."""
+class RestoreState(StrEnum):
+    DONE = "done"  # on its known-good release, nothing in progress
+    WAITING = "waiting"  # a rollback, a stop or a restore still in progress: look again
+    STARTED = "started"  # a restore was created now
+    NEEDS_HUMAN = "needs_human"  # nothing this function can do will restore it
+
+    @property
+    def final(self) -> bool:
+        return self in (RestoreState.DONE, RestoreState.NEEDS_HUMAN)
+
+
+@dataclass(frozen=True)
+class ServiceRestore:
+    service: str
+    state: RestoreState
+    note: str
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.note}"
+
+
+def restore(
+    gateway: AwsGateway,
+    settings: Settings,
+    params: CheckParameters,
+    now: float,
+    since: float | None = None,
+) -> list[ServiceRestore]:
+    """One step towards every service of the environment on its known-good release. Idempotent,
+    so it is called again until every service is final: a service already on it is left alone,
+    a group busy with a rollback or a restore is waited for (one deployment per group), any
+    other deployment is stopped with rollback and then waited for, and an idle group gets one
+    restore, recorded by id so that nothing else stops it. A restore asked for since `since`
+    (this check's restore began) that did not succeed is not tried again: a human decides."""
     if not params.cluster:
-        return ["no cluster in the parameters: nothing to restore"]
+        return [ServiceRestore("-", RestoreState.NEEDS_HUMAN, "no cluster in the parameters")]
     suffix = suffix_of(settings.codedeploy_application)
-    notes: list[str] = []
     try:
         running = gateway.primary_task_definitions(params.cluster, params.services)
     except AwsCallError as error:
-        return [f"restore not started: {error}"]
+        return [ServiceRestore("-", RestoreState.WAITING, f"services not read ({error})")]
+    states = []
     for ecs_service in params.services:
         service = service_of(ecs_service, suffix)
-        outcome = _restore_one(gateway, settings, params, service, running.get(ecs_service))
-        notes.append(f"{service}: {outcome}")
-    return notes
+        try:
+            state, note = _restore_one(
+                gateway,
+                settings,
+                environment=params.environment,
+                service=service,
+                running=running.get(ecs_service),
+                times=(now, now if since is None else since),
+            )
+        except AwsCallError as error:
+            logger.warning("restore step failed", extra={"service": service, "error": str(error)})
+            state, note = RestoreState.WAITING, f"AWS call failed, tried again next time ({error})"
+        states.append(ServiceRestore(service, state, note))
+    return states
 
 
 def _restore_one(
     gateway: AwsGateway,
     settings: Settings,
-    params: CheckParameters,
+    *,
+    environment: str,
     service: str,
     running: str | None,
-) -> str:
-    group = f"{params.environment}-{service}"
-    try:
-        known_good = read_known_good(gateway, params.environment, service)
-        if known_good is None:
-            return "no known-good release recorded: a human must choose what to restore"
-        if running == known_good.task_definition:
-            return "already on its known-good release"
-        # A deployment still in progress (not a restore) is stopped with rollback first: one
-        # deployment per group at a time, and its original task set may be the known-good one.
-        active = gateway.active_deployments(settings.codedeploy_application, group)
-        described = gateway.deployment_descriptions(active)
-        if any(text.startswith(RESTORE_DESCRIPTION) for text in described.values()):
-            return "a restore is already in progress"
-        for deployment_id in active:
-            gateway.stop_deployment(deployment_id)
-        created = gateway.create_restore(
-            settings.codedeploy_application,
-            group,
-            restore_appspec(known_good.task_definition, service, settings),
-            f"{RESTORE_DESCRIPTION} of {params.environment} {service}: "
-            f"{known_good.task_definition}",
-        )
-    except AwsCallError as error:
-        logger.warning("restore not started", extra={"group": group, "error": str(error)})
-        return f"restore NOT started ({error}): a human must restore it"
+    times: tuple[float, float],
+) -> tuple[RestoreState, str]:
+    now, since = times
+    group = f"{environment}-{service}"
+    known_good = read_known_good(gateway, environment, service)
+    if known_good is None:
+        return RestoreState.NEEDS_HUMAN, "no known-good release recorded: a human must choose"
+    record_name = restore_parameter(group)
+    record = RestoreRecord.from_json(gateway.read_parameter(record_name))
+    active = gateway.describe_deployments(
+        gateway.active_deployments(settings.codedeploy_application, group, exact=True)
+    )
+    if active:
+        waits = []
+        for deployment in active:
+            why = must_not_stop(deployment, record)
+            if why is None:
+                # One deployment per group: it must end (and its rollback with it) first.
+                gateway.stop_deployment(deployment.id)
+                why = "stopping it with rollback"
+            waits.append(f"{deployment.describe()}: {why}")
+        return RestoreState.WAITING, "waiting for " + "; ".join(waits)
+    if running == known_good.task_definition:
+        return RestoreState.DONE, f"on its known-good release {known_good.task_definition}"
+    if record is not None and record.deployment_id and record.requested_at >= since:
+        [last] = gateway.describe_deployments([record.deployment_id])
+        if last.status != "Succeeded":
+            return (
+                RestoreState.NEEDS_HUMAN,
+                f"restore {last.id} of {record.task_definition} ended {last.status}: "
+                "a human must restore it",
+            )
+    task_definition = _startable(gateway, environment, service, known_good)
+    gateway.write_parameter(
+        record_name,
+        RestoreRecord(now, task_definition).to_json(),
+        f"Restore of {group} requested by the health check",
+    )
+    created = gateway.create_restore(
+        settings.codedeploy_application,
+        group,
+        restore_appspec(task_definition, service, settings),
+        f"{RESTORE_DESCRIPTION} of {environment} {service}: {task_definition}",
+    )
     if created is None:
-        return "restore NOT started: the group still has a deployment in progress; retry it"
-    return f"restoring {known_good.task_definition} (deployment {created})"
+        return RestoreState.WAITING, "a deployment started meanwhile: waiting for it"
+    gateway.write_parameter(
+        record_name,
+        RestoreRecord(now, task_definition, created).to_json(),
+        f"Restore of {group} created by the health check",
+    )
+    return RestoreState.STARTED, f"restoring {task_definition} (deployment {created})"
+
+
+def _startable(gateway: AwsGateway, environment: str, service: str, known_good: KnownGood) -> str:
+    """The known-good task definition, or, if it was deregistered (INACTIVE: ECS starts no new
+    task from it, DeregisterTaskDefinition), a new revision registered from its description;
+    the record then names the new revision."""
+    described = gateway.describe_task_definition(known_good.task_definition)
+    if described.get("status", "ACTIVE") == "ACTIVE":
+        return known_good.task_definition
+    arn = gateway.register_task_definition(registration_of(described))
+    record = KnownGood(arn, known_good.image, known_good.recorded_at, known_good.job_id)
+    gateway.write_parameter(
+        KNOWN_GOOD_PARAMETER.format(environment=environment, service=service),
+        record.to_json(),
+        f"Last release of {service} that passed {environment}'s health check (re-registered)",
+    )
+    logger.info(
+        "known-good task definition was INACTIVE: re-registered",
+        extra={"inactive": known_good.task_definition, "registered": arn},
+    )
+    return arn
+
+
+# DescribeTaskDefinition's fields that RegisterTaskDefinition takes back as they are.
+_REGISTRATION_FIELDS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+)
+
+
+def registration_of(described: dict[str, object]) -> dict[str, object]:
+    """RegisterTaskDefinition's arguments that re-create a described task definition."""
+    return {key: described[key] for key in _REGISTRATION_FIELDS if described.get(key)}
 
 
 def restore_appspec(task_definition: str, service: str, settings: Settings) -> str:

@@ -1,11 +1,15 @@
-"""When an environment's release goes wrong while its deployments are still in progress (one of
-the environment's alarms goes into ALARM, or one of its deployments fails), stop the environment's
-other deployments with rollback: every service moves back to its original task set together, in
-seconds, instead of the environment ending on a mix no validation passed.
+"""The release responder: EventBridge events about an environment's release in, actions out.
 
-EventBridge delivers both events within seconds, so this does not wait for CodeDeploy's own
-alarm polling, whose interval AWS does not document. Restores of the last known-good release are
-never stopped: the alarms of the release they replace are expected to be in ALARM.
+- One of the environment's alarms goes into ALARM, or one of its deployments fails or is
+  stopped: stop the environment's other deployments with rollback, so every service moves back to
+  its original task set together, in seconds, instead of the environment ending on a mix no
+  validation passed. EventBridge delivers both events within seconds, so this does not wait for
+  CodeDeploy's own alarm polling, whose interval AWS does not document. CodeDeploy's rollbacks and
+  our recorded restores are never stopped (deployments.py).
+- A deployment starts: suspend its service's scaling, because a scaling event during an ECS
+  blue/green deployment can fail it and set the desired count to twice what it should be (ECS
+  developer guide, blue/green deployments). A deployment ends: resume scaling once its group has
+  nothing else in progress (its rollback, say).
 """
 
 from __future__ import annotations
@@ -16,40 +20,71 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from health_check.deployments import RestoreRecord, must_not_stop, restore_parameter
 from health_check.errors import AwsCallError
 from health_check.job import Runtime
 from health_check.observability import logger, metrics, tracer
-from health_check.release import RESTORE_DESCRIPTION, suffix_of
+from health_check.release import suffix_of
+from health_check.scaling import resume_when_idle, suspend
 from health_check.settings import Settings
 
 ENVIRONMENTS = ("staging", "production")
+# CodeDeploy's deployment state-change states this function acts on.
+STARTED = "START"
+ENDED = frozenset({"SUCCESS", "FAILURE", "STOP"})
+FAILED = frozenset({"FAILURE", "STOP"})
+
+
+class BadEventError(ValueError):
+    """An event whose shape is not EventBridge's: rejected, never retried."""
 
 
 @dataclass(frozen=True)
-class Trouble:
+class ReleaseEvent:
+    """What an event says about this copy of the system; None fields: not applicable."""
+
     environment: str
-    cause: str
-    # A failed deployment's own id: already over, nothing to stop there.
+    # Set when the environment's release is in trouble: stop its other deployments.
+    trouble: str | None = None
+    # The deployment the event is about, and its group (CodeDeploy events only).
     deployment_id: str | None = None
+    group: str | None = None
+    state: str | None = None
 
 
-def trouble_of(event: EventBridgeEvent, suffix: str) -> Trouble | None:
-    """The environment whose release is in trouble, or None for an event of another copy of the
-    system, another state, or another source (the rules match only ours; this is the check)."""
-    detail = event.detail
-    if event.source == "aws.cloudwatch":
-        name = str(detail.get("alarmName", ""))
-        state = (detail.get("state") or {}).get("value")
+def read_event(event: object, suffix: str) -> ReleaseEvent | None:
+    """The event as a ReleaseEvent, None for another copy, state or source (the rules match
+    only ours; this is the check), BadEventError for a shape EventBridge never sends."""
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        raise BadEventError("not an EventBridge event: expected an object with a 'detail' object")
+    wrapped = EventBridgeEvent(event)
+    detail: dict[str, Any] = event["detail"]
+    if wrapped.source == "aws.cloudwatch":
+        name, state = detail.get("alarmName"), detail.get("state")
+        if not isinstance(name, str) or not isinstance(state, dict):
+            raise BadEventError("alarm event without a string alarmName and a state object")
         environment = _environment(name, f"{suffix}-")
-        if state == "ALARM" and environment:
-            return Trouble(environment, f"alarm {name} in ALARM")
+        if state.get("value") == "ALARM" and environment:
+            return ReleaseEvent(environment, trouble=f"alarm {name} in ALARM")
         return None
-    if event.source == "aws.codedeploy":
-        group = str(detail.get("deploymentGroup", ""))
+    if wrapped.source == "aws.codedeploy":
+        group, state, deployment = (
+            detail.get("deploymentGroup"),
+            detail.get("state"),
+            detail.get("deploymentId"),
+        )
+        if not (
+            isinstance(group, str)
+            and isinstance(state, str)
+            and isinstance(deployment, str)
+            and deployment.strip()
+        ):
+            raise BadEventError("deployment event without deploymentGroup, state, deploymentId")
         environment = _environment(group, "")
-        if detail.get("state") in {"FAILURE", "STOP"} and environment:
-            deployment = str(detail.get("deploymentId", "")) or None
-            return Trouble(environment, f"deployment {deployment} of {group} failed", deployment)
+        if environment is None or detail.get("application") != f"microservices-{suffix}":
+            return None
+        trouble = f"deployment {deployment} of {group} ended {state}" if state in FAILED else None
+        return ReleaseEvent(environment, trouble, deployment, group, state)
     return None
 
 
@@ -62,32 +97,56 @@ def _environment(name: str, prefix: str) -> str | None:
 
 def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> dict[str, Any]:
     settings = Settings.from_environ(runtime.environ)
-    trouble = trouble_of(EventBridgeEvent(event), suffix_of(settings.codedeploy_application))
-    if trouble is None:
-        return {"stopped": [], "reason": "not a release in trouble in this copy"}
-    logger.append_keys(environment=trouble.environment)
-    gateway = runtime.gateway
-    application = settings.codedeploy_application
     try:
-        active = gateway.active_deployments(application, f"{trouble.environment}-")
-        described = gateway.deployment_descriptions(active)
+        release = read_event(event, suffix_of(settings.codedeploy_application))
+    except BadEventError as error:
+        # A retry would fail the same way: answer, do not raise.
+        logger.error("event rejected", extra={"error": str(error)})
+        return {"rejected": str(error)}
+    if release is None:
+        return {"stopped": [], "reason": "not a release event of this copy"}
+    logger.append_keys(environment=release.environment)
+    reply: dict[str, Any] = {"environment": release.environment}
+    # An error raises: Lambda retries the event (EventInvokeConfig bounds how often).
+    if release.trouble is not None:
+        reply |= {"cause": release.trouble, "stopped": _stop_others(runtime, settings, release)}
+    if release.group is not None and release.state == STARTED:
+        reply["scaling"] = suspend(runtime.gateway, settings, release.group)
+    elif release.group is not None and release.state in ENDED:
+        reply["scaling"] = resume_when_idle(runtime.gateway, settings, release.group)
+    logger.info("release event", extra=reply)
+    return reply
+
+
+def _stop_others(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[str]:
+    gateway = runtime.gateway
+    try:
+        active = gateway.describe_deployments(
+            gateway.active_deployments(settings.codedeploy_application, f"{release.environment}-")
+        )
+        records = {
+            group: RestoreRecord.from_json(gateway.read_parameter(restore_parameter(group)))
+            for group in {deployment.group for deployment in active}
+        }
     except AwsCallError:
         logger.exception("deployments not listed: nothing stopped")
-        raise  # an error: Lambda retries the event (EventInvokeConfig bounds how often)
+        raise
     stopped = []
-    for deployment_id, description in described.items():
-        if deployment_id == trouble.deployment_id or description.startswith(RESTORE_DESCRIPTION):
+    for deployment in active:
+        if deployment.id == release.deployment_id:
+            continue
+        why = must_not_stop(deployment, records.get(deployment.group))
+        if why is not None:
+            logger.info("left to finish", extra={"id": deployment.id, "why": why})
             continue
         try:
-            gateway.stop_deployment(deployment_id)
-            stopped.append(deployment_id)
+            if gateway.stop_deployment(deployment.id):
+                stopped.append(deployment.id)
         except AwsCallError as error:
-            # Most often it completed meanwhile; a stop that could not happen is logged.
             logger.warning(
-                "deployment not stopped", extra={"id": deployment_id, "error": str(error)}
+                "deployment not stopped", extra={"id": deployment.id, "error": str(error)}
             )
-    logger.info("release in trouble", extra={"cause": trouble.cause, "stopped": stopped})
-    return {"environment": trouble.environment, "cause": trouble.cause, "stopped": stopped}
+    return stopped
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,8 +13,13 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"  # healthy for the whole bake
     BAKING = "baking"  # healthy so far; invoke again
     WAITING = "waiting"  # not yet healthy (no data, unsteady); invoke again
+    # The environment failed; its last known-good release is being restored: invoke again, and
+    # report the failure once every service is back on it (or a human must take over).
+    RESTORING = "restoring"
     FAILED_ALARM = "failed_alarm"
     FAILED_UNHEALTHY = "failed_unhealthy"  # bake over and still not healthy: fail closed
+    # WaitForIdle: the environment's deployment groups stayed busy past the limit.
+    FAILED_BUSY = "failed_busy"
     FAILED_MISCONFIGURED = "failed_misconfigured"  # nothing to validate, or a missing service
     FAILED_PARAMETERS = "failed_parameters"
     FAILED_CONTINUATION = "failed_continuation"  # unreadable continuation token
@@ -23,7 +28,7 @@ class Outcome(StrEnum):
 
     @property
     def continues(self) -> bool:
-        return self in (Outcome.BAKING, Outcome.WAITING)
+        return self in (Outcome.BAKING, Outcome.WAITING, Outcome.RESTORING)
 
     @property
     def succeeded(self) -> bool:

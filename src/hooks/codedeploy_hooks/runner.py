@@ -222,6 +222,11 @@ def _verdict_of(
             deps = dependencies()
             target = deployment.resolve(deps.codedeploy, ids.deployment_id)
             deadline.raise_if_cancelled()
+            if target.rollback:
+                # CodeDeploy is taking users back to the original task set: a hook that failed
+                # here would leave them on the release being rolled back.
+                return Verdict.ok(f"{ids.deployment_id} is a CodeDeploy rollback: not blocked")
+            target = deployment.recognise_restore(target, deps.ssm)
             # This thread's keys only: the logger is shared with the handler thread, and a check
             # the watchdog gave up on may still be running during the next invocation.
             logger.thread_safe_append_keys(environment=target.environment, service=target.service)

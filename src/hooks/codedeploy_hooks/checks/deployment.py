@@ -4,20 +4,25 @@ per service): one function serves every service and environment."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from codedeploy_hooks.errors import DeploymentShapeError, UnknownDeploymentError
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_ssm import SSMClient
 
 ENVIRONMENTS = frozenset({"staging", "production"})
 APPLICATION_PREFIX = "microservices-"
 BLUE_GREEN_PAIR = 2  # target groups in a blue/green pair
-# How the health check describes the deployments it creates to restore a known-good release
-# (contract with src/health_check: docs/contracts.md).
-RESTORE_DESCRIPTION = "Restore of the last known-good release"
+# Where the health check records the id of each restore it creates (contract with
+# src/health_check/health_check/deployments.py: docs/contracts.md). A description says nothing:
+# anyone allowed to call CreateDeployment can write one.
+RESTORE_PARAMETER = "/pipeline/{environment}/{service}/restore"
+# GetDeployment's creator of a deployment CodeDeploy created to roll another one back.
+ROLLBACK_CREATOR = "codeDeployRollback"
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,13 @@ class DeploymentTarget:
     test_listener_arns: tuple[str, ...]
     # Alarm names wired into the deployment group's alarm configuration (empty when disabled).
     alarm_names: tuple[str, ...]
-    # A restore of the last known-good release (the health check's, docs/contracts.md): the
-    # environment's alarms may be in ALARM because of the release it replaces, so only green's
-    # own signals judge it.
+    # A restore of the last known-good release (the health check's, recognised by its recorded
+    # id, docs/contracts.md): the environment's alarms may be in ALARM because of the release it
+    # replaces, so only green's own signals judge it.
     restore: bool = False
+    # A CodeDeploy rollback (creator codeDeployRollback, rollbackInfo): it takes users back to the
+    # original task set, and no hook may stand in its way.
+    rollback: bool = False
     # When CodeDeploy created the deployment (epoch seconds; None if it did not say). An alarm
     # already in ALARM then is not this release's doing (see traffic_guard.standing_alarms).
     created_at: float | None = None
@@ -77,7 +85,11 @@ def suffix_of(application: str) -> str:
     return application.removeprefix(APPLICATION_PREFIX)
 
 
-def resolve(codedeploy: CodeDeployClient, deployment_id: str) -> DeploymentTarget:
+def resolve(
+    codedeploy: CodeDeployClient, deployment_id: str, ssm: SSMClient | None = None
+) -> DeploymentTarget:
+    """The deployment and its group as CodeDeploy describes them; with `ssm`, whether it is a
+    restore the health check recorded."""
     errors = codedeploy.exceptions
     not_found = (
         errors.DeploymentDoesNotExistException,
@@ -96,11 +108,39 @@ def resolve(codedeploy: CodeDeployClient, deployment_id: str) -> DeploymentTarge
         raise UnknownDeploymentError(
             f"CodeDeploy does not know deployment {deployment_id}: {error}"
         ) from error
-    return from_descriptions(deployment_id, dict(deployment), dict(group))
+    target = from_descriptions(deployment_id, dict(deployment), dict(group))
+    return target if ssm is None else recognise_restore(target, ssm)
+
+
+def recognise_restore(target: DeploymentTarget, ssm: SSMClient) -> DeploymentTarget:
+    """`target`, marked a restore if the health check recorded its id. A CodeDeploy rollback is
+    returned as it is, without a read: it needs no record, and a record that cannot be read must
+    not stand in its way."""
+    if target.rollback:
+        return target
+    name = RESTORE_PARAMETER.format(environment=target.environment, service=target.service)
+    try:
+        record = ssm.get_parameter(Name=name)["Parameter"].get("Value")
+    except ssm.exceptions.ParameterNotFound:
+        record = None
+    return replace(target, restore=recorded_restore_id(record) == target.deployment_id)
+
+
+def recorded_restore_id(record: str | None) -> str | None:
+    """The deployment id in the health check's restore record; None if none or unreadable."""
+    try:
+        value = json.loads(record or "")
+    except ValueError:
+        return None
+    deployment_id = value.get("deployment_id") if isinstance(value, dict) else None
+    return deployment_id if isinstance(deployment_id, str) and deployment_id else None
 
 
 def from_descriptions(
-    deployment_id: str, deployment: dict[str, Any], group: dict[str, Any]
+    deployment_id: str,
+    deployment: dict[str, Any],
+    group: dict[str, Any],
+    restore_record: str | None = None,
 ) -> DeploymentTarget:
     """Pure: GetDeployment's deploymentInfo + GetDeploymentGroup's deploymentGroupInfo."""
     if deployment.get("computePlatform") != "ECS":
@@ -137,7 +177,9 @@ def from_descriptions(
         prod_listener_arns=tuple((pair.get("prodTrafficRoute") or {}).get("listenerArns") or []),
         test_listener_arns=tuple((pair.get("testTrafficRoute") or {}).get("listenerArns") or []),
         alarm_names=alarm_names,
-        restore=str(deployment.get("description") or "").startswith(RESTORE_DESCRIPTION),
+        restore=recorded_restore_id(restore_record) == deployment_id,
+        rollback=deployment.get("creator") == ROLLBACK_CREATOR
+        or bool((deployment.get("rollbackInfo") or {}).get("rollbackTriggeringDeploymentId")),
         created_at=_epoch(deployment.get("createTime")),
     )
     if len(target.target_group_names) != BLUE_GREEN_PAIR or not target.prod_listener_arns:
