@@ -248,6 +248,170 @@ def test_a_queued_execution_entering_the_stage_before_the_rollback_ends_breaks_a
     assert analysis.overtaking_outcome(None, 900) is Outcome.UNSETTLED
 
 
+# --- A7-A10: the blue termination wait and rollback deployments -----------------------------
+
+TARGET_GROUPS = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup"
+BLUE = f"{TARGET_GROUPS}/sbx-stg-api-blue/50dc6c495c0c9188"
+GREEN = f"{TARGET_GROUPS}/sbx-stg-api-green/6d0ecf831eec9f09"
+ALL_EVENTS_DONE = {
+    "BeforeInstall": "Succeeded", "Install": "Succeeded", "AfterInstall": "Succeeded",
+    "AllowTestTraffic": "Succeeded", "AfterAllowTestTraffic": "Succeeded",
+    "BeforeAllowTraffic": "Succeeded", "AllowTraffic": "Succeeded",
+    "AfterAllowTraffic": "Succeeded",
+}  # fmt: skip
+
+
+def test_a_target_group_arn_is_named_by_the_part_before_its_id() -> None:
+    assert analysis.target_group_name(BLUE) == "sbx-stg-api-blue"
+
+
+def test_the_live_target_group_is_the_only_one_carrying_weight() -> None:
+    assert analysis.live_target_group({BLUE: 0, GREEN: 1}) == "sbx-stg-api-green"
+
+
+def test_no_live_target_group_when_traffic_is_split_or_nowhere() -> None:
+    assert analysis.live_target_group({BLUE: 1, GREEN: 1}) is None
+    assert analysis.live_target_group({BLUE: 0}) is None
+
+
+def test_lifecycle_statuses_are_read_from_the_ecs_target() -> None:
+    target = {
+        "deploymentTargetType": "ECSTarget",
+        "ecsTarget": {
+            "lifecycleEvents": [
+                {"lifecycleEventName": "Install", "status": "Succeeded"},
+                {"lifecycleEventName": "AfterAllowTraffic", "status": "InProgress"},
+            ]
+        },
+    }
+
+    assert analysis.lifecycle_statuses(target) == {
+        "Install": "Succeeded",
+        "AfterAllowTraffic": "InProgress",
+    }
+
+
+def test_a_deployment_past_its_last_hook_with_traffic_on_the_replacement_is_in_its_wait() -> None:
+    assert analysis.in_termination_wait(
+        "InProgress", ALL_EVENTS_DONE, "sbx-stg-api-green", original_group="sbx-stg-api-blue"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "after_allow_traffic", "live"),
+    [
+        ("InProgress", "InProgress", "sbx-stg-api-green"),  # the bake still runs
+        ("InProgress", "Succeeded", "sbx-stg-api-blue"),  # traffic still on the original
+        ("InProgress", "Succeeded", None),  # traffic split
+        ("Succeeded", "Succeeded", "sbx-stg-api-green"),  # the wait is over
+    ],
+)
+def test_a_deployment_short_of_its_wait_or_past_it_is_not_in_it(
+    status: str, after_allow_traffic: str, live: str | None
+) -> None:
+    lifecycle = ALL_EVENTS_DONE | {"AfterAllowTraffic": after_allow_traffic}
+
+    assert not analysis.in_termination_wait(status, lifecycle, live, "sbx-stg-api-blue")
+
+
+def test_an_alarm_stop_in_the_wait_with_traffic_back_holds_a7() -> None:
+    assert analysis.termination_wait_alarm_outcome("Stopped", "ALARM_ACTIVE", True) is Outcome.HELD
+
+
+def test_a_deployment_that_succeeds_through_an_alarm_in_its_wait_breaks_a7() -> None:
+    assert analysis.termination_wait_alarm_outcome("Succeeded", None, False) is Outcome.BROKEN
+
+
+def test_an_alarm_stop_that_leaves_traffic_on_the_replacement_breaks_a7() -> None:
+    assert analysis.termination_wait_alarm_outcome("Stopped", "ALARM_ACTIVE", False) is (
+        Outcome.BROKEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("Stopped", "MANUAL_STOP"),  # the responder or an operator got there first
+        ("timed out", None),
+    ],
+)
+def test_a_deployment_not_stopped_by_its_alarms_leaves_a7_unsettled(
+    status: str, code: str | None
+) -> None:
+    assert analysis.termination_wait_alarm_outcome(status, code, True) is Outcome.UNSETTLED
+
+
+def test_a_stop_in_the_wait_accepted_with_traffic_back_holds_a8() -> None:
+    assert analysis.termination_wait_stop_outcome(None, traffic_back=True) is Outcome.HELD
+
+
+@pytest.mark.parametrize(
+    ("stop_error", "traffic_back"),
+    [("DeploymentAlreadyCompletedException", False), (None, False)],
+)
+def test_a_stop_in_the_wait_refused_or_without_effect_breaks_a8(
+    stop_error: str | None, traffic_back: bool
+) -> None:
+    assert analysis.termination_wait_stop_outcome(stop_error, traffic_back) is Outcome.BROKEN
+
+
+def test_a_stop_the_kit_could_not_make_leaves_a8_unsettled() -> None:
+    assert analysis.termination_wait_stop_outcome("ThrottlingException", False) is (
+        Outcome.UNSETTLED
+    )
+
+
+def test_hook_log_events_count_only_when_they_name_the_deployment() -> None:
+    events = [
+        {"timestamp": 1, "message": json.dumps({"deployment_id": "d-ROLLBACK1", "hook": "x"})},
+        {"timestamp": 2, "message": json.dumps({"deployment_id": "d-ORIGINAL1", "hook": "x"})},
+        {"timestamp": 3, "message": "START RequestId: r1"},
+    ]
+
+    assert analysis.mentions(events, "d-ROLLBACK1") == 1
+
+
+@pytest.mark.parametrize(
+    ("mentions", "outcome"),
+    [
+        ({"d-ROLLBACK1": 0, "d-ROLLBACK2": 0}, Outcome.HELD),
+        ({"d-ROLLBACK1": 0, "d-ROLLBACK2": 2}, Outcome.BROKEN),
+        ({}, Outcome.UNSETTLED),  # no rollback to look at
+    ],
+)
+def test_a9_breaks_when_any_hook_log_names_a_rollback(
+    mentions: dict[str, int], outcome: Outcome
+) -> None:
+    assert analysis.rollback_hooks_outcome(mentions) is outcome
+
+
+def test_a_rollback_stopped_in_progress_holds_a10() -> None:
+    assert analysis.rollback_stop_outcome("InProgress", None, "Stopped") is Outcome.HELD
+
+
+def test_a_stop_of_a_rollback_in_progress_that_errors_breaks_a10() -> None:
+    refused = analysis.rollback_stop_outcome(
+        "InProgress", "UnsupportedActionForDeploymentTypeException", "Succeeded"
+    )
+
+    assert refused is Outcome.BROKEN
+
+
+@pytest.mark.parametrize(
+    ("before", "stop_error", "final"),
+    [
+        ("Succeeded", None, "Succeeded"),  # over before the kit reached it
+        ("InProgress", "DeploymentAlreadyCompletedException", "Succeeded"),  # over meanwhile
+        ("InProgress", None, "Succeeded"),  # accepted, completed anyway
+        ("InProgress", None, None),  # still running at the bound
+    ],
+)
+def test_a_rollback_neither_stopped_nor_refused_leaves_a10_unsettled(
+    before: str, stop_error: str | None, final: str | None
+) -> None:
+    assert analysis.rollback_stop_outcome(before, stop_error, final) is Outcome.UNSETTLED
+
+
 # --- the report ----------------------------------------------------------------------------
 
 
@@ -264,8 +428,8 @@ def test_the_report_names_the_rehearsal_setting_of_each_broken_assumption(tmp_pa
     data = json.loads(json_path.read_text())
     outcomes = {item["id"]: item["outcome"] for item in data["assumptions"]}
     assert outcomes == {
-        "A1": "broken", "A2": "not run", "A3": "not run",
-        "A4": "not run", "A5": "held", "A6": "not run",
+        "A1": "broken", "A2": "not run", "A3": "not run", "A4": "not run", "A5": "held",
+        "A6": "not run", "A7": "not run", "A8": "not run", "A9": "not run", "A10": "not run",
     }  # fmt: skip
     markdown = markdown_path.read_text()
     to_change = markdown.split("## Rehearsal settings to change")[1].split("##")[0]
@@ -296,7 +460,7 @@ def test_a_rerun_check_supersedes_its_first_observation() -> None:
 
 def test_an_observation_of_an_unknown_assumption_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown assumption"):
-        Observation("A9", Outcome.HELD, {}, "")
+        Observation("A99", Outcome.HELD, {}, "")
 
 
 def test_every_assumption_has_a_section_and_rehearsal_setting_in_the_docs() -> None:

@@ -61,13 +61,17 @@ class FaultCase:
 CALLS = [
     FaultCase("SmokeTest", "GetDeployment"),
     FaultCase("SmokeTest", "GetDeploymentGroup"),
+    # The health check's restore record (is this deployment its restore?), then the service's
+    # smoke configuration.
+    FaultCase("SmokeTest", "GetParameter", 0),
+    FaultCase("SmokeTest", "GetParameter", 1),
     FaultCase("SmokeTest", "DescribeListeners"),
-    FaultCase("SmokeTest", "GetParameter"),
     FaultCase("SmokeTest", "DescribeLoadBalancers"),
     FaultCase("SmokeTest", "DescribeNetworkInterfaces"),
     FaultCase("SmokeTest", STATUS_CALL),
     FaultCase("TrafficGuard", "GetDeployment"),
     FaultCase("TrafficGuard", "GetDeploymentGroup"),
+    FaultCase("TrafficGuard", "GetParameter"),  # the health check's restore record
     FaultCase("TrafficGuard", "DescribeListeners", 0),  # the production listener
     FaultCase("TrafficGuard", "DescribeListeners", 1),  # the test listener
     FaultCase("TrafficGuard", "DescribeTargetGroups"),

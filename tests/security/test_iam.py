@@ -46,6 +46,9 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     "guard reads green's own requests and 5XX answers during the bake)",
     "cloudwatch:DescribeAlarms": "a list call (AlarmNamePrefix) IAM authorises only against "
     "'*'; reads alarm state and configuration only",
+    "application-autoscaling:DescribeScalableTargets": "has no resource type (a list call "
+    "filtered by namespace and resource id); read-only (the health check and the release "
+    "responder find a service's scalable target before suspending or resuming its scaling)",
     "elasticloadbalancing:DescribeListeners": "ELB Describe* calls support no resource-level "
     "permissions; read configuration only",
     "elasticloadbalancing:DescribeLoadBalancers": "as DescribeListeners",

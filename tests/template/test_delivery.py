@@ -350,6 +350,63 @@ def test_environment_stages_leave_restores_to_the_health_check(
     assert "OnFailure" not in stage(pipeline, environment)
 
 
+def deploy_stages(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stages holding a CodeDeployToECS action, whatever their name."""
+    return [
+        s
+        for s in pipeline["Stages"]
+        if any(a["ActionTypeId"]["Provider"] == "CodeDeployToECS" for a in _actions(s))
+    ]
+
+
+def test_each_deploy_stage_opens_with_one_wait_for_idle_of_its_environment(
+    pipeline: dict[str, Any],
+) -> None:
+    # GIVEN every stage that deploys
+    stages = deploy_stages(pipeline)
+    assert stages
+    for deploy_stage in stages:
+        # WHEN its first RunOrder is read
+        actions = _actions(deploy_stage)
+        first = min(a["RunOrder"] for a in actions)
+        # THEN it holds exactly the health check's idle wait, for this stage's environment, so
+        # no deployment is created while a rollback, a restore or an alarm holds the groups
+        opening = [a for a in actions if a["RunOrder"] == first]
+        assert [a["Name"] for a in opening] == ["WaitForIdle"], deploy_stage["Name"]
+        [wait] = opening
+        assert wait["ActionTypeId"] == {
+            "Category": "Invoke",
+            "Owner": "AWS",
+            "Provider": "Lambda",
+            "Version": "1",
+        }
+        assert wait["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
+        assert json.loads(substituted(wait["Configuration"]["UserParameters"])) == {
+            "check": "idle",
+            "environment": deploy_stage["Name"].lower(),
+        }
+
+
+def test_every_deployment_of_a_stage_runs_after_its_wait_for_idle(
+    pipeline: dict[str, Any],
+) -> None:
+    # GIVEN every stage that deploys, and its idle wait
+    stages = deploy_stages(pipeline)
+    assert stages
+    for deploy_stage in stages:
+        actions = _actions(deploy_stage)
+        [wait] = [a for a in actions if a["Name"] == "WaitForIdle"]
+        # THEN each CodeDeployToECS action has a later RunOrder (CodePipeline starts it only
+        # once the wait has succeeded)
+        early = [
+            a["Name"]
+            for a in actions
+            if a["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+            if a["RunOrder"] <= wait["RunOrder"]
+        ]
+        assert early == [], (deploy_stage["Name"], early)
+
+
 @pytest.mark.parametrize("environment", ["Staging", "Production"])
 @pytest.mark.parametrize(("service", "prefix"), SERVICES.items())
 def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templates(
@@ -358,7 +415,7 @@ def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templat
     action = actions_by_name(pipeline, environment)[f"Deploy{prefix}"]
     artifact = f"{prefix}BuildOutput"
     assert action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-    assert action["RunOrder"] == 1
+    assert action["RunOrder"] == 2
     assert action["InputArtifacts"] == [{"Name": artifact}]
     assert action["Configuration"] == {
         "ApplicationName": {"Ref": "CodeDeployApplicationName"},
@@ -384,7 +441,7 @@ def test_health_validation_follows_the_deployments_with_contract_user_parameters
         "Provider": "Lambda",
         "Version": "1",
     }
-    assert action["RunOrder"] == 2 == max(a["RunOrder"] for a in actions)
+    assert action["RunOrder"] == 3 == max(a["RunOrder"] for a in actions)
     assert action["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
     env = environment.lower()
     assert json.loads(substituted(action["Configuration"]["UserParameters"])) == {

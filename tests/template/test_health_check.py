@@ -14,6 +14,7 @@ STAR_ONLY_ACTIONS = {
     "codepipeline:PutJobFailureResult",
     "cloudwatch:DescribeAlarms",
     "ecs:DescribeTaskDefinition",
+    "application-autoscaling:DescribeScalableTargets",
 }
 
 
@@ -62,7 +63,23 @@ def test_every_call_the_code_makes_is_allowed(function: dict[str, Any]) -> None:
         # SNS encrypts the notification with the topic's customer managed key for the caller.
         "kms:Decrypt",
         "kms:GenerateDataKey*",
+        # WaitForIdle and the scaling safety net read what each group deploys and watches.
+        "codedeploy:GetDeploymentGroup",
+        # A deregistered known-good task definition registered again, with its own roles.
+        "ecs:RegisterTaskDefinition",
+        "iam:PassRole",
+        # Scaling resumed after a check (scaling.py); ECS checks UpdateService for it.
+        "application-autoscaling:RegisterScalableTarget",
+        "ecs:UpdateService",
     }
+
+
+def test_roles_are_passed_to_ecs_tasks_only(function: dict[str, Any]) -> None:
+    [passing] = [s for s in statements(function) if "iam:PassRole" in actions_of(s)]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    assert all("Fn::GetAtt" in role for role in passing["Resource"])
 
 
 def test_the_notification_key_is_the_only_key_it_may_use(function: dict[str, Any]) -> None:

@@ -131,3 +131,98 @@ def overtaking_outcome(rollback_end: float | None, next_stage_start: float | Non
     if rollback_end is None or next_stage_start is None:
         return Outcome.UNSETTLED
     return Outcome.HELD if next_stage_start >= rollback_end else Outcome.BROKEN
+
+
+# --- A7-A10: the blue termination wait and rollback deployments ------------------------------
+
+TERMINAL_DEPLOYMENT = frozenset({"Succeeded", "Failed", "Stopped"})
+# The last lifecycle event of an ECS deployment; after it the original task set waits out
+# TerminationWaitTimeInMinutes (API_BlueInstanceTerminationOption).
+LAST_LIFECYCLE_EVENT = "AfterAllowTraffic"
+# CodeDeploy's error code for a deployment its alarm monitoring stopped (ErrorInformation).
+ALARM_STOP_CODE = "ALARM_ACTIVE"
+# StopDeployment's answer for a deployment it counts as over.
+ALREADY_COMPLETED = "DeploymentAlreadyCompletedException"
+# StopDeployment errors that say nothing about the deployment: the kit could not ask.
+UNANSWERED_STOP_ERRORS = frozenset({"AccessDeniedException", "ThrottlingException"})
+
+
+def target_group_name(arn: str) -> str:
+    """`arn:...:targetgroup/<name>/<id>` -> `<name>` (the name says blue or green)."""
+    return arn.split("/")[-2] if arn.count("/") >= 2 else arn
+
+
+def live_target_group(weights: Mapping[str, int]) -> str | None:
+    """The name of the one target group a listener sends traffic to; None when none or several."""
+    live = [target_group_name(arn) for arn, weight in weights.items() if weight > 0]
+    return live[0] if len(live) == 1 else None
+
+
+def lifecycle_statuses(deployment_target: Mapping[str, Any]) -> dict[str, str]:
+    """Lifecycle event -> status of an ECS deployment target (GetDeploymentTarget)."""
+    events = deployment_target.get("ecsTarget", {}).get("lifecycleEvents", [])
+    return {str(e["lifecycleEventName"]): str(e.get("status", "")) for e in events}
+
+
+def in_termination_wait(
+    status: str, lifecycle: Mapping[str, str], live_group: str | None, original_group: str
+) -> bool:
+    """A deployment not over whose lifecycle events have all run, with production traffic on the
+    replacement: its original task set is waiting out its termination."""
+    return (
+        status not in TERMINAL_DEPLOYMENT
+        and lifecycle.get(LAST_LIFECYCLE_EVENT) == "Succeeded"
+        and live_group is not None
+        and live_group != original_group
+    )
+
+
+def termination_wait_alarm_outcome(
+    status: str, error_code: str | None, traffic_back: bool
+) -> Outcome:
+    """A7: an alarm in ALARM during the termination wait stops the deployment and traffic returns.
+
+    Stopped by anything but the alarm monitoring (the release responder, an operator) says nothing
+    about it. Stopped by the alarm but with traffic left on the replacement is, for users, what
+    `ignored` means: nobody is moved back.
+    """
+    if status == "Succeeded":
+        return Outcome.BROKEN
+    if status not in ("Stopped", "Failed") or error_code != ALARM_STOP_CODE:
+        return Outcome.UNSETTLED
+    return Outcome.HELD if traffic_back else Outcome.BROKEN
+
+
+def termination_wait_stop_outcome(stop_error: str | None, traffic_back: bool) -> Outcome:
+    """A8: StopDeployment with rollback during the termination wait moves traffic back."""
+    if stop_error in UNANSWERED_STOP_ERRORS:
+        return Outcome.UNSETTLED
+    if stop_error is not None:  # DeploymentAlreadyCompletedException, or another refusal
+        return Outcome.BROKEN
+    return Outcome.HELD if traffic_back else Outcome.BROKEN
+
+
+def mentions(events: Iterable[Mapping[str, Any]], deployment_id: str) -> int:
+    """How many CloudWatch Logs events name the deployment (the hooks log `deployment_id`)."""
+    return sum(1 for event in events if deployment_id in str(event.get("message", "")))
+
+
+def rollback_hooks_outcome(mentions_by_rollback: Mapping[str, int]) -> Outcome:
+    """A9: no hook function's log names a rollback deployment; unsettled without a rollback."""
+    if not mentions_by_rollback:
+        return Outcome.UNSETTLED
+    return Outcome.BROKEN if any(mentions_by_rollback.values()) else Outcome.HELD
+
+
+def rollback_stop_outcome(
+    status_before: str, stop_error: str | None, final_status: str | None
+) -> Outcome:
+    """A10: StopDeployment on a rollback deployment in progress stops it (`stops`) or errors
+    (`refused`). A rollback over before the call, or one that completed anyway, settles nothing."""
+    if status_before in TERMINAL_DEPLOYMENT:
+        return Outcome.UNSETTLED
+    if stop_error == ALREADY_COMPLETED or stop_error in UNANSWERED_STOP_ERRORS:
+        return Outcome.UNSETTLED
+    if stop_error is not None:
+        return Outcome.BROKEN
+    return Outcome.HELD if final_status == "Stopped" else Outcome.UNSETTLED

@@ -65,5 +65,30 @@ ASSUMPTIONS: dict[str, Assumption] = {
             "first deploy (docs/runtime.md). Set bootstrap_first_pull to works_over_endpoints "
             "only when a VpcEndpoints copy is seen running its bootstrap tasks",
         ),
+        Assumption(
+            "A7",
+            "An alarm in ALARM during the blue termination wait still stops the deployment and "
+            "moves traffic back",
+            "termination_wait_alarm_monitoring",
+            "stops",
+        ),
+        Assumption(
+            "A8",
+            "StopDeployment with rollback during the blue termination wait moves traffic back",
+            "termination_wait_rollback",
+            "possible",
+        ),
+        Assumption(
+            "A9",
+            "A rollback deployment does not invoke the AppSpec's hook functions",
+            "rollback_runs_hooks",
+            "no",
+        ),
+        Assumption(
+            "A10",
+            "StopDeployment stops a rollback deployment in progress",
+            "stop_rollback_deployment",
+            "stops",
+        ),
     )
 }

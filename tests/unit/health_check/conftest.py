@@ -26,6 +26,13 @@ from tests.unit.health_check.fakes import (
     Clock,
 )
 
+# RegisterScalableTarget's SuspendedState: every kind of scaling of a target.
+SUSPENDED_STATE_FLAGS = (
+    "DynamicScalingInSuspended",
+    "DynamicScalingOutSuspended",
+    "ScheduledScalingSuspended",
+)
+
 
 @dataclass
 class Aws:
@@ -58,21 +65,49 @@ class Aws:
                 cluster=CLUSTER, serviceName=name, taskDefinition=task, desiredCount=desired
             )
 
-    def deployment(self, group: str) -> str:
+    def deployment_group(self, group: str, ecs_service: str | None = None) -> None:
+        """The group, deploying `ecs_service` of CLUSTER if given, unless it exists already."""
         codedeploy = self.gateway.clients.codedeploy
-        if group not in codedeploy.list_deployment_groups(applicationName=APPLICATION).get(
+        if group in codedeploy.list_deployment_groups(applicationName=APPLICATION).get(
             "deploymentGroups", []
         ):
-            codedeploy.create_deployment_group(
-                applicationName=APPLICATION,
-                deploymentGroupName=group,
-                serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-            )
-        return codedeploy.create_deployment(
+            return
+        codedeploy.create_deployment_group(
+            applicationName=APPLICATION,
+            deploymentGroupName=group,
+            serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+            ecsServices=[{"serviceName": ecs_service, "clusterName": CLUSTER}]
+            if ecs_service
+            else [],
+        )
+
+    def deployment(self, group: str, description: str = "") -> str:
+        """A deployment in progress in the group (moto keeps it `Created`)."""
+        self.deployment_group(group)
+        return self.gateway.clients.codedeploy.create_deployment(
             applicationName=APPLICATION,
             deploymentGroupName=group,
             revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+            description=description,
         )["deploymentId"]
+
+    def scalable(self, ecs_service: str, *, suspended: bool) -> None:
+        """An Application Auto Scaling target on the service's desired count (the service must
+        exist), its scaling suspended or not."""
+        self.gateway.clients.autoscaling.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{CLUSTER}/{ecs_service}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=1,
+            MaxCapacity=4,
+            SuspendedState=dict.fromkeys(SUSPENDED_STATE_FLAGS, suspended),  # type: ignore[arg-type]
+        )
+
+    def scaling_suspended(self, ecs_service: str) -> dict[str, bool]:
+        [target] = self.gateway.clients.autoscaling.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[f"service/{CLUSTER}/{ecs_service}"]
+        )["ScalableTargets"]
+        return dict(target.get("SuspendedState", {}))
 
     def notifications(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -9,10 +10,11 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from health_check.clients import CLIENT_CONFIG, AwsClients
+from health_check.deployments import DeploymentFact
 from health_check.errors import AwsCallError
 from health_check.gateway import AwsGateway, default_gateway
 
-from tests.unit.health_check.conftest import Aws
+from tests.unit.health_check.conftest import SUSPENDED_STATE_FLAGS, Aws
 from tests.unit.health_check.fakes import APPLICATION, CLUSTER, PREFIX, REGION, inject_timeout
 
 
@@ -118,10 +120,169 @@ def test_only_the_environments_active_deployments_are_listed(aws: Aws) -> None:
 
 
 def test_a_deployment_is_stopped_with_rollback(aws: Aws) -> None:
-    aws.gateway.stop_deployment("d-123")
+    assert aws.gateway.stop_deployment("d-123")
     assert aws.stops.named("StopDeployment") == [
         {"deploymentId": "d-123", "autoRollbackEnabled": True}
     ]
+
+
+def test_a_deployment_that_already_completed_is_not_stopped_and_says_so(aws: Aws) -> None:
+    # GIVEN CodeDeploy answering that the deployment completed before the stop reached it
+    aws.stops.errors["StopDeployment"] = "DeploymentAlreadyCompletedException"
+    # WHEN / THEN it is no error, and not a stop
+    assert aws.gateway.stop_deployment("d-123") is False
+
+
+def test_the_deployment_groups_are_listed_by_prefix(aws: Aws) -> None:
+    for group in ("staging-api-service", "staging-auth-service", "production-api-service"):
+        aws.deployment_group(group)
+    assert sorted(aws.gateway.deployment_groups(APPLICATION, "staging-")) == [
+        "staging-api-service",
+        "staging-auth-service",
+    ]
+
+
+def test_exact_lists_only_the_named_groups_deployments(aws: Aws) -> None:
+    # GIVEN a deployment in the group and one in a group whose name starts with it
+    mine = aws.deployment("staging-api-service")
+    aws.deployment("staging-api-service-v2")
+    # WHEN / THEN
+    assert aws.gateway.active_deployments(APPLICATION, "staging-api-service", exact=True) == [mine]
+
+
+def test_a_deployment_is_described_with_what_marks_a_codedeploy_rollback() -> None:
+    # GIVEN GetDeployment's answer for a rollback (moto creates no rollbacks)
+    gateway = AwsGateway(AwsClients(boto3.Session(region_name=REGION)))
+    created = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    with Stubber(gateway.clients.codedeploy) as stub:
+        stub.add_response(
+            "get_deployment",
+            {
+                "deploymentInfo": {
+                    "deploymentId": "d-rollback",
+                    "deploymentGroupName": "staging-api-service",
+                    "status": "InProgress",
+                    "creator": "codeDeployRollback",
+                    "rollbackInfo": {"rollbackTriggeringDeploymentId": "d-failed"},
+                    "createTime": created,
+                }
+            },
+            {"deploymentId": "d-rollback"},
+        )
+        # WHEN
+        [fact] = gateway.describe_deployments(["d-rollback"])
+    # THEN
+    assert fact == DeploymentFact(
+        "d-rollback",
+        "staging-api-service",
+        "InProgress",
+        "codeDeployRollback",
+        "d-failed",
+        created.timestamp(),
+    )
+
+
+def test_a_deployment_a_user_created_is_described_as_no_rollback(aws: Aws) -> None:
+    deployment = aws.deployment("staging-api-service")
+    [fact] = aws.gateway.describe_deployments([deployment])
+    assert (fact.group, fact.creator, fact.is_rollback) == ("staging-api-service", "user", False)
+
+
+def test_the_ecs_service_a_group_deploys_is_read_from_the_group(aws: Aws) -> None:
+    aws.deployment_group("staging-api-service", "api-service-dev")
+    assert aws.gateway.ecs_service_of(APPLICATION, "staging-api-service") == (
+        CLUSTER,
+        "api-service-dev",
+    )
+
+
+def test_a_group_without_one_ecs_service_is_an_aws_call_error(aws: Aws) -> None:
+    aws.deployment_group("staging-api-service")
+    with pytest.raises(AwsCallError, match="deploys 0 ECS services"):
+        aws.gateway.ecs_service_of(APPLICATION, "staging-api-service")
+
+
+def test_suspending_scaling_suspends_every_kind_and_keeps_the_capacity_bounds() -> None:
+    # GIVEN the service's scalable target (exact parameters: moto does not check what is sent)
+    gateway = AwsGateway(AwsClients(boto3.Session(region_name=REGION)))
+    resource = f"service/{CLUSTER}/api-service-dev"
+    target = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
+    with Stubber(gateway.clients.autoscaling) as stub:
+        stub.add_response(
+            "describe_scalable_targets",
+            {
+                "ScalableTargets": [
+                    {
+                        **target,
+                        "ResourceId": resource,
+                        "MinCapacity": 2,
+                        "MaxCapacity": 8,
+                        "RoleARN": "arn:aws:iam::123456789012:role/scaling",
+                        "CreationTime": datetime(2026, 12, 1, tzinfo=UTC),
+                    }
+                ]
+            },
+            {**target, "ResourceIds": [resource]},
+        )
+        stub.add_response(
+            "register_scalable_target",
+            {},
+            {
+                **target,
+                "ResourceId": resource,
+                # no MinCapacity / MaxCapacity: RegisterScalableTarget keeps the target's own
+                "SuspendedState": dict.fromkeys(SUSPENDED_STATE_FLAGS, True),
+            },
+        )
+        # WHEN
+        changed = gateway.set_scaling_suspended(CLUSTER, "api-service-dev", suspended=True)
+        # THEN
+        stub.assert_no_pending_responses()
+    assert changed
+
+
+@pytest.mark.parametrize("suspended", [True, False])
+def test_scaling_is_set_as_asked(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, *, suspended: bool
+) -> None:
+    # GIVEN a scalable target in the other state
+    aws.services(monkeypatch, ["api-service-dev"], running=2)
+    aws.scalable("api-service-dev", suspended=not suspended)
+    # WHEN
+    aws.gateway.set_scaling_suspended(CLUSTER, "api-service-dev", suspended=suspended)
+    # THEN
+    assert aws.scaling_suspended("api-service-dev") == dict.fromkeys(
+        SUSPENDED_STATE_FLAGS, suspended
+    )
+
+
+def test_a_service_without_a_scalable_target_is_left_alone(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.services(monkeypatch, ["api-service-dev"], running=2)
+    assert aws.gateway.set_scaling_suspended(CLUSTER, "api-service-dev", suspended=True) is False
+
+
+def test_a_deregistered_task_definition_is_described_as_inactive(aws: Aws) -> None:
+    ecs = aws.gateway.clients.ecs
+    arn = ecs.register_task_definition(
+        family="app", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 512}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.deregister_task_definition(taskDefinition=arn)
+    assert aws.gateway.describe_task_definition(arn)["status"] == "INACTIVE"
+
+
+def test_a_registered_task_definition_is_a_new_active_revision(aws: Aws) -> None:
+    # GIVEN a family at revision 1
+    containers = [{"name": "app", "image": "app:1", "memory": 512}]
+    aws.gateway.clients.ecs.register_task_definition(family="app", containerDefinitions=containers)
+    # WHEN it is registered again
+    arn = aws.gateway.register_task_definition(
+        {"family": "app", "containerDefinitions": containers}
+    )
+    # THEN
+    assert arn.endswith("task-definition/app:2")
+    assert aws.gateway.describe_task_definition(arn)["status"] == "ACTIVE"
 
 
 def test_a_timeout_becomes_an_aws_call_error_naming_the_call(aws: Aws) -> None:

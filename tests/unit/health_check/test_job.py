@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from health_check.deployments import RestoreRecord, restore_parameter
 from health_check.errors import (
     AwsCallError,
     HealthCheckError,
@@ -14,7 +16,9 @@ from health_check.errors import (
     ReportError,
 )
 from health_check.gateway import AwsGateway
-from health_check.job import JobResult, Runtime, run_job
+from health_check.job import RESTORE_LIMIT_SECONDS, JobResult, Runtime, run_job
+from health_check.params import encode_token, new_token, parse_user_parameters
+from health_check.release import KNOWN_GOOD_PARAMETER, KnownGood
 from health_check.verdict import AlarmFact, Outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,18 +57,20 @@ def failure_message(aws: Aws) -> str:
     return message
 
 
-def test_a_breached_alarm_fails_the_job_first_then_notifies(aws: Aws, clock: Clock) -> None:
-    # GIVEN one breached staging alarm
+def test_a_breached_alarm_with_no_service_to_restore_fails_the_job_then_notifies(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN one breached staging alarm, and a check of alarms only (no services to restore)
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
     aws.alarm(f"{PREFIX}auth-5xx", "OK")
     # WHEN
     result = run(aws, clock, job_event(STAGING))
-    # THEN the job fails at once, naming the alarm and saying a restore follows
+    # THEN the job fails at once, naming the alarm and why nothing was restored
     assert result.outcome is Outcome.FAILED_ALARM
     message = failure_message(aws)
     assert f"{PREFIX}api-5xx" in message
     assert f"{PREFIX}auth-5xx" not in message
-    assert "restoring the environment's last known-good release" in message
+    assert "restore of the last known-good release: -: no cluster in the parameters" in message
     # AND the notification names the alarm, the environment, the pipeline job and the restore
     (notification,) = aws.notifications()
     assert f"{PREFIX}api-5xx" in notification["Message"]
@@ -238,6 +244,216 @@ def test_unsteady_services_wait_then_fail_closed(
         Outcome.FAILED_UNHEALTHY
     )
     assert "api-service-dev (1/2 running)" in failure_message(aws)
+
+
+# ---------------------------------------------------------------- a failed environment's restore
+SERVICE = "api-service-dev"
+GROUP = "staging-api-service"
+WITH_SERVICES = {**STAGING, "cluster": CLUSTER, "services": [SERVICE]}
+KNOWN_GOOD_NAME = KNOWN_GOOD_PARAMETER.format(environment="staging", service="api-service")
+CAUSE = f"1 alarm(s) in ALARM: {PREFIX}api-5xx (breached alarms: {PREFIX}api-5xx)"
+
+
+def _running(aws: Aws) -> str:
+    [service] = aws.gateway.clients.ecs.describe_services(cluster=CLUSTER, services=[SERVICE])[
+        "services"
+    ]
+    return str(service["taskDefinition"])
+
+
+def _known_good(aws: Aws, task_definition: str) -> None:
+    record = KnownGood(task_definition, "app:1", "2026-11-29T10:00:00+00:00", "job-0")
+    aws.gateway.write_parameter(KNOWN_GOOD_NAME, record.to_json(), "")
+
+
+def _restorable(aws: Aws, monkeypatch: pytest.MonkeyPatch, *, on_known_good: bool) -> None:
+    """staging's api-service, steady, its group idle; its known-good release recorded: the one
+    it runs, or an earlier revision."""
+    aws.services(monkeypatch, [SERVICE], running=2)
+    aws.deployment_group(GROUP, SERVICE)
+    known_good = _running(aws)
+    if not on_known_good:
+        known_good = aws.gateway.clients.ecs.register_task_definition(
+            family="app", containerDefinitions=[{"name": "app", "image": "app:0", "memory": 512}]
+        )["taskDefinition"]["taskDefinitionArn"]
+    _known_good(aws, known_good)
+
+
+def _restoring_token(since: float, failed_as: Outcome = Outcome.FAILED_ALARM) -> str:
+    """What the invocation that found the environment failed at `since` handed on."""
+    params = parse_user_parameters(json.dumps(WITH_SERVICES))
+    started = new_token(params, int(since) - 60)
+    return encode_token(started.restoring(since, CAUSE, failed_as))
+
+
+def test_a_failed_environment_is_answered_with_a_restoring_continuation_not_a_failure(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a breached alarm, and a service to restore to an earlier release
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=False)
+    # WHEN the check runs
+    result = run(aws, clock, job_event(WITH_SERVICES))
+    # THEN it keeps the stage with a continuation that carries the restore: the failure is
+    # reported once the restore is over
+    assert result.outcome is Outcome.RESTORING
+    name, params = only_report(aws)
+    assert name == "PutJobSuccessResult"
+    token = json.loads(params["continuationToken"])
+    assert (token["restoring_since"], token["failed_as"]) == (int(clock.now), "failed_alarm")
+
+
+def test_a_failed_environment_is_not_notified_while_its_restore_runs(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=False)
+    run(aws, clock, job_event(WITH_SERVICES))
+    assert aws.notifications() == []
+
+
+def test_a_restoring_continuation_reports_the_failure_once_every_service_is_restored(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a restore begun two minutes ago, and the service back on its known-good release
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=True)
+    token = _restoring_token(clock.now - 120)
+    # WHEN CodePipeline invokes the continuation
+    result = run(aws, clock, job_event(WITH_SERVICES, token))
+    # THEN the job fails with the cause of the failure and what the restore did
+    assert result.outcome is Outcome.FAILED_ALARM
+    message = failure_message(aws)
+    assert CAUSE in message
+    assert f"api-service: on its known-good release {_running(aws)}" in message
+
+
+def test_a_restoring_continuation_notifies_once_when_it_reports_the_failure(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=True)
+    run(aws, clock, job_event(WITH_SERVICES, _restoring_token(clock.now - 120)))
+    (notification,) = aws.notifications()
+    assert CAUSE in notification["Message"]
+    assert "Restore:" in notification["Message"]
+
+
+def test_a_retried_continuation_whose_failure_was_reported_does_not_notify_again(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN CodePipeline already holds the failure (an earlier attempt reported and notified)
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=True)
+    aws.reports.errors["PutJobFailureResult"] = "InvalidJobStateException"
+    # WHEN Lambda retries the invocation
+    run(aws, clock, job_event(WITH_SERVICES, _restoring_token(clock.now - 120)))
+    # THEN
+    assert aws.notifications() == []
+
+
+def test_an_unhealthy_environment_is_reported_unhealthy_once_restored(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the restore of an environment that failed without a breached alarm (never healthy)
+    _restorable(aws, monkeypatch, on_known_good=True)
+    token = _restoring_token(clock.now - 120, Outcome.FAILED_UNHEALTHY)
+    # WHEN it ends / THEN the outcome is the verdict's, not an alarm's
+    result = run(aws, clock, job_event(WITH_SERVICES, token))
+    assert result.outcome is Outcome.FAILED_UNHEALTHY
+
+
+def test_a_restoring_continuation_never_passes_even_once_the_alarms_have_cleared(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a recorded restore still running, and every alarm OK again
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    _restorable(aws, monkeypatch, on_known_good=False)
+    restore_id = aws.deployment(GROUP)
+    record = RestoreRecord(clock.now - 120, "td", deployment_id=restore_id)
+    aws.gateway.write_parameter(restore_parameter(GROUP), record.to_json(), "")
+    token = _restoring_token(clock.now - 120)
+    # WHEN the continuation runs
+    result = run(aws, clock, job_event(WITH_SERVICES, token))
+    # THEN the verdict is not taken again: the restore is waited for with the same token
+    assert result.outcome is Outcome.RESTORING
+    assert only_report(aws)[1]["continuationToken"] == token
+
+
+def test_a_restore_still_running_at_its_limit_fails_naming_what_it_waits_for(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a restore begun RESTORE_LIMIT_SECONDS ago, its group still busy with a deployment
+    aws.alarm(f"{PREFIX}api-5xx", "ALARM")
+    _restorable(aws, monkeypatch, on_known_good=False)
+    busy = aws.deployment(GROUP)
+    token = _restoring_token(clock.now - RESTORE_LIMIT_SECONDS)
+    # WHEN the continuation runs
+    result = run(aws, clock, job_event(WITH_SERVICES, token))
+    # THEN the job fails, handing the restore to a human with what it still waits for
+    assert result.outcome is Outcome.FAILED_ALARM
+    message = failure_message(aws)
+    assert f"restore NOT complete after {RESTORE_LIMIT_SECONDS} s" in message
+    assert busy in message
+
+
+def test_a_version_2_token_fails_the_job_naming_the_version(aws: Aws, clock: Clock) -> None:
+    # GIVEN the token of a bake begun before this version (no restore phase)
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    body = {
+        "v": 2,
+        "started_at": int(clock.now),
+        "healthy_since": None,
+        "environment": "staging",
+        "bake_seconds": 300,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    token = json.dumps({**body, "digest": hashlib.sha256(canonical.encode()).hexdigest()[:16]})
+    # WHEN / THEN
+    assert run(aws, clock, job_event(STAGING, token)).outcome is Outcome.FAILED_CONTINUATION
+    assert "version 2" in failure_message(aws)
+
+
+# ---------------------------------------------------------------- scaling after the check
+def _suspended_service(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """staging's api-service, steady, its group idle and its scaling still suspended (the
+    responder missed the end of its deployment)."""
+    aws.alarm(f"{PREFIX}api-5xx", "OK")
+    aws.services(monkeypatch, [SERVICE], running=2)
+    aws.deployment_group(GROUP, SERVICE)
+    aws.scalable(SERVICE, suspended=True)
+
+
+def test_a_final_result_resumes_the_scaling_of_the_environments_idle_services(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suspended_service(aws, monkeypatch)
+    result = run(aws, clock, job_event({**WITH_SERVICES, "bake_seconds": 0}))
+    assert result.outcome is Outcome.SUCCEEDED
+    assert set(aws.scaling_suspended(SERVICE).values()) == {False}
+
+
+def test_a_continuing_result_leaves_scaling_as_it_is(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suspended_service(aws, monkeypatch)
+    result = run(aws, clock, job_event(WITH_SERVICES))
+    assert result.outcome is Outcome.BAKING
+    assert set(aws.scaling_suspended(SERVICE).values()) == {True}
+
+
+def test_scaling_that_cannot_be_resumed_does_not_change_the_result(
+    aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Application Auto Scaling refusing every call
+    _suspended_service(aws, monkeypatch)
+    inject_client_error(
+        aws.gateway.clients.autoscaling, "DescribeScalableTargets", "AccessDeniedException"
+    )
+    # WHEN / THEN the environment still passes
+    result = run(aws, clock, job_event({**WITH_SERVICES, "bake_seconds": 0}))
+    assert result.outcome is Outcome.SUCCEEDED
+    assert only_report(aws)[0] == "PutJobSuccessResult"
 
 
 def test_steady_services_and_ok_alarms_with_no_bake_succeed_at_once(

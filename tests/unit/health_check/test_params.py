@@ -9,23 +9,28 @@ import pytest
 from health_check.errors import ParameterError, TokenError
 from health_check.params import (
     DEFAULT_BAKE_SECONDS,
+    TOKEN_CAUSE_CHARS,
     CheckParameters,
     decode_token,
     encode_token,
     new_token,
     parse_user_parameters,
 )
+from health_check.verdict import Outcome
 from hypothesis import given
 from hypothesis import strategies as st
 
 NOW = 1_800_000_000.0
 PARAMS = CheckParameters(environment="staging", alarm_prefix="dev-staging-", bake_seconds=300)
 _BODY: dict[str, object] = {
-    "v": 2,
+    "v": 3,
     "started_at": int(NOW),
     "healthy_since": None,
     "environment": "staging",
     "bake_seconds": 300,
+    "restoring_since": None,
+    "cause": "",
+    "failed_as": "",
 }
 
 
@@ -151,7 +156,7 @@ def test_a_token_round_trips_with_its_bake_start() -> None:
     [
         (lambda raw: raw[:-5], "not JSON"),
         (lambda raw: "[]", "unknown format"),
-        (lambda raw: raw.replace('"v":2', '"v":3'), "unknown format"),
+        (lambda raw: raw.replace('"v":3', '"v":4'), "unknown format"),
         (lambda raw: raw.replace(f'"started_at":{int(NOW)}', '"started_at":1'), "integrity"),
         (lambda raw: raw.replace('"digest":"', '"digest":"0'), "integrity"),
         (lambda raw: raw[:-1] + ',"extra":1}', "integrity"),
@@ -193,6 +198,82 @@ def test_a_version_1_token_is_refused_naming_the_version() -> None:
         decode_token(_signed(v1), PARAMS, NOW + 60)
 
 
+def test_a_version_2_token_is_refused_naming_the_version() -> None:
+    # GIVEN a token written before the restore phase existed (no restoring_since, no cause)
+    restore_phase = {"restoring_since", "cause", "failed_as"}
+    v2 = {key: value for key, value in _BODY.items() if key not in restore_phase}
+    # WHEN / THEN it is refused: the stage is retried rather than read with a guessed phase
+    with pytest.raises(TokenError, match="version 2"):
+        decode_token(_signed({**v2, "v": 2}), PARAMS, NOW + 60)
+
+
+def test_a_restoring_token_round_trips_with_its_restore_start_and_cause() -> None:
+    # GIVEN a bake that failed 100.7 s in
+    token = new_token(PARAMS, started_at=int(NOW)).with_streak(NOW + 10)
+    restoring = token.restoring(
+        NOW + 100.7, "alarm dev-staging-api-5xx in ALARM", Outcome.FAILED_ALARM
+    )
+    # WHEN it is handed to the next invocation
+    decoded = decode_token(encode_token(restoring), PARAMS, NOW + 160)
+    # THEN it carries when the restore began (never later than it did), why and how it failed,
+    # and no streak
+    assert (decoded.restoring_since, decoded.cause, decoded.failed_as) == (
+        int(NOW) + 100,
+        "alarm dev-staging-api-5xx in ALARM",
+        "failed_alarm",
+    )
+    assert decoded.healthy_since is None
+
+
+def test_a_restoring_token_keeps_a_bounded_part_of_a_long_cause() -> None:
+    restoring = new_token(PARAMS, started_at=int(NOW)).restoring(
+        NOW, "x" * 5_000, Outcome.FAILED_UNHEALTHY
+    )
+    assert restoring.cause == "x" * TOKEN_CAUSE_CHARS
+
+
+def test_a_cause_json_writes_longer_is_cut_to_its_written_length() -> None:
+    # GIVEN a cause naming alarms with non-ASCII names (JSON writes each such character as six)
+    restoring = new_token(PARAMS, started_at=int(NOW)).restoring(
+        NOW, "é" * 5_000, Outcome.FAILED_ALARM
+    )
+    # WHEN / THEN the token keeps only as much as fits its bound once written
+    assert restoring.cause == "é" * (TOKEN_CAUSE_CHARS // 6)
+
+
+def test_a_restoring_token_without_the_failure_it_follows_is_refused() -> None:
+    body = {**_BODY, "restoring_since": int(NOW), "cause": "alarm", "failed_as": "succeeded"}
+    with pytest.raises(TokenError, match="without the failure it follows"):
+        decode_token(_signed(body), PARAMS, NOW)
+
+
+@pytest.mark.parametrize("restoring_since", ["soon", True, int(NOW) - 1])
+def test_a_token_whose_restore_is_not_a_time_after_its_start_is_refused(
+    restoring_since: object,
+) -> None:
+    with pytest.raises(TokenError, match="restore that is not after its start"):
+        decode_token(_signed({**_BODY, "restoring_since": restoring_since}), PARAMS, NOW)
+
+
+@pytest.mark.parametrize("cause", [None, 7, ["alarm"]])
+def test_a_token_without_a_readable_cause_is_refused(cause: object) -> None:
+    with pytest.raises(TokenError, match="no readable cause"):
+        decode_token(_signed({**_BODY, "cause": cause}), PARAMS, NOW)
+
+
+def test_lateness_of_a_restoring_token_is_measured_from_the_restore() -> None:
+    # GIVEN a check that failed, and began restoring, 3,000 s after its first invocation
+    token = new_token(PARAMS, started_at=int(NOW)).restoring(
+        NOW + 3_000, "alarm", Outcome.FAILED_ALARM
+    )
+    # WHEN it is read over an hour after the first invocation's bake, early in the restore
+    decoded = decode_token(encode_token(token), PARAMS, NOW + 3_000 + 600)
+    # THEN it is accepted; an hour after the restore's start (plus a bake) it is stale
+    assert decoded.restoring_since == int(NOW) + 3_000
+    with pytest.raises(TokenError, match="stale"):
+        decode_token(encode_token(token), PARAMS, NOW + 3_000 + 300 + 3_601)
+
+
 def test_lateness_is_measured_from_the_healthy_streak_not_the_first_invocation() -> None:
     # GIVEN a run that waited, then began a streak 1000 s later (a run lasts up to ~2 bakes)
     token = new_token(PARAMS, started_at=int(NOW), healthy_since=int(NOW) + 3_900)
@@ -225,7 +306,11 @@ def test_a_token_long_past_its_bake_is_refused_as_stale() -> None:
 
 def test_an_encoded_token_fits_codepipelines_2048_character_limit() -> None:
     long_environment = CheckParameters("e" * 32, "p-", 86_400)
-    assert len(encode_token(new_token(long_environment, started_at=10**12))) < 2048
+    token = new_token(long_environment, started_at=10**12)
+    # the longest a restoring token gets: a cause of characters JSON writes longest
+    for cause in ('"' * 5_000, "é" * 5_000, "\u0001" * 5_000):
+        restoring = token.restoring(10**12, cause, Outcome.FAILED_UNHEALTHY)
+        assert len(encode_token(restoring)) < 2048, cause[0]
 
 
 @given(st.text())

@@ -8,15 +8,19 @@ from typing import Any
 
 import boto3
 from botocore.stub import Stubber
-from codedeploy_hooks.checks.deployment import RESTORE_DESCRIPTION as HOOKS_RESTORE_DESCRIPTION
 from health_check.clients import AwsClients
-from health_check.gateway import AwsGateway
+from health_check.deployments import DeploymentFact, RestoreRecord, restore_parameter
+from health_check.errors import AwsCallError
+from health_check.gateway import ACTIVE_DEPLOYMENT_STATUSES, AwsGateway
 from health_check.params import parse_user_parameters
 from health_check.release import (
     KNOWN_GOOD_PARAMETER,
     RESTORE_DESCRIPTION,
     KnownGood,
+    RestoreState,
+    ServiceRestore,
     record_known_good,
+    registration_of,
     restore,
 )
 from health_check.settings import Settings
@@ -41,62 +45,106 @@ PARAMS = parse_user_parameters(
 )
 GOOD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:7"
 BAD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:8"
+REGISTERED = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:9"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service-dev:tree-abc"
+GROUP = "production-api-service"
+KNOWN_GOOD_NAME = KNOWN_GOOD_PARAMETER.format(environment="production", service="api-service")
+RECORD_NAME = restore_parameter(GROUP)
+NOW = 1_800_000_000.0
+# When this check's restore began (its first step).
+SINCE = NOW - 300
 
 
 @dataclass
 class FakeGateway:
-    """The gateway's release calls, answered from fields and recorded (the restore logic is what
-    is under test; the gateway's own calls are tested with Stubber below)."""
+    """The gateway's release calls, answered from fields (SSM parameters, CodeDeploy's
+    deployments, ECS task definitions) and its writes recorded in `calls`; the restore logic is
+    what is under test, the gateway's own calls are tested with Stubber and moto."""
 
     running: str = BAD
     known_good: str | None = GOOD
-    active: list[str] = field(default_factory=list)
-    descriptions: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    deployments: dict[str, DeploymentFact] = field(default_factory=dict)
+    task_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # CreateDeployment answers DeploymentLimitExceededException (another deployment began).
+    limit_exceeded: bool = False
+    # Reads of the group's deployments fail with this.
+    error: AwsCallError | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.known_good is not None:
+            record = KnownGood(self.known_good, IMAGE, "2026-11-29T10:00:00+00:00", "job-0")
+            self.parameters.setdefault(KNOWN_GOOD_NAME, record.to_json())
 
     def primary_task_definitions(self, cluster: str, names: tuple[str, ...]) -> dict[str, str]:
         return dict.fromkeys(names, self.running)
 
     def read_parameter(self, name: str) -> str | None:
-        if self.known_good is None:
-            return None
-        return KnownGood(self.known_good, IMAGE, "2026-11-29T10:00:00+00:00", "job-0").to_json()
+        return self.parameters.get(name)
 
-    def active_deployments(self, application: str, group: str) -> list[str]:
-        return self.active
+    def write_parameter(self, name: str, value: str, description: str) -> None:
+        self.parameters[name] = value
+        self.calls.append(("write", (name, json.loads(value))))
 
-    def deployment_descriptions(self, ids: list[str]) -> dict[str, str]:
-        return {i: self.descriptions.get(i, "") for i in ids}
+    def active_deployments(self, application: str, group: str, *, exact: bool = False) -> list[str]:
+        if self.error is not None:
+            raise self.error
+        return [
+            deployment.id
+            for deployment in self.deployments.values()
+            if deployment.status in ACTIVE_DEPLOYMENT_STATUSES
+            and (deployment.group == group if exact else deployment.group.startswith(group))
+        ]
 
-    def stop_deployment(self, deployment_id: str) -> None:
+    def describe_deployments(self, ids: list[str]) -> list[DeploymentFact]:
+        return [self.deployments[deployment_id] for deployment_id in ids]
+
+    def stop_deployment(self, deployment_id: str) -> bool:
         self.calls.append(("stop", deployment_id))
+        return True
 
-    def create_restore(self, application: str, group: str, appspec: str, description: str) -> str:
+    def describe_task_definition(self, arn: str) -> dict[str, Any]:
+        return self.task_definitions.get(arn, {"taskDefinitionArn": arn, "status": "ACTIVE"})
+
+    def register_task_definition(self, registration: dict[str, Any]) -> str:
+        self.calls.append(("register", registration))
+        return REGISTERED
+
+    def create_restore(
+        self, application: str, group: str, appspec: str, description: str
+    ) -> str | None:
         self.calls.append(("restore", (group, json.loads(appspec), description)))
-        return "d-restore"
+        if self.limit_exceeded:
+            return None
+        created = f"d-restore-{len(self.kinds('restore'))}"
+        self.deployments[created] = DeploymentFact(created, group, "Created", created_at=NOW)
+        return created
 
     def image_of(self, task_definition: str, container: str) -> str:
         return IMAGE
 
-    def write_parameter(self, name: str, value: str, description: str) -> None:
-        self.calls.append(("write", (name, json.loads(value))))
-
     def tag_image(self, repository: str, reference: dict[str, str], tag: str) -> None:
         self.calls.append(("tag", (repository, reference, tag)))
 
+    def kinds(self, kind: str) -> list[Any]:
+        return [arguments for name, arguments in self.calls if name == kind]
 
-def test_the_hooks_and_the_health_check_agree_on_what_a_restore_is_called() -> None:
-    assert RESTORE_DESCRIPTION == HOOKS_RESTORE_DESCRIPTION
+
+def _step(gateway: FakeGateway, now: float = NOW, since: float = SINCE) -> ServiceRestore:
+    """One restore step of the one service in PARAMS."""
+    [step] = restore(gateway, SETTINGS, PARAMS, now, since)  # type: ignore[arg-type]
+    return step
 
 
-def test_a_failed_environment_is_restored_to_its_known_good_task_definition_with_the_hooks() -> (
-    None
-):
+def test_an_idle_group_is_restored_to_its_known_good_task_definition_with_the_hooks() -> None:
+    # GIVEN a service off its known-good release, nothing in progress in its group
     gateway = FakeGateway()
-    notes = restore(gateway, SETTINGS, PARAMS)  # type: ignore[arg-type]
-    [(kind, (group, appspec, description))] = gateway.calls
-    assert (kind, group) == ("restore", "production-api-service")
+    # WHEN
+    step = _step(gateway)
+    # THEN one restore of the known-good task definition, tested by the same hooks as a release
+    [(group, appspec, description)] = gateway.kinds("restore")
+    assert group == GROUP
     assert description.startswith(RESTORE_DESCRIPTION)
     target = appspec["Resources"][0]["TargetService"]["Properties"]
     assert target["TaskDefinition"] == GOOD
@@ -106,36 +154,187 @@ def test_a_failed_environment_is_restored_to_its_known_good_task_definition_with
         {"BeforeAllowTraffic": SETTINGS.traffic_guard_hook_arn},
         {"AfterAllowTraffic": SETTINGS.traffic_guard_hook_arn},
     ]
-    assert notes == [f"api-service: restoring {GOOD} (deployment d-restore)"]
+    assert (step.state, step.note) == (
+        RestoreState.STARTED,
+        f"restoring {GOOD} (deployment d-restore-1)",
+    )
 
 
-def test_a_deployment_still_in_progress_is_stopped_before_the_restore() -> None:
-    gateway = FakeGateway(active=["d-bad"])
-    restore(gateway, SETTINGS, PARAMS)  # type: ignore[arg-type]
-    assert [kind for kind, _ in gateway.calls] == ["stop", "restore"]
-
-
-def test_a_service_already_on_its_known_good_release_is_left_alone() -> None:
-    gateway = FakeGateway(running=GOOD)
-    assert restore(gateway, SETTINGS, PARAMS) == [  # type: ignore[arg-type]
-        "api-service: already on its known-good release"
+def test_the_restore_is_recorded_as_an_intent_before_it_is_created_then_by_its_id() -> None:
+    # GIVEN an idle group
+    gateway = FakeGateway()
+    # WHEN a restore step runs
+    _step(gateway)
+    # THEN the intent was written first (a crash after CreateDeployment still leaves the restore
+    # recognisable), then the id CodeDeploy gave it
+    assert [(call, subject) for call, (subject, *_) in gateway.calls] == [
+        ("write", RECORD_NAME),
+        ("restore", GROUP),
+        ("write", RECORD_NAME),
     ]
+    intent, created = (record for _, record in gateway.kinds("write"))
+    assert intent == {"requested_at": NOW, "task_definition": GOOD, "deployment_id": None}
+    assert created == {"requested_at": NOW, "task_definition": GOOD, "deployment_id": "d-restore-1"}
+
+
+def test_the_next_step_waits_for_the_restore_it_created_and_never_creates_a_second() -> None:
+    # GIVEN a restore created by the previous step, still in progress
+    gateway = FakeGateway()
+    _step(gateway)
+    # WHEN the next step runs
+    step = _step(gateway, now=NOW + 60)
+    # THEN it waits for that restore: neither stopped nor created again
+    assert step.state is RestoreState.WAITING
+    assert "a restore of the last known-good release" in step.note
+    assert (len(gateway.kinds("restore")), gateway.kinds("stop")) == (1, [])
+
+
+def test_a_codedeploy_rollback_in_progress_is_waited_for_and_never_stopped() -> None:
+    # GIVEN CodeDeploy rolling back the group's failed deployment
+    rollback = DeploymentFact("d-rollback", GROUP, "InProgress", "codeDeployRollback", "d-bad")
+    gateway = FakeGateway(deployments={"d-rollback": rollback})
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN it waits for the rollback, saying so, and neither stops it nor deploys over it
+    assert step.state is RestoreState.WAITING
+    assert "CodeDeploy rollback d-rollback" in step.note
     assert gateway.calls == []
 
 
-def test_a_group_already_restoring_is_not_restored_twice() -> None:
-    gateway = FakeGateway(active=["d-1"], descriptions={"d-1": f"{RESTORE_DESCRIPTION} of ..."})
-    assert restore(gateway, SETTINGS, PARAMS) == [  # type: ignore[arg-type]
-        "api-service: a restore is already in progress"
-    ]
+def test_a_pipeline_deployment_in_progress_is_stopped_with_rollback_and_waited_for() -> None:
+    # GIVEN the next release of the pipeline deploying into the group
+    gateway = FakeGateway(deployments={"d-next": DeploymentFact("d-next", GROUP, "InProgress")})
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN it is stopped (CodeDeploy rolls it back), and the restore waits for the group to idle
+    assert gateway.calls == [("stop", "d-next")]
+    assert step.state is RestoreState.WAITING
+    assert "d-next: stopping it with rollback" in step.note
+
+
+def test_a_service_back_on_its_known_good_release_is_done() -> None:
+    gateway = FakeGateway(running=GOOD)
+    step = _step(gateway)
+    assert (step.state, step.note) == (
+        RestoreState.DONE,
+        f"on its known-good release {GOOD}",
+    )
     assert gateway.calls == []
 
 
 def test_without_a_known_good_release_a_human_is_asked_to_choose() -> None:
     gateway = FakeGateway(known_good=None)
-    [note] = restore(gateway, SETTINGS, PARAMS)  # type: ignore[arg-type]
-    assert "a human must choose" in note
+    step = _step(gateway)
+    assert step.state is RestoreState.NEEDS_HUMAN
+    assert "a human must choose" in step.note
     assert gateway.calls == []
+
+
+def _failed_restore(requested_at: float) -> FakeGateway:
+    """A gateway whose group's last restore, asked for at `requested_at`, failed."""
+    record = RestoreRecord(requested_at, GOOD, "d-restore-0")
+    failed = DeploymentFact("d-restore-0", GROUP, "Failed", created_at=requested_at)
+    return FakeGateway(
+        parameters={RECORD_NAME: record.to_json()}, deployments={"d-restore-0": failed}
+    )
+
+
+def test_a_restore_that_failed_since_this_restore_began_is_handed_to_a_human() -> None:
+    # GIVEN this check's own restore failed (the known-good release no longer passes the hooks)
+    gateway = _failed_restore(requested_at=SINCE + 60)
+    # WHEN the next step runs
+    step = _step(gateway)
+    # THEN it does not try again
+    assert step.state is RestoreState.NEEDS_HUMAN
+    assert "restore d-restore-0" in step.note
+    assert "ended Failed" in step.note
+    assert gateway.kinds("restore") == []
+
+
+def test_a_restore_that_failed_before_this_restore_began_is_tried_again() -> None:
+    # GIVEN a failed restore of an earlier check
+    gateway = _failed_restore(requested_at=SINCE - 3_600)
+    # WHEN this check's restore steps
+    step = _step(gateway)
+    # THEN the history of another check does not stop this one
+    assert step.state is RestoreState.STARTED
+    assert len(gateway.kinds("restore")) == 1
+
+
+INACTIVE = {
+    "taskDefinitionArn": GOOD,
+    "family": "api-service-production-dev",
+    "revision": 7,
+    "status": "INACTIVE",
+    "networkMode": "awsvpc",
+    "requiresCompatibilities": ["FARGATE"],
+    "compatibilities": ["EC2", "FARGATE"],
+    "cpu": "256",
+    "memory": "512",
+    "executionRoleArn": "arn:aws:iam::123456789012:role/execution",
+    "containerDefinitions": [{"name": "api-service", "image": IMAGE}],
+    "volumes": [],
+    "registeredAt": "2026-11-29T10:00:00+00:00",
+}
+
+
+def test_an_inactive_known_good_task_definition_is_registered_again_from_its_description() -> None:
+    # GIVEN the known-good revision was deregistered (ECS starts no new task from it)
+    gateway = FakeGateway(task_definitions={GOOD: INACTIVE})
+    # WHEN a restore step runs
+    _step(gateway)
+    # THEN a new revision is registered with what RegisterTaskDefinition takes back as it was
+    assert gateway.kinds("register") == [
+        {
+            "family": "api-service-production-dev",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "executionRoleArn": "arn:aws:iam::123456789012:role/execution",
+            "containerDefinitions": [{"name": "api-service", "image": IMAGE}],
+        }
+    ]
+
+
+def test_a_re_registered_known_good_release_is_restored_and_recorded_under_its_new_arn() -> None:
+    # GIVEN an INACTIVE known-good revision
+    gateway = FakeGateway(task_definitions={GOOD: INACTIVE})
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN the restore deploys the new revision, and the known-good record names it from now on
+    [(_, appspec, _)] = gateway.kinds("restore")
+    assert appspec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"] == REGISTERED
+    assert json.loads(gateway.parameters[KNOWN_GOOD_NAME])["task_definition"] == REGISTERED
+    assert step.state is RestoreState.STARTED
+
+
+def test_registration_of_keeps_only_what_register_task_definition_accepts() -> None:
+    registration = registration_of(INACTIVE)
+    # what DescribeTaskDefinition adds of its own would make RegisterTaskDefinition refuse it
+    described_only = {"taskDefinitionArn", "revision", "status", "compatibilities", "registeredAt"}
+    assert not described_only & set(registration)
+
+
+def test_a_group_that_became_busy_before_the_restore_was_created_is_waited_for() -> None:
+    # GIVEN CreateDeployment refused: a deployment of the group began since it was found idle
+    gateway = FakeGateway(limit_exceeded=True)
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN the step waits and tries again next time
+    assert step.state is RestoreState.WAITING
+    assert "started meanwhile" in step.note
+
+
+def test_an_aws_error_leaves_the_service_waiting_with_the_error() -> None:
+    # GIVEN CodeDeploy refusing to list the group's deployments
+    gateway = FakeGateway(error=AwsCallError("codedeploy:ListDeployments", "ThrottlingException"))
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN the service is not given up on: the next step tries again
+    assert step.state is RestoreState.WAITING
+    assert "codedeploy:ListDeployments failed: ThrottlingException" in step.note
+    assert gateway.kinds("restore") == []
 
 
 def test_a_passed_environment_records_what_it_runs_and_protects_the_image() -> None:

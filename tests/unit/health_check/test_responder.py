@@ -1,17 +1,21 @@
-"""The responder: an environment in trouble while its deployments run gets them all rolled back."""
+"""The responder: an environment in trouble gets its deployments rolled back, except CodeDeploy's
+rollbacks and our recorded restores; a deployment's group holds its scaling while it deploys."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from health_check.deployments import DeploymentFact, RestoreRecord, restore_parameter
 from health_check.errors import AwsCallError
+from health_check.gateway import ACTIVE_DEPLOYMENT_STATUSES
 from health_check.job import Runtime
-from health_check.release import RESTORE_DESCRIPTION
 
 from health_check import responder
 from tests.support import load_event
+from tests.unit.health_check.conftest import Aws
 from tests.unit.health_check.fakes import (
     APPLICATION,
     SMOKE_TEST_HOOK_ARN,
@@ -25,84 +29,290 @@ ENVIRON = {
     "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
     "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
 }
+CREATED = 1_800_000_000.0
+# The group and deployment of events/deployment_failed.json.
+FAILED_GROUP, FAILED_ID = "staging-api-service", "d-FAILED123"
+
+
+def _deployment(
+    deployment_id: str,
+    group: str,
+    *,
+    creator: str = "user",
+    rollback_of: str | None = None,
+    created_at: float = CREATED,
+) -> DeploymentFact:
+    return DeploymentFact(deployment_id, group, "InProgress", creator, rollback_of, created_at)
 
 
 @dataclass
-class Deployments:
-    """CodeDeploy's in-progress deployments by group prefix, as the gateway reads them."""
+class Release:
+    """What the responder reads and does through the gateway: CodeDeploy's deployments in
+    progress, the restore records in SSM, each group's ECS service and its scaling."""
 
-    active: dict[str, list[str]] = field(default_factory=dict)
-    descriptions: dict[str, str] = field(default_factory=dict)
+    deployments: list[DeploymentFact] = field(default_factory=list)
+    parameters: dict[str, str] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
+    # (service, suspended) of each change of a service's scaling
+    scaling: list[tuple[str, bool]] = field(default_factory=list)
     unreadable: bool = False
+    # Deployments that completed before a StopDeployment reached them.
+    completed: set[str] = field(default_factory=set)
 
-    def active_deployments(self, application: str, group_prefix: str) -> list[str]:
+    def active_deployments(
+        self, application: str, group_prefix: str, *, exact: bool = False
+    ) -> list[str]:
         if self.unreadable:
             raise AwsCallError("codedeploy:ListDeploymentGroups", "AccessDeniedException: no")
-        return self.active.get(group_prefix, [])
+        return [
+            deployment.id
+            for deployment in self.deployments
+            if deployment.status in ACTIVE_DEPLOYMENT_STATUSES
+            and (
+                deployment.group == group_prefix
+                if exact
+                else deployment.group.startswith(group_prefix)
+            )
+        ]
 
-    def deployment_descriptions(self, ids: list[str]) -> dict[str, str]:
-        return {i: self.descriptions.get(i, "") for i in ids}
+    def describe_deployments(self, ids: list[str]) -> list[DeploymentFact]:
+        return [deployment for deployment in self.deployments if deployment.id in ids]
 
-    def stop_deployment(self, deployment_id: str) -> None:
+    def read_parameter(self, name: str) -> str | None:
+        return self.parameters.get(name)
+
+    def stop_deployment(self, deployment_id: str) -> bool:
+        if deployment_id in self.completed:
+            return False
         self.stopped.append(deployment_id)
+        return True
+
+    def ecs_service_of(self, application: str, group: str) -> tuple[str, str]:
+        environment, _, service = group.partition("-")
+        return f"{environment}-cluster-dev", f"{service}-dev"
+
+    def set_scaling_suspended(self, cluster: str, service: str, *, suspended: bool) -> bool:
+        self.scaling.append((service, suspended))
+        return True
 
 
-def _handle(event: dict[str, Any], deployments: Deployments) -> dict[str, Any]:
-    runtime = Runtime(gateway=deployments, clock=Clock(), environ=ENVIRON)  # type: ignore[arg-type]
+def _handle(event: dict[str, Any], gateway: Any, environ: dict[str, str] = ENVIRON) -> Any:
+    runtime = Runtime(gateway=gateway, clock=Clock(), environ=environ)
     return responder.handle(event, None, runtime)  # type: ignore[arg-type]
+
+
+def _deployment_event(state: str) -> dict[str, Any]:
+    """events/deployment_failed.json, in another state of the same deployment."""
+    event = load_event("deployment_failed.json")
+    event["detail"]["state"] = state
+    return event
 
 
 def test_an_alarm_in_alarm_rolls_back_every_deployment_of_its_environment() -> None:
     # GIVEN production's three deployments in progress and staging's one
-    deployments = Deployments(
-        active={"production-": ["d-api", "d-auth", "d-notify"], "staging-": ["d-staging"]}
+    release = Release(
+        [
+            _deployment("d-api", "production-api-service"),
+            _deployment("d-auth", "production-auth-service"),
+            _deployment("d-notify", "production-notification-service"),
+            _deployment("d-staging", "staging-api-service"),
+        ]
     )
     # WHEN production's api-service 5XX alarm goes into ALARM
-    reply = _handle(load_event("alarm_in_alarm.json"), deployments)
+    reply = _handle(load_event("alarm_in_alarm.json"), release)
     # THEN all of production's are stopped with rollback, staging's left alone
-    assert deployments.stopped == ["d-api", "d-auth", "d-notify"]
+    assert release.stopped == ["d-api", "d-auth", "d-notify"]
     assert reply["environment"] == "production"
 
 
-def test_a_restore_is_never_stopped_by_the_alarms_of_the_release_it_replaces() -> None:
-    deployments = Deployments(
-        active={"production-": ["d-restore", "d-other"]},
-        descriptions={"d-restore": f"{RESTORE_DESCRIPTION} of production api-service: ..."},
-    )
-    _handle(load_event("alarm_in_alarm.json"), deployments)
-    assert deployments.stopped == ["d-other"]
-
-
 def test_a_failed_deployment_rolls_back_its_siblings() -> None:
-    deployments = Deployments(active={"staging-": ["d-FAILED123", "d-auth"]})
-    reply = _handle(load_event("deployment_failed.json"), deployments)
-    assert deployments.stopped == ["d-auth"]
-    assert "d-FAILED123" in reply["cause"]
+    release = Release(
+        [_deployment(FAILED_ID, FAILED_GROUP), _deployment("d-auth", "staging-auth-service")]
+    )
+    reply = _handle(load_event("deployment_failed.json"), release)
+    assert release.stopped == ["d-auth"]
+    assert FAILED_ID in reply["cause"]
 
 
 @pytest.mark.parametrize(
-    ("path", "value"),
+    "rollback",
     [
-        (("detail", "state", "value"), "OK"),
-        (("detail", "alarmName"), "other-production-api-service-5xx-rate"),
-        (("detail", "alarmName"), "dev-qa-api-service-5xx-rate"),
-        (("source",), "aws.ec2"),
+        _deployment("d-rollback", "production-auth-service", creator="codeDeployRollback"),
+        _deployment("d-rollback", "production-auth-service", rollback_of="d-auth"),
     ],
+    ids=["creator", "rollbackInfo"],
 )
-def test_events_that_are_not_this_copys_release_in_trouble_stop_nothing(
-    path: tuple[str, ...], value: str
-) -> None:
-    event = load_event("alarm_in_alarm.json")
-    node = event
+def test_a_codedeploy_rollback_is_never_stopped(rollback: DeploymentFact) -> None:
+    # GIVEN CodeDeploy rolling back one service while another still deploys
+    release = Release([rollback, _deployment("d-api", "production-api-service")])
+    # WHEN an alarm of the environment goes into ALARM
+    _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN the rollback is left to take users back; only the release is stopped
+    assert release.stopped == ["d-api"]
+
+
+def test_a_recorded_restore_is_never_stopped_by_the_alarms_of_the_release_it_replaces() -> None:
+    # GIVEN the health check's restore of api-service, recorded by id, and another deployment
+    record = RestoreRecord(CREATED - 5, "td:7", deployment_id="d-restore")
+    release = Release(
+        [
+            _deployment("d-restore", "production-api-service"),
+            _deployment("d-other", "production-auth-service"),
+        ],
+        parameters={restore_parameter("production-api-service"): record.to_json()},
+    )
+    # WHEN the alarms of the release it replaces are in ALARM
+    _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN only the other deployment is stopped
+    assert release.stopped == ["d-other"]
+
+
+def test_a_restore_whose_id_is_not_recorded_yet_is_covered_by_its_intent() -> None:
+    # GIVEN the intent written just before CreateDeployment, and the deployment it created
+    intent = RestoreRecord(CREATED - 5, "td:7")
+    release = Release(
+        [_deployment("d-restore", "production-api-service")],
+        parameters={restore_parameter("production-api-service"): intent.to_json()},
+    )
+    # WHEN an alarm goes into ALARM before the id was recorded
+    _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN the restore is still left to finish
+    assert release.stopped == []
+
+
+def test_a_deployment_only_described_as_a_restore_is_stopped(aws: Aws) -> None:
+    # GIVEN a deployment whose description claims to be a restore (anyone allowed to call
+    # CreateDeployment can write one), with no record of the health check naming it
+    forged = aws.deployment(
+        "production-api-service",
+        description="Restore of the last known-good release of production api-service",
+    )
+    # WHEN an alarm of its environment goes into ALARM
+    _handle(load_event("alarm_in_alarm.json"), aws.gateway, aws.environ)
+    # THEN it is stopped like any release
+    assert aws.stops.named("StopDeployment") == [
+        {"deploymentId": forged, "autoRollbackEnabled": True}
+    ]
+
+
+def test_a_restore_recorded_in_ssm_is_left_to_finish(aws: Aws) -> None:
+    # GIVEN a restore CodeDeploy runs, whose id the health check recorded in SSM
+    restore = aws.deployment("production-api-service")
+    record = RestoreRecord(CREATED, "td:7", deployment_id=restore)
+    aws.gateway.write_parameter(restore_parameter("production-api-service"), record.to_json(), "")
+    # WHEN an alarm of its environment goes into ALARM
+    reply = _handle(load_event("alarm_in_alarm.json"), aws.gateway, aws.environ)
+    # THEN nothing is stopped
+    assert (reply["stopped"], aws.stops.calls) == ([], [])
+
+
+def test_a_deployment_that_completed_before_its_stop_is_not_reported_stopped() -> None:
+    # GIVEN CodeDeploy answering that the deployment had already completed
+    release = Release([_deployment("d-api", "production-api-service")], completed={"d-api"})
+    # WHEN
+    reply = _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN
+    assert reply["stopped"] == []
+
+
+def _with(event: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of `event` with the value at `path` replaced (None: the key removed)."""
+    changed = copy.deepcopy(event)
+    node = changed
     for key in path[:-1]:
         node = node[key]
-    node[path[-1]] = value
-    deployments = Deployments(active={"production-": ["d-api"]})
-    assert _handle(event, deployments)["stopped"] == []
-    assert deployments.stopped == []
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("alarm_in_alarm.json", ("detail",), "ALARM"),
+        ("alarm_in_alarm.json", ("detail",), None),
+        ("alarm_in_alarm.json", ("detail", "state"), "ALARM"),
+        ("alarm_in_alarm.json", ("detail", "alarmName"), None),
+        ("deployment_failed.json", ("detail", "deploymentId"), None),
+        ("deployment_failed.json", ("detail", "deploymentId"), " "),
+        ("deployment_failed.json", ("detail", "state"), None),
+        ("deployment_failed.json", ("detail", "state"), {"value": "FAILURE"}),
+        ("deployment_failed.json", ("detail", "deploymentGroup"), None),
+    ],
+)
+def test_an_event_of_a_shape_eventbridge_never_sends_is_rejected_without_a_retry(
+    name: str, path: tuple[str, ...], value: Any
+) -> None:
+    # GIVEN an event whose shape no EventBridge rule of ours delivers
+    release = Release([_deployment("d-api", "production-api-service")])
+    # WHEN it is handled
+    reply = _handle(_with(load_event(name), path, value), release)
+    # THEN it is answered (raising would only make Lambda retry it), and nothing is done
+    assert "rejected" in reply
+    assert (release.stopped, release.scaling) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("alarm_in_alarm.json", ("detail", "state", "value"), "OK"),
+        ("alarm_in_alarm.json", ("detail", "alarmName"), "other-production-api-service-5xx-rate"),
+        ("alarm_in_alarm.json", ("detail", "alarmName"), "dev-qa-api-service-5xx-rate"),
+        ("alarm_in_alarm.json", ("source",), "aws.ec2"),
+        ("deployment_failed.json", ("detail", "application"), "microservices-other"),
+        ("deployment_failed.json", ("detail", "deploymentGroup"), "qa-api-service"),
+    ],
+)
+def test_events_that_are_not_this_copys_release_stop_nothing(
+    name: str, path: tuple[str, ...], value: str
+) -> None:
+    release = Release(
+        [_deployment("d-api", "production-api-service"), _deployment("d-a", "staging-a")]
+    )
+    assert _handle(_with(load_event(name), path, value), release)["stopped"] == []
+    assert (release.stopped, release.scaling) == ([], [])
+
+
+def test_a_deployment_start_suspends_its_services_scaling() -> None:
+    # GIVEN a deployment of staging-api-service starting
+    release = Release([_deployment(FAILED_ID, FAILED_GROUP)])
+    # WHEN
+    reply = _handle(_deployment_event("START"), release)
+    # THEN its service's scaling is suspended, and nothing is stopped
+    assert release.scaling == [("api-service-dev", True)]
+    assert "scaling suspended" in reply["scaling"]
+    assert release.stopped == []
+
+
+def test_a_deployment_success_resumes_its_services_scaling_once_the_group_is_idle() -> None:
+    # GIVEN the deployment succeeded and nothing else runs in its group
+    release = Release()
+    # WHEN
+    reply = _handle(_deployment_event("SUCCESS"), release)
+    # THEN
+    assert release.scaling == [("api-service-dev", False)]
+    assert "scaling resumed" in reply["scaling"]
+
+
+def test_scaling_stays_suspended_while_the_group_is_still_busy() -> None:
+    # GIVEN the group's deployment ended, but CodeDeploy's rollback of it still runs
+    rollback = _deployment("d-rollback", FAILED_GROUP, creator="codeDeployRollback")
+    release = Release([rollback])
+    # WHEN the end of the deployment arrives
+    reply = _handle(_deployment_event("SUCCESS"), release)
+    # THEN the rollback's own end will resume it: nothing changes now
+    assert release.scaling == []
+    assert "d-rollback in progress" in reply["scaling"]
+
+
+def test_a_failed_deployment_resumes_its_services_scaling_once_the_group_is_idle() -> None:
+    release = Release([_deployment("d-auth", "staging-auth-service")])
+    _handle(load_event("deployment_failed.json"), release)
+    assert release.scaling == [("api-service-dev", False)]
 
 
 def test_deployments_that_cannot_be_listed_fail_the_invocation_so_lambda_retries_it() -> None:
     with pytest.raises(AwsCallError):
-        _handle(load_event("alarm_in_alarm.json"), Deployments(unreadable=True))
+        _handle(load_event("alarm_in_alarm.json"), Release(unreadable=True))

@@ -38,6 +38,8 @@ GROUP = "staging-api-service"
 CLUSTER = f"staging-cluster-{SUFFIX}"
 ECS_SERVICE = f"api-service-{SUFFIX}"
 CONFIG_PARAMETER = "/pipeline/staging/api-service/config"
+# Where the health check records the restores it creates in the group (docs/contracts.md).
+RESTORE_PARAMETER = "/pipeline/staging/api-service/restore"
 ALARM_PREFIX = f"{SUFFIX}-staging-api-service-"
 GREEN_ADDRESS = "10.0.1.10"
 PLENTY_OF_TIME_MS = 120_000
@@ -211,10 +213,12 @@ def runtime(
 
 class CannedCodeDeploy:
     """GetDeployment and GetDeploymentGroup of one well-formed ECS blue/green deployment, for
-    tests of the runner that need a deployment to resolve but no moto world."""
+    tests of the runner that need a deployment to resolve but no moto world; `extra` adds fields
+    to GetDeployment's deploymentInfo (what CodeDeploy says of a rollback, say)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **extra: Any) -> None:
         self.exceptions = client("codedeploy").exceptions
+        self._extra = extra
 
     def get_deployment(self, **params: str) -> dict[str, Any]:
         return {
@@ -223,6 +227,7 @@ class CannedCodeDeploy:
                 "applicationName": APPLICATION,
                 "deploymentGroupName": GROUP,
                 "computePlatform": "ECS",
+                **self._extra,
             }
         }
 
@@ -244,12 +249,38 @@ class CannedCodeDeploy:
         }
 
 
-def canned_dependencies() -> Dependencies:
+class CannedSsm:
+    """GetParameter answered from `values` (name -> value), ParameterNotFound for any other name;
+    `error` makes every read fail with it instead. Records the names read."""
+
+    def __init__(
+        self, values: dict[str, str] | None = None, error: Exception | None = None
+    ) -> None:
+        self.exceptions = client("ssm").exceptions
+        self.values = values or {}
+        self.error = error
+        self.names: list[str] = []
+
+    def get_parameter(self, **params: str) -> dict[str, Any]:
+        name = params["Name"]
+        self.names.append(name)
+        if self.error is not None:
+            raise self.error
+        if name in self.values:
+            return {"Parameter": {"Name": name, "Type": "String", "Value": self.values[name]}}
+        raise self.exceptions.ParameterNotFound(
+            {"Error": {"Code": "ParameterNotFound", "Message": params["Name"]}}, "GetParameter"
+        )
+
+
+def canned_dependencies(
+    codedeploy: CannedCodeDeploy | None = None, ssm: CannedSsm | None = None
+) -> Dependencies:
     """Dependencies that resolve the deployment and nothing else (for checks that read nothing)."""
     return Dependencies(
-        codedeploy=CannedCodeDeploy(),  # type: ignore[arg-type]
+        codedeploy=codedeploy or CannedCodeDeploy(),  # type: ignore[arg-type]
         elbv2=None,  # type: ignore[arg-type]
-        ssm=None,  # type: ignore[arg-type]
+        ssm=ssm or CannedSsm(),  # type: ignore[arg-type]
         cloudwatch=None,  # type: ignore[arg-type]
         resolver=FixedAddresses(port=1),
         settings=FAST_SETTINGS,

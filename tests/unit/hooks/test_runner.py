@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -32,6 +34,9 @@ from hypothesis import strategies as st
 
 from tests.unit.hooks.fakes import (
     PLENTY_OF_TIME_MS,
+    RESTORE_PARAMETER,
+    CannedCodeDeploy,
+    CannedSsm,
     RecordingReporter,
     RecordingStatusClient,
     budget_ms,
@@ -46,15 +51,30 @@ IDS = HookIds("d-ABCDEF123", "exec-1")
 
 
 def _run(
-    check: Any, reporter: Any, remaining_ms: int = PLENTY_OF_TIME_MS, event: Any = EVENT
+    check: Any,
+    reporter: Any,
+    remaining_ms: int = PLENTY_OF_TIME_MS,
+    event: Any = EVENT,
+    dependencies: Dependencies | None = None,
 ) -> Any:
     return run_hook(
         CodeDeployLifecycleHookEvent(event),
         hook="Test",
         check=check,
         remaining_millis=lambda: remaining_ms,
-        runtime=runtime(reporter, canned_dependencies()),
+        runtime=runtime(reporter, dependencies or canned_dependencies()),
     )
+
+
+@dataclass
+class _RecordingCheck:
+    """A check that passes and remembers each target it was asked to judge."""
+
+    targets: list[DeploymentTarget] = field(default_factory=list)
+
+    def __call__(self, target: DeploymentTarget, deps: Dependencies, deadline: Deadline) -> Verdict:
+        self.targets.append(target)
+        return Verdict.ok("checked")
 
 
 def test_a_passing_check_reports_succeeded_once_with_the_event_ids() -> None:
@@ -97,6 +117,68 @@ def test_any_exception_in_the_check_reports_failed_once(error: Exception) -> Non
     # THEN the exception became one Failed report, not a crash
     assert reporter.reports == [(IDS, "Failed")]
     assert outcome.status == "Failed"
+
+
+# What GetDeployment says of a deployment CodeDeploy created to roll another one back
+# (API_DeploymentInfo, API_RollbackInfo); either field alone marks it.
+ROLLBACK_MARKS = [
+    {"creator": "codeDeployRollback"},
+    {"rollbackInfo": {"rollbackTriggeringDeploymentId": "d-FAILED1"}},
+]
+
+
+@pytest.mark.parametrize("marks", ROLLBACK_MARKS, ids=["creator", "rollbackInfo"])
+def test_a_codedeploy_rollback_is_approved_without_running_the_check(
+    marks: dict[str, Any],
+) -> None:
+    # GIVEN a rollback deployment, and a check that would judge it
+    check, reporter = _RecordingCheck(), RecordingReporter()
+    dependencies = canned_dependencies(codedeploy=CannedCodeDeploy(**marks))
+    # WHEN the hook runs
+    outcome = _run(check, reporter, dependencies=dependencies)
+    # THEN it reports Succeeded at once: users are being taken back to the original task set
+    assert reporter.reports == [(IDS, "Succeeded")]
+    assert "CodeDeploy rollback" in outcome.reason
+    assert check.targets == []
+
+
+def test_a_rollback_is_approved_even_when_the_restore_record_cannot_be_read() -> None:
+    # GIVEN a rollback, and SSM refusing every read
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Op")
+    ssm = CannedSsm(error=denied)
+    dependencies = canned_dependencies(
+        codedeploy=CannedCodeDeploy(creator="codeDeployRollback"), ssm=ssm
+    )
+    reporter = RecordingReporter()
+    # WHEN the hook runs
+    _run(_RecordingCheck(), reporter, dependencies=dependencies)
+    # THEN nothing it does not need stood in the rollback's way
+    assert reporter.reports == [(IDS, "Succeeded")]
+    assert ssm.names == []
+
+
+def test_a_deployment_whose_id_the_health_check_recorded_is_checked_as_a_restore() -> None:
+    # GIVEN the health check's record naming this deployment as its restore
+    record = json.dumps(
+        {"requested_at": 1.0, "task_definition": "td:7", "deployment_id": IDS.deployment_id}
+    )
+    dependencies = canned_dependencies(ssm=CannedSsm({RESTORE_PARAMETER: record}))
+    check = _RecordingCheck()
+    # WHEN the hook runs
+    _run(check, RecordingReporter(), dependencies=dependencies)
+    # THEN the check judges it as a restore
+    assert [target.restore for target in check.targets] == [True]
+
+
+def test_a_deployment_the_record_does_not_name_is_not_a_restore() -> None:
+    # GIVEN a record naming another deployment (the restore before this release)
+    record = json.dumps({"requested_at": 1.0, "task_definition": "td:7", "deployment_id": "d-OLD"})
+    dependencies = canned_dependencies(ssm=CannedSsm({RESTORE_PARAMETER: record}))
+    check = _RecordingCheck()
+    # WHEN the hook runs
+    _run(check, RecordingReporter(), dependencies=dependencies)
+    # THEN the check judges it as an ordinary release
+    assert [target.restore for target in check.targets] == [False]
 
 
 def test_a_check_still_running_at_the_deadline_is_reported_failed() -> None:

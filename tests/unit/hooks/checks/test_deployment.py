@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,14 @@ from botocore.stub import Stubber
 from codedeploy_hooks.checks import deployment
 from codedeploy_hooks.errors import DeploymentShapeError, UnknownDeploymentError
 
-from tests.unit.hooks.fakes import CLUSTER, ECS_SERVICE, GROUP, World, client
+from tests.unit.hooks.fakes import (
+    CLUSTER,
+    ECS_SERVICE,
+    GROUP,
+    RESTORE_PARAMETER,
+    World,
+    client,
+)
 
 
 def test_resolve_reads_service_environment_and_routes_from_the_deployment(world: World) -> None:
@@ -187,3 +195,67 @@ def test_from_descriptions_rejects_an_application_outside_the_contract() -> None
     info = {"computePlatform": "ECS", "applicationName": "other", "deploymentGroupName": GROUP}
     with pytest.raises(DeploymentShapeError, match="microservices-"):
         deployment.from_descriptions("d-1", info, _GROUP)
+
+
+_INFO: dict[str, Any] = {
+    "computePlatform": "ECS",
+    "applicationName": "microservices-dev",
+    "deploymentGroupName": GROUP,
+}
+
+
+def _record(deployment_id: str) -> str:
+    """The health check's restore record (src/health_check/health_check/deployments.py)."""
+    return json.dumps(
+        {"requested_at": 1_800_000_000.0, "task_definition": "td:7", "deployment_id": deployment_id}
+    )
+
+
+def test_a_deployment_the_restore_record_names_is_a_restore() -> None:
+    target = deployment.from_descriptions("d-1", _INFO, _GROUP, restore_record=_record("d-1"))
+    assert target.restore
+
+
+def test_a_deployment_described_as_a_restore_without_a_record_is_not_one() -> None:
+    # GIVEN a description anyone allowed to call CreateDeployment can write
+    info = {**_INFO, "description": "Restore of the last known-good release of staging"}
+    # WHEN / THEN it says nothing
+    assert not deployment.from_descriptions("d-1", info, _GROUP).restore
+
+
+@pytest.mark.parametrize("record", [_record("d-OTHER"), "not json", '{"deployment_id": 7}', ""])
+def test_a_record_that_does_not_name_the_deployment_makes_no_restore(record: str) -> None:
+    assert not deployment.from_descriptions("d-1", _INFO, _GROUP, restore_record=record).restore
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        {"creator": "codeDeployRollback"},
+        {"rollbackInfo": {"rollbackTriggeringDeploymentId": "d-FAILED1"}},
+    ],
+    ids=["creator", "rollbackInfo"],
+)
+def test_codedeploys_rollback_marks_make_a_rollback(marks: dict[str, Any]) -> None:
+    assert deployment.from_descriptions("d-1", {**_INFO, **marks}, _GROUP).rollback
+
+
+def test_a_deployment_a_user_created_is_not_a_rollback() -> None:
+    info = {**_INFO, "creator": "user", "rollbackInfo": {}}
+    assert not deployment.from_descriptions("d-1", info, _GROUP).rollback
+
+
+def test_resolve_with_ssm_reads_the_restore_record_of_the_deployments_group(world: World) -> None:
+    # GIVEN the health check recorded the world's deployment as its restore of the group
+    client("ssm").put_parameter(
+        Name=RESTORE_PARAMETER, Type="String", Value=_record(world.deployment_id)
+    )
+    # WHEN it is resolved with SSM
+    target = deployment.resolve(client("codedeploy"), world.deployment_id, client("ssm"))
+    # THEN it is a restore
+    assert target.restore
+
+
+def test_resolve_with_ssm_and_no_record_is_not_a_restore(world: World) -> None:
+    target = deployment.resolve(client("codedeploy"), world.deployment_id, client("ssm"))
+    assert not target.restore

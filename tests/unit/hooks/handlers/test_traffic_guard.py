@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from codedeploy_hooks.checks.deployment import RESTORE_DESCRIPTION
 from codedeploy_hooks.clients import default_clients
 from codedeploy_hooks.handlers import traffic_guard
 
@@ -18,6 +18,7 @@ from tests.unit.hooks.fakes import (
     APPLICATION,
     FAST_SETTINGS,
     GROUP,
+    RESTORE_PARAMETER,
     FakeContext,
     FixedAddresses,
     RecordingStatusClient,
@@ -142,17 +143,43 @@ def test_no_alarms_in_the_environment_fails_the_bake(world: World) -> None:
     assert "no alarms" in response["reason"]
 
 
+def _record_restore(deployment_id: str) -> None:
+    """What the health check writes once CodeDeploy created its restore (docs/contracts.md)."""
+    record = {
+        "requested_at": 1_800_000_000.0,
+        "task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service:7",
+        "deployment_id": deployment_id,
+    }
+    client("ssm").put_parameter(Name=RESTORE_PARAMETER, Type="String", Value=json.dumps(record))
+
+
 def test_a_restore_bakes_on_greens_signals_while_the_environments_alarms_are_in_alarm(
     world: World,
 ) -> None:
-    # GIVEN the bad release's alarm still in ALARM and a restore deployment of the known-good one
+    # GIVEN the bad release's alarm still in ALARM and a restore of the known-good one, recorded
+    # by the health check that created it
     set_alarm(ALARM_5XX, "ALARM")
-    restore_id = _new_deployment(f"{RESTORE_DESCRIPTION} of staging api-service")
+    restore_id = _new_deployment()
+    _record_restore(restore_id)
     # WHEN its bake runs
     response, status = _bake(replace(world, deployment_id=restore_id))
     # THEN green's healthy targets and quiet 5XX rate let it through
     assert status.statuses == ["Succeeded"]
     assert "a restore" in response["reason"]
+
+
+def test_a_deployment_only_described_as_a_restore_is_judged_by_the_environments_alarms(
+    world: World,
+) -> None:
+    # GIVEN an alarm in ALARM and a deployment whose description claims to be a restore, which
+    # anyone allowed to call CreateDeployment can write (no record names it)
+    set_alarm(ALARM_5XX, "ALARM")
+    forged = _new_deployment("Restore of the last known-good release of staging api-service")
+    # WHEN its bake runs
+    response, status = _bake(replace(world, deployment_id=forged))
+    # THEN the alarm fails it as any release
+    assert status.statuses == ["Failed"]
+    assert ALARM_5XX in response["reason"]
 
 
 def test_the_bake_fails_when_greens_own_5xx_rate_is_over_the_limit(world: World) -> None:
