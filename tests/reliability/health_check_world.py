@@ -1,5 +1,6 @@
-"""The health-check function's AWS, canned: alarms, ECS services, the topic, CodeDeploy and the
-CodePipeline job-result calls, answered by CannedAws through the function's own gateway."""
+"""The health-check function's AWS, canned: alarms, ECS services and task definitions, the topic,
+SSM, CodeDeploy, Application Auto Scaling and the CodePipeline job-result calls, answered by
+CannedAws through the function's own gateway."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from health_check.clients import CLIENT_CONFIG, REPORT_CONFIG
 from health_check.gateway import AwsGateway
+from health_check.params import encode_token, new_token, parse_user_parameters
+from health_check.verdict import Outcome
 
 from tests.reliability.canned_aws import CannedAws
 
@@ -58,6 +61,7 @@ def attach(gateway: AwsGateway, canned: CannedAws) -> AwsGateway:
         gateway.clients.ssm,
         gateway.clients.ecr,
         gateway.clients.codedeploy,
+        gateway.clients.autoscaling,
     ):
         canned.attach(client, CLIENT_CONFIG)
     canned.attach(gateway.clients.codepipeline, REPORT_CONFIG)
@@ -81,9 +85,36 @@ def job_event(job_id: str, user_parameters: Any = None, token: Any = None) -> di
     return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
 
 
-def _service(name: str, steady: bool) -> dict[str, Any]:
-    """Each service runs revision 2 of its task definition; its known-good is revision 1."""
-    running = _TASK_DEFINITION.format(service=name.removesuffix("-dev"), n=2)
+def restoring_token(
+    now: float,
+    user_parameters: dict[str, Any] = USER_PARAMETERS,
+    failed_as: Outcome = Outcome.FAILED_ALARM,
+) -> str:
+    """The token of a check of `user_parameters` that found the environment failed at `now` and
+    began restoring it."""
+    token = new_token(parse_user_parameters(json.dumps(user_parameters)), int(now) - 60)
+    return encode_token(token.restoring(now, "1 alarm(s) in ALARM: dev-staging-x", failed_as))
+
+
+@dataclass(frozen=True)
+class World:
+    """What the function finds besides the alarms: each field can be changed by a test."""
+
+    services_steady: bool = True
+    # Each deployment group has a deployment in progress (the pipeline's).
+    busy: bool = True
+    # The services run their known-good release (revision 1) instead of revision 2.
+    on_known_good: bool = False
+    # DescribeTaskDefinition's status of every task definition (INACTIVE: deregistered).
+    task_definition_status: str = "ACTIVE"
+    # Each service has a scalable target.
+    scalable: bool = True
+    groups: tuple[str, ...] = GROUPS
+
+
+def _service(name: str, steady: bool, revision: int) -> dict[str, Any]:
+    """Each service runs `revision` of its task definition; its known-good is revision 1."""
+    running = _TASK_DEFINITION.format(service=name.removesuffix("-dev"), n=revision)
     return {
         "serviceName": name,
         "status": "ACTIVE",
@@ -95,22 +126,31 @@ def _service(name: str, steady: bool) -> dict[str, Any]:
     }
 
 
-def _known_good(params: dict[str, Any]) -> dict[str, Any]:
-    service = params["Name"].split("/")[3]
+def _parameter(params: dict[str, Any]) -> dict[str, Any]:
+    """`/pipeline/{environment}/{service}/known-good`: revision 1; any other (the restore
+    records): an empty value, which no reader takes for a record."""
+    name = params["Name"]
+    _, _, _, service, kind = name.split("/")
     record = {
         "task_definition": _TASK_DEFINITION.format(service=service, n=1),
         "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{service}-dev:tree-1",
         "recorded_at": "2026-11-29T10:00:00+00:00",
         "job_id": "job-0",
     }
-    return {"Parameter": {"Name": params["Name"], "Type": "String", "Value": json.dumps(record)}}
+    value = json.dumps(record) if kind == "known-good" else ""
+    return {"Parameter": {"Name": name, "Type": "String", "Value": value}}
 
 
 def arrange(
-    canned: CannedAws, alarm_pages: list[list[str]], *, services_steady: bool = True
+    canned: CannedAws,
+    alarm_pages: list[list[str]],
+    *,
+    services_steady: bool = True,
+    world: World | None = None,
 ) -> None:
-    """A world whose alarms (their states, in pages) and services are given; CodeDeploy has one
-    active deployment per deployment group."""
+    """A world whose alarms (their states, in pages) are given, and the rest as `world` says
+    (by default: steady services on revision 2, one deployment in progress per group)."""
+    world = world or World(services_steady=services_steady)
     canned.reset()
 
     def describe_alarms(params: dict[str, Any]) -> dict[str, Any]:
@@ -130,22 +170,48 @@ def arrange(
         {
             "DescribeAlarms": describe_alarms,
             "DescribeServices": lambda params: {
-                "services": [_service(name, services_steady) for name in params["services"]],
+                "services": [
+                    _service(name, world.services_steady, 1 if world.on_known_good else 2)
+                    for name in params["services"]
+                ],
                 "failures": [],
             },
             "Publish": {"MessageId": "message-1"},
-            "ListDeploymentGroups": {"applicationName": APPLICATION, "deploymentGroups": GROUPS},
+            "ListDeploymentGroups": {
+                "applicationName": APPLICATION,
+                "deploymentGroups": list(world.groups),
+            },
             "ListDeployments": lambda params: {
-                "deployments": [f"d-{params['deploymentGroupName']}"]
+                "deployments": [f"d-{params['deploymentGroupName']}"] if world.busy else []
             },
             "StopDeployment": {"status": "Pending"},
-            "GetDeployment": {"deploymentInfo": {"description": ""}},
+            "GetDeployment": lambda params: {
+                "deploymentInfo": {
+                    "deploymentId": params["deploymentId"],
+                    "deploymentGroupName": params["deploymentId"].removeprefix("d-"),
+                    "status": "InProgress",
+                    "creator": "user",
+                }
+            },
+            "GetDeploymentGroup": lambda params: {
+                "deploymentGroupInfo": {
+                    "deploymentGroupName": params["deploymentGroupName"],
+                    "ecsServices": [
+                        {
+                            "serviceName": params["deploymentGroupName"].partition("-")[2] + "-dev",
+                            "clusterName": CLUSTER,
+                        }
+                    ],
+                }
+            },
             "CreateDeployment": {"deploymentId": "d-restore"},
-            "GetParameter": _known_good,
+            "GetParameter": _parameter,
             "PutParameter": {"Version": 2},
             "DescribeTaskDefinition": lambda params: {
                 "taskDefinition": {
                     "taskDefinitionArn": params["taskDefinition"],
+                    "family": params["taskDefinition"].split("/")[1].split(":")[0],
+                    "status": world.task_definition_status,
                     "containerDefinitions": [
                         {
                             "name": params["taskDefinition"].split("/")[1].split("-staging")[0],
@@ -154,6 +220,30 @@ def arrange(
                     ],
                 }
             },
+            "RegisterTaskDefinition": lambda params: {
+                "taskDefinition": {
+                    "taskDefinitionArn": _TASK_DEFINITION.format(
+                        service=params["family"].removesuffix("-staging-dev"), n=3
+                    ),
+                    "status": "ACTIVE",
+                }
+            },
+            "DescribeScalableTargets": lambda params: {
+                "ScalableTargets": [
+                    {
+                        "ServiceNamespace": "ecs",
+                        "ResourceId": params["ResourceIds"][0],
+                        "ScalableDimension": "ecs:service:DesiredCount",
+                        "MinCapacity": 2,
+                        "MaxCapacity": 8,
+                        "RoleARN": "arn:aws:iam::123456789012:role/scaling",
+                        "CreationTime": 1_767_225_600,
+                    }
+                ]
+                if world.scalable
+                else []
+            },
+            "RegisterScalableTarget": {},
             "BatchGetImage": {"images": [{"imageManifest": "{}"}]},
             "PutImage": {"image": {}},
             "PutJobSuccessResult": {},

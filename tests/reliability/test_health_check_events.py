@@ -2,8 +2,9 @@
 its Powertools decorators), against an in-memory AWS whose alarms and services are drawn too.
 
 Promise: an event with a job id gets exactly one job result, for that id; success (including
-"keep baking") only when no alarm is in ALARM; an event without a job id raises
-NotAJobEventError and calls nothing at all.
+"keep baking") only when no alarm is in ALARM, a continuation of a failed environment's restore
+only once the environment failed; an event without a job id raises NotAJobEventError and calls
+nothing at all.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from tests.reliability.canned_aws import CannedAws
 from tests.reliability.health_check_world import (
     ENVIRON,
     USER_PARAMETERS,
+    World,
     arrange,
     attach,
     job_event,
     job_results,
+    restoring_token,
 )
 from tests.reliability.strategies import (
     HOSTILE_TEXT_VALUES,
@@ -55,21 +58,18 @@ class FakeContext:
         return 300_000
 
 
-# What a failed environment's restore and notification call, after the job result.
-AFTER_REPORT = {
-    "DescribeServices",
-    "GetParameter",
-    "ListDeploymentGroups",
-    "ListDeployments",
-    "GetDeployment",
-    "StopDeployment",
-    "CreateDeployment",
-    "Publish",
-}
+# What may follow the job result: the notification of a failed environment, once restored.
+AFTER_REPORT = {"Publish"}
+# A bake healthy so far, or waiting to become healthy: no alarm may be in ALARM.
+HEALTHY_OUTCOMES = {"succeeded", "baking", "waiting"}
 
 
 def _valid_token() -> str:
     return encode_token(new_token(parse_user_parameters(VALID_TEXT), int(time.time())))
+
+
+def _valid_restoring_token() -> str:
+    return restoring_token(time.time() - 60)
 
 
 valid_job_ids = st.text(min_size=1, max_size=40).filter(str.strip) | st.builds(
@@ -99,6 +99,8 @@ tokens = st.one_of(
     st.none(),
     st.builds(_valid_token),
     st.builds(_valid_token).flatmap(truncations),
+    st.builds(_valid_restoring_token),
+    st.builds(_valid_restoring_token).flatmap(truncations),
     HOSTILE_TEXT_VALUES,
 )
 well_formed_jobs = st.builds(
@@ -121,6 +123,14 @@ events = st.sampled_from([well_formed_jobs, hostile_jobs, hostile_jobs, hostile_
 events = events.flatmap(lambda family: family)
 alarm_pages = st.lists(
     st.lists(st.sampled_from(["OK", "ALARM", "INSUFFICIENT_DATA"]), max_size=4), max_size=3
+)
+worlds = st.builds(
+    World,
+    services_steady=st.booleans(),
+    busy=st.booleans(),
+    on_known_good=st.booleans(),
+    task_definition_status=st.sampled_from(["ACTIVE", "INACTIVE"]),
+    scalable=st.booleans(),
 )
 
 
@@ -148,12 +158,12 @@ def job_id_of(event: Any) -> str | None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(event=events, pages=alarm_pages, steady=st.booleans())
+@given(event=events, pages=alarm_pages, world=worlds)
 def test_every_event_gets_one_result_for_its_job_or_raises_without_calling_aws(
-    canned: CannedAws, event: Any, pages: list[list[str]], steady: bool
+    canned: CannedAws, event: Any, pages: list[list[str]], world: World
 ) -> None:
     # GIVEN any event, and a world with any alarm states
-    arrange(canned, pages, services_steady=steady)
+    arrange(canned, pages, world=world)
     job_id = job_id_of(event)
     # WHEN the Lambda handles it
     try:
@@ -169,8 +179,7 @@ def test_every_event_gets_one_result_for_its_job_or_raises_without_calling_aws(
     assert canned.unexpected == []
     [(operation, params)] = job_results(canned)
     assert params["jobId"] == job_id
-    # the report comes before anything acts on it: after it, only a failed environment's restore
-    # and notification
+    # everything is done before the report: after it, only a failed environment's notification
     operations = [call.operation for call in canned.calls]
     after = set(operations[operations.index(operation) + 1 :])
     if after:
@@ -179,8 +188,9 @@ def test_every_event_gets_one_result_for_its_job_or_raises_without_calling_aws(
     label(f"outcome {reply['outcome']}")
     # every hostile input has a named outcome: none falls through to the catch-all for bugs
     assert reply["outcome"] != "failed_internal", reply["message"]
-    succeeded = reply["outcome"] in {"succeeded", "baking", "waiting"}
-    assert (operation == "PutJobSuccessResult") == succeeded
+    restoring = reply["outcome"] == "restoring"
+    succeeded = reply["outcome"] in HEALTHY_OUTCOMES
+    assert (operation == "PutJobSuccessResult") == (succeeded or restoring)
     # AND success, even "keep baking", never while an alarm is in ALARM or none exists
     states = [state for page in pages for state in page]
     if succeeded:
@@ -188,4 +198,7 @@ def test_every_event_gets_one_result_for_its_job_or_raises_without_calling_aws(
         assert "ALARM" not in states
     if reply["outcome"] == "succeeded":
         assert set(states) == {"OK"}
-        assert steady
+        assert world.services_steady
+    # AND a restore carries on only with a token that says when it began
+    if restoring:
+        assert json.loads(params["continuationToken"])["restoring_since"] is not None

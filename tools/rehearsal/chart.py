@@ -318,7 +318,7 @@ class _Reader:
         if m is None:
             return []
         label = f"{m['service']} -> {m['to']}"
-        if event.actor == "CodeDeploy rollback":
+        if event.actor.startswith("CodeDeploy rollback"):  # "CodeDeploy rollback d-…"
             return [Marker(event.at, m["env"], "restore", "ok", label)]
         return [Marker(event.at, m["env"], "lifecycle", "info", label)]
 
@@ -326,6 +326,8 @@ class _Reader:
     def _action_verdict(self, event: Event) -> Marker | None:
         """A Lambda action's verdict (the health validator's): succeeded, failed, timed out."""
         m = _ACTION_VERDICT.match(event.text)
+        if m is not None and m["action"] == "WaitForIdle":
+            return None  # the gate before the deployments: no verdict on the release
         stage = m and self.stage_of(m["action"], "Lambda", m["stage"])
         environment = self.stage_environment(stage) if m and stage else None
         if m is None or environment is None:

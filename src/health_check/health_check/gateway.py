@@ -292,7 +292,11 @@ class AwsGateway:
                     StateValue="ALARM",
                     MaxRecords=ALARMS_PAGE_SIZE,
                 )
-            firing += [a.get("AlarmName", "?") for a in reply.get("MetricAlarms", [])]
+            firing += [
+                alarm.get("AlarmName", "?")
+                for alarm in reply.get("MetricAlarms", [])
+                if alarm.get("StateValue") == "ALARM"  # the filter, checked
+            ]
         return sorted(firing)
 
     def set_scaling_suspended(self, cluster: str, service: str, *, suspended: bool) -> bool:

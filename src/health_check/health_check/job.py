@@ -176,10 +176,7 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
                     gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
                 )
             if params.check == "health" and not result.outcome.continues:
-                # The responder resumes scaling when a deployment ends; this is the safety net
-                # for an event it missed (docs/health-check.md).
-                scaling = resume_environment(gateway, settings, params.environment)
-                logger.info("scaling after the check", extra={"scaling": scaling})
+                _resume_scaling(gateway, settings, params.environment)
         except HealthCheckError as error:
             result = JobResult(job_id, outcome_of(error), str(error))
         except Exception as error:
@@ -202,6 +199,17 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
         with gateway.within(lambda: clock.monotonic() >= ends_at - ACTIONS_MARGIN_SECONDS):
             _notify(gateway, runtime.environ, *notification)
     return result
+
+
+def _resume_scaling(gateway: AwsGateway, settings: Settings, environment: str) -> None:
+    """The responder resumes scaling when a deployment ends; this is the safety net for an event
+    it missed (docs/pipeline.md). It never changes the verdict, whatever it meets."""
+    try:
+        notes = resume_environment(gateway, settings, environment)
+    except Exception:
+        logger.exception("scaling not resumed after the check")
+        return
+    logger.info("scaling after the check", extra={"scaling": notes})
 
 
 def _seconds_left(remaining_millis: Callable[[], int]) -> float:

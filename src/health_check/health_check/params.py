@@ -220,12 +220,7 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         raise TokenError("continuation token has no bake start")
     if healthy_since is not None and not (_is_int(healthy_since) and healthy_since >= started_at):
         raise TokenError("continuation token has a healthy streak that is not after its start")
-    restoring_since, cause = body["restoring_since"], body["cause"]
-    restore_ok = _is_int(restoring_since) and restoring_since >= started_at
-    if restoring_since is not None and not restore_ok:
-        raise TokenError("continuation token has a restore that is not after its start")
-    if not isinstance(cause, str):
-        raise TokenError("continuation token has no readable cause")
+    restoring_since, cause = _restore_phase(body, started_at)
     failed_as = body["failed_as"]
     if restoring_since is not None and failed_as not in RESTORED_FAILURES:
         raise TokenError("continuation token has a restore without the failure it follows")
@@ -258,6 +253,17 @@ def _bounded(cause: str) -> str:
     while len(json.dumps(kept)) - 2 > TOKEN_CAUSE_CHARS:
         kept = kept[:-1]
     return kept
+
+
+def _restore_phase(body: dict[str, Any], started_at: int) -> tuple[int | None, str]:
+    restoring_since, cause = body["restoring_since"], body["cause"]
+    if restoring_since is not None and not (
+        _is_int(restoring_since) and restoring_since >= started_at
+    ):
+        raise TokenError("continuation token has a restore that is not after its start")
+    if not isinstance(cause, str):
+        raise TokenError("continuation token has no readable cause")
+    return restoring_since, cause
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -110,12 +110,20 @@ def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> d
     # An error raises: Lambda retries the event (EventInvokeConfig bounds how often).
     if release.trouble is not None:
         reply |= {"cause": release.trouble, "stopped": _stop_others(runtime, settings, release)}
-    if release.group is not None and release.state == STARTED:
-        reply["scaling"] = suspend(runtime.gateway, settings, release.group)
-    elif release.group is not None and release.state in ENDED:
-        reply["scaling"] = resume_when_idle(runtime.gateway, settings, release.group)
+    if release.group is not None and release.state in {STARTED, *ENDED}:
+        reply["scaling"] = _hold_or_resume_scaling(runtime, settings, release.group, release.state)
     logger.info("release event", extra=reply)
     return reply
+
+
+def _hold_or_resume_scaling(
+    runtime: Runtime, settings: Settings, group: str, state: str | None
+) -> str:
+    """Raises AwsCallError for Lambda to retry the event (after the stops above, which are
+    idempotent); the health check resumes scaling after every final verdict as a safety net."""
+    if state == STARTED:
+        return suspend(runtime.gateway, settings, group)
+    return resume_when_idle(runtime.gateway, settings, group)
 
 
 def _stop_others(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -120,6 +121,9 @@ def test_an_alarm_in_alarm_since_before_the_deployment_must_clear_by_the_end_of_
     # GIVEN an alarm of the environment in ALARM before the deployment was created (on a new
     # stack: the bootstrap that could not be pulled), and a release that does not clear it
     put_alarm(f"{ALARM_PREFIX}synthetic-flow", "ALARM")
+    # moto stamps both with the wall clock, to the millisecond: made within the same one, the
+    # alarm would not be older than the deployment
+    time.sleep(0.005)
     later = _new_deployment()
     # WHEN its bake runs to the end
     response, status = _bake(replace(world, deployment_id=later))
