@@ -133,6 +133,16 @@ def test_every_assumption_names_a_rehearsal_setting_with_the_yaml_default() -> N
 
 
 # ---------------------------------------------------------------- A7-A10
+def _stopped_after_the_shift(rehearsal: Rehearsal, world: World) -> Deployment:
+    """A deployment stopped with rollback once traffic shifted: its rollback deployment."""
+    deployment = _deploy(rehearsal, "staging-api-service")
+    while deployment.lifecycle.get("AllowTraffic") != "Succeeded":
+        advance(world, 5)
+    rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
+    _finish(world, deployment)
+    return rehearsal.codedeploy.deployments[deployment.rollback_id or ""]
+
+
 def _in_termination_wait(world: World, deployment: Deployment) -> None:
     while not deployment.in_termination_wait:
         advance(world, 5)
@@ -172,12 +182,7 @@ def test_a9_a_rollback_invokes_the_traffic_hooks_only_if_it_runs_them(
     runs_hooks: str, invoked: bool
 ) -> None:
     with model(model={"rollback_runs_hooks": runs_hooks}) as (rehearsal, world):
-        deployment = _deploy(rehearsal, "staging-api-service")
-        while deployment.lifecycle.get("AllowTraffic") != "Succeeded":
-            advance(world, 5)
-        rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
-        _finish(world, deployment)
-        rollback = rehearsal.codedeploy.deployments[deployment.rollback_id or ""]
+        rollback = _stopped_after_the_shift(rehearsal, world)
         _finish(world, rollback)
         assert bool(rollback.hooks) is invoked
         # and our hooks never block it: users are back on the original either way
@@ -190,12 +195,7 @@ def test_a10_stopping_a_rollback_deployment_stops_it_or_is_refused(
 ) -> None:
     overrides = {"stop_rollback_deployment": setting, "codedeploy_reroute_seconds": 60}
     with model(model=overrides) as (rehearsal, world):
-        deployment = _deploy(rehearsal, "staging-api-service")
-        while deployment.lifecycle.get("AllowTraffic") != "Succeeded":
-            advance(world, 5)
-        rehearsal.codedeploy.stop(deployment.id, rollback=True, reason="test")
-        _finish(world, deployment)
-        rollback = rehearsal.codedeploy.deployments[deployment.rollback_id or ""]
+        rollback = _stopped_after_the_shift(rehearsal, world)
         if refused:
             with pytest.raises(StopRefused):
                 rehearsal.codedeploy.stop(rollback.id, rollback=False, reason="test")

@@ -82,3 +82,55 @@ def test_function_past_its_timeout_is_killed_and_makes_no_further_call() -> None
     assert isinstance(process.value.error, LambdaKilled)
     assert calls == [5.0]
     assert env.now == pytest.approx(10.0)
+
+
+# ---------------------------------------------------------------- on-failure destinations
+# AWS: "When an event fails all processing attempts or stays in the asynchronous invocation queue
+# for too long, Lambda" sends an invocation record to the on-failure destination
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+RESPONDER = "release-responder-dev"
+ALARM_EVENT = {"source": "aws.cloudwatch", "detail": {"alarmName": "x", "state": {"value": "OK"}}}
+
+
+def _destination_records(rehearsal, world):  # type: ignore[no-untyped-def]
+    sent: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+    invoke = rehearsal.lambdas.invoke_async
+
+    def spy(function_name, event, *, caller):  # type: ignore[no-untyped-def]
+        sent.append((function_name, event))
+        invoke(function_name, event, caller=caller)
+
+    rehearsal.lambdas.invoke_async = spy
+    rehearsal.lambdas.invoke_async(RESPONDER, ALARM_EVENT, caller="test")
+    advance(world, 900)
+    return [(name, event) for name, event in sent if "requestPayload" in event]
+
+
+def test_the_responders_destination_is_the_health_check_function_from_the_template() -> None:
+    with model() as (_, world):
+        responder = world.system.functions[RESPONDER]
+        assert responder.on_failure is not None
+        destination = world.system.function_by_arn_or_name(responder.on_failure)
+        assert destination.handler == "health_check.handler.lambda_handler"
+
+
+def test_an_event_whose_retries_failed_goes_to_the_destination_with_its_payload() -> None:
+    crashes = [{"kind": "crash", "function": "release-responder", "count": 5}]
+    with model(faults=crashes) as (rehearsal, world):
+        [(name, record)] = _destination_records(rehearsal, world)
+        assert name == world.system.functions[RESPONDER].on_failure
+        assert record["requestPayload"] == ALARM_EVENT
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert RESPONDER in record["requestContext"]["functionArn"]
+
+
+def test_an_event_that_waited_too_long_goes_to_the_destination() -> None:
+    throttled = [{"kind": "throttle", "function": "release-responder", "until": 600}]
+    with model(faults=throttled) as (rehearsal, world):
+        [(_, record)] = _destination_records(rehearsal, world)
+        assert record["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+def test_an_event_handled_goes_nowhere_else() -> None:
+    with model() as (rehearsal, world):
+        assert _destination_records(rehearsal, world) == []

@@ -158,7 +158,18 @@ def test_a_suspended_target_holds_the_scale_out_until_scaling_resumes() -> None:
 def test_the_run_goes_on_past_the_pipeline_while_a_release_still_has_errors_to_come() -> None:
     # GIVEN a release that fails 40 minutes after it took all of production's traffic
     result = run(load(SCENARIOS / "failure-after-pipeline.yaml"))
-    # THEN the run sees the failure (it did not end when the pipeline went quiet)
+    # THEN the run sees the failure (it did not end when the pipeline went quiet, as it did)
     assert result.figures.exposure_request_seconds > 0
-    assert result.figures.human_needed
+    assert result.figures.detect_seconds is not None
     assert result.ended_by == "quiet"
+
+
+def test_a_run_cut_by_its_horizon_says_so() -> None:
+    # GIVEN the same scenario with a horizon before the release's errors begin
+    scenario = load(SCENARIOS / "failure-after-pipeline.yaml").model_copy(
+        update={"horizon_seconds": 3000.0}
+    )
+    # WHEN it runs  THEN the horizon ended it, and nothing was seen yet
+    result = run(scenario)
+    assert result.ended_by == "horizon"
+    assert result.figures.exposure_request_seconds == 0

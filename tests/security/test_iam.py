@@ -301,8 +301,20 @@ def test_sam_generated_function_roles_carry_only_the_statements_written_in_the_t
     for function in functions:
         written = [s.body for s in statements_of("root", root) if s.logical_id == function]
         generated = transformed["Resources"][f"{function}Role"]["Properties"]["Policies"]
-        # THEN SAM added no inline statement of its own
-        assert [s for p in generated for s in p["PolicyDocument"]["Statement"]] == written
+        # THEN SAM added no inline statement of its own, but the one a Lambda on-failure
+        # destination needs: invoking that destination function, and nothing else
+        config = root["Resources"][function]["Properties"].get("EventInvokeConfig", {})
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {})
+        expected = list(written)
+        if destination.get("Type") == "Lambda":
+            expected.append(
+                {
+                    "Action": "lambda:InvokeFunction",
+                    "Effect": "Allow",
+                    "Resource": destination["Destination"],
+                }
+            )
+        assert [s for p in generated for s in p["PolicyDocument"]["Statement"]] == expected
 
 
 ENVIRONMENTS = ("Staging", "Production")

@@ -218,6 +218,7 @@ SAMPLE_CHANGES: dict[str, list[dict[str, Any]]] = {
     "DesiredCount": [{"DesiredCount": 1}, {"DesiredCount": 5}],
     "ProductionMaxCount": [{"ProductionMaxCount": 10}],
     "BlueTerminationWaitMinutes": [{"BlueTerminationWaitMinutes": 60}],
+    "WatchWindowMinutes": [{"WatchWindowMinutes": "120"}],
     "LatencyThresholdSeconds": [{"LatencyThresholdSeconds": "1.5"}],
     "BootstrapImage": [{"BootstrapImage": "echoserver:2.0"}],
     "BranchName": [{"BranchName": "release"}],

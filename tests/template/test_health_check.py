@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -30,7 +31,25 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for policy in function["Policies"] for s in policy["Statement"]]
+    """Its inline statements and those of the managed policies it attaches (by !Ref)."""
+    resources = load_template(REPO_ROOT / "template.yaml")["Resources"]
+    found: list[dict[str, Any]] = []
+    for policy in function["Policies"]:
+        if "Ref" in policy:
+            found += resources[policy["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        else:
+            found += policy["Statement"]
+    return found
+
+
+def test_the_release_responder_restores_with_the_same_permissions(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    # GIVEN both functions that restore an environment (the watch window, ValidateHealth)
+    responder = template["Resources"]["ReleaseResponderFunction"]["Properties"]
+    # THEN they share one restore policy, and the responder has nothing else
+    assert {"Ref": "EnvironmentRestorePolicy"} in function["Policies"]
+    assert responder["Policies"] == [{"Ref": "EnvironmentRestorePolicy"}]
 
 
 def actions_of(statement: dict[str, Any]) -> set[str]:
@@ -114,3 +133,11 @@ def test_its_logs_are_kept_for_14_days(template: dict[str, Any], function: dict[
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "HealthCheckLogGroup"}
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/health-check-${EnvironmentSuffix}"}
     assert log_group["RetentionInDays"] == 14
+
+
+def test_the_watch_window_takes_whole_minutes_only(template: dict[str, Any]) -> None:
+    # GIVEN the parameter both restoring functions read as whole minutes (settings.py)
+    pattern = re.compile(template["Parameters"]["WatchWindowMinutes"]["AllowedPattern"])
+    # THEN every whole minute from 0 to a day passes, and nothing else
+    assert all(pattern.fullmatch(str(minutes)) for minutes in range(1441))
+    assert not any(pattern.fullmatch(bad) for bad in ("1.5", "-1", "1441", "", "01", "60 "))

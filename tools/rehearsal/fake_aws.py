@@ -545,7 +545,7 @@ class FakeAws:
             d = self.codedeploy.create(
                 params["deploymentGroupName"],
                 task_definition,
-                creator="health-check restore",
+                creator=f"{self._caller()} restore",
                 override_alarms=params.get("overrideAlarmConfiguration"),
                 description=str(params.get("description", "")),
                 config_name=params.get("deploymentConfigName"),

@@ -13,6 +13,8 @@ Sources (docs/rehearsal.md has the quotes):
   https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
 - Invoked directly (synchronously), an error goes back to the caller; Lambda does not retry it:
   https://docs.aws.amazon.com/lambda/latest/dg/invocation-retries.html
+- On-failure destinations (an invocation record with the request payload, once the retries failed
+  or the event grew too old): https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 - CodePipeline invokes the function asynchronously:
   https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html
 """
@@ -130,6 +132,7 @@ class LambdaService:
                     f"{function.name}: event from {caller} older than "
                     f"{function.max_event_age:g} s, discarded",
                 )
+                self._on_failure(function, event, "EventAgeExceeded", errors)
                 return
             if world.scenario.faults.throttled(function.name, world.t):
                 world.log("Lambda", f"{function.name}: throttled, the event queue retries later")
@@ -141,10 +144,32 @@ class LambdaService:
             errors += 1
             if errors > function.max_retry_attempts:
                 world.log("Lambda", f"{function.name}: {outcome.detail}; no retries left")
+                self._on_failure(function, event, "RetriesExhausted", errors)
                 return
             delay = float(delays[min(errors, len(delays)) - 1])
             world.log("Lambda", f"{function.name}: {outcome.detail}; retry {errors} in {delay:g} s")
             yield world.env.timeout(delay)
+
+    def _on_failure(
+        self, function: FunctionSpec, event: dict[str, Any], condition: str, attempts: int
+    ) -> None:
+        """The on-failure destination gets an invocation record with the original event."""
+        if function.on_failure is None:
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": f"{self.world.t:.0f}",
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function.arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        }
+        self.world.log("Lambda", f"{function.name}: event sent to its on-failure destination")
+        self.invoke_async(function.on_failure, record, caller=f"{function.name} on-failure")
 
     def run(
         self, function: FunctionSpec, event: dict[str, Any]

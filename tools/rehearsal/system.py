@@ -130,6 +130,9 @@ class FunctionSpec:
     # EventBridge rules (their event patterns) and schedules that invoke the function.
     event_patterns: tuple[dict[str, Any], ...] = ()
     schedules: tuple[str, ...] = ()
+    # EventInvokeConfig's on-failure destination (a function's ARN): where an event goes once
+    # its retries failed or it grew too old.
+    on_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -423,8 +426,14 @@ def _functions(stack: RenderedStack) -> dict[str, FunctionSpec]:
             schedules=tuple(
                 e["Properties"]["Schedule"] for e in events if e.get("Type") == "Schedule"
             ),
+            on_failure=_lambda_destination(invoke_config),
         )
     return functions
+
+
+def _lambda_destination(invoke_config: dict[str, Any]) -> str | None:
+    on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {})
+    return str(on_failure["Destination"]) if on_failure.get("Type") == "Lambda" else None
 
 
 def _appspec_hooks(functions: dict[str, FunctionSpec]) -> dict[str, str]:

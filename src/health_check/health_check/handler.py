@@ -1,4 +1,5 @@
-"""Lambda entry point: CodePipeline job event in, exactly one job result out."""
+"""Lambda entry point: CodePipeline job event in, exactly one job result out; or the release
+responder's event it could not act on (its on-failure destination), acted on here."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from health_check import responder
 from health_check.job import Runtime, run_job
 from health_check.observability import logger, metrics, tracer
 
 
 def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> dict[str, Any]:
+    if responder.is_invocation_record(event):
+        return responder.take_over(event, context, runtime)
     started = runtime.clock.monotonic()
     result = run_job(event, runtime, context.get_remaining_time_in_millis)
     metrics.add_metric(

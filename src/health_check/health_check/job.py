@@ -167,7 +167,9 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
             settings = Settings.from_environ(runtime.environ)
             params, token, result = _check(job, gateway, clock.time())
             if params.check == "idle":
-                result = _idle_gate(gateway, settings, params, job_id, token, clock.time())
+                result = _idle_gate(
+                    gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
+                )
             elif result.outcome is Outcome.SUCCEEDED:
                 note = record_known_good(gateway, settings, params, job_id, clock.time())
                 result = replace(result, message=result.message + note)
@@ -258,9 +260,10 @@ def _check(
     return params, token, result
 
 
-def _idle_gate(  # noqa: PLR0917 - the job's context, passed on as it is
+def _idle_gate(
     gateway: AwsGateway,
     settings: Settings,
+    *,
     params: CheckParameters,
     job_id: str,
     token: BakeToken,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -41,16 +41,48 @@ class KnownGood:
     image: str
     recorded_at: str
     job_id: str
+    # The known-good release this one replaced (one level, no further history): what a failure
+    # inside the watch window after this release restores (watch.py).
+    previous: KnownGood | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        values: dict[str, object] = {
+            "task_definition": self.task_definition,
+            "image": self.image,
+            "recorded_at": self.recorded_at,
+            "job_id": self.job_id,
+        }
+        values["previous"] = None if self.previous is None else self.previous.as_dict()
+        return values
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.as_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, raw: str) -> KnownGood | None:
         try:
-            values = json.loads(raw)
-            return cls(**{key: str(values[key]) for key in cls.__dataclass_fields__})
-        except (ValueError, TypeError, KeyError):
+            return cls._from_values(json.loads(raw), nested=True)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    @classmethod
+    def _from_values(cls, values: dict[str, object], *, nested: bool) -> KnownGood:
+        previous = values.get("previous") if nested else None
+        return cls(
+            task_definition=str(values["task_definition"]),
+            image=str(values["image"]),
+            recorded_at=str(values["recorded_at"]),
+            job_id=str(values["job_id"]),
+            previous=None
+            if not isinstance(previous, dict)
+            else cls._from_values(previous, nested=False),
+        )
+
+    def recorded_epoch(self) -> float | None:
+        """When it was recorded (epoch seconds); None if the record's time is unreadable."""
+        try:
+            return dt.datetime.fromisoformat(self.recorded_at).timestamp()
+        except ValueError:
             return None
 
 
@@ -90,7 +122,10 @@ def record_known_good(
             if task_definition is None:
                 continue
             image = gateway.image_of(task_definition, service)
-            record = KnownGood(task_definition, image, stamp.isoformat(), job_id)
+            record = _succeeding(
+                read_known_good(gateway, params.environment, service),
+                KnownGood(task_definition, image, stamp.isoformat(), job_id),
+            )
             gateway.write_parameter(
                 KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=service),
                 record.to_json(),
@@ -102,6 +137,17 @@ def record_known_good(
         logger.warning("known-good release not recorded", extra={"error": str(error)})
         return f"; known-good release not recorded ({error})"
     return f"; known-good release recorded for {', '.join(recorded)}" if recorded else ""
+
+
+def _succeeding(current: KnownGood | None, passed: KnownGood) -> KnownGood:
+    """The record after `passed` passed its check: a new release keeps the one it replaced as
+    `previous` (its watch window starts now); the same release passing again (a stage retried)
+    keeps the previous one it had, so the watch never restores a release to itself."""
+    if current is None:
+        return passed
+    if current.task_definition == passed.task_definition:
+        return replace(passed, previous=current.previous)
+    return replace(passed, previous=replace(current, previous=None))
 
 
 def _protect_image(gateway: AwsGateway, image: str, environment: str, stamp: dt.datetime) -> None:
@@ -252,7 +298,7 @@ def _startable(gateway: AwsGateway, environment: str, service: str, known_good: 
     if described.get("status", "ACTIVE") == "ACTIVE":
         return known_good.task_definition
     arn = gateway.register_task_definition(registration_of(described))
-    record = KnownGood(arn, known_good.image, known_good.recorded_at, known_good.job_id)
+    record = replace(known_good, task_definition=arn)
     gateway.write_parameter(
         KNOWN_GOOD_PARAMETER.format(environment=environment, service=service),
         record.to_json(),

@@ -1,5 +1,7 @@
 """The release responder: EventBridge events about an environment's release in, actions out.
 
+- One of the environment's alarms goes into ALARM while nothing of the environment deploys:
+  restore its last known-good release from this event (watch.py: the watch window).
 - One of the environment's alarms goes into ALARM, or one of its deployments fails or is
   stopped: stop the environment's other deployments with rollback, so every service moves back to
   its original task set together, in seconds, instead of the environment ending on a mix no
@@ -27,6 +29,7 @@ from health_check.observability import logger, metrics, tracer
 from health_check.release import suffix_of
 from health_check.scaling import resume_when_idle, suspend
 from health_check.settings import Settings
+from health_check.watch import watch_restore
 
 ENVIRONMENTS = ("staging", "production")
 # CodeDeploy's deployment state-change states this function acts on.
@@ -109,11 +112,40 @@ def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> d
     reply: dict[str, Any] = {"environment": release.environment}
     # An error raises: Lambda retries the event (EventInvokeConfig bounds how often).
     if release.trouble is not None:
-        reply |= {"cause": release.trouble, "stopped": _stop_others(runtime, settings, release)}
+        stopped, busy = _stop_others(runtime, settings, release)
+        reply |= {"cause": release.trouble, "stopped": stopped}
+        if release.group is None and not busy:
+            # An alarm, and nothing of the environment deploying: no original task set to move
+            # back to. Restore from this event (watch.py) rather than wait for a poll or a human.
+            reply["restore"] = _watch(runtime, settings, release)
     if release.group is not None and release.state in {STARTED, *ENDED}:
         reply["scaling"] = _hold_or_resume_scaling(runtime, settings, release.group, release.state)
     logger.info("release event", extra=reply)
     return reply
+
+
+def is_invocation_record(event: object) -> bool:
+    """A Lambda destination's invocation record (what an on-failure destination receives)."""
+    return isinstance(event, dict) and "requestContext" in event and "requestPayload" in event
+
+
+def take_over(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> dict[str, Any]:
+    """The responder's event it could not act on (its retries failed, or it waited too long
+    throttled), delivered to the health check by Lambda's on-failure destination: act on it here
+    through the same code. Only records from this copy's responder are taken."""
+    settings = Settings.from_environ(runtime.environ)
+    request = event.get("requestContext")
+    sender = str(request.get("functionArn", "")) if isinstance(request, dict) else ""
+    name = settings.release_responder_name
+    # `...:function:{name}`, unqualified or `:{version or alias}`; not `{name}-copy`.
+    if not name or f":function:{name}:" not in f"{sender}:":
+        logger.error("invocation record rejected", extra={"sender": sender})
+        return {"rejected": f"an invocation record from {sender or 'nobody'}, not {name or '-'}"}
+    payload = event.get("requestPayload")
+    if not isinstance(payload, dict):
+        return {"rejected": "an invocation record without an event"}
+    logger.info("taking over the responder's failed event", extra={"sender": sender})
+    return {"taken_over_from": name, **handle(payload, context, runtime)}
 
 
 def _hold_or_resume_scaling(
@@ -126,7 +158,33 @@ def _hold_or_resume_scaling(
     return resume_when_idle(runtime.gateway, settings, group)
 
 
-def _stop_others(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[str]:
+def _watch(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[str]:
+    gateway = runtime.gateway
+    outcome = watch_restore(gateway, settings, release.environment, runtime.clock.time())
+    notes = [str(step) for step in outcome.steps] + list(outcome.outside_window)
+    if outcome.acted or outcome.outside_window:
+        body = (
+            f"Environment: {release.environment}\nCause: {release.trouble}\n"
+            f"Sent back to the release before (watch window): {', '.join(outcome.demoted) or '-'}\n"
+            "Restore:\n" + "\n".join(f"  - {note}" for note in notes) + "\n"
+        )
+        subject = (
+            f"Restoring {release.environment}'s last known-good release"
+            if outcome.acted
+            else f"Alarm in {release.environment} outside the watch window: a human decides"
+        )
+        try:
+            gateway.publish(settings.notification_topic_arn, subject, body)
+        except AwsCallError as error:
+            logger.error("notification not sent", extra={"error": str(error), "body": body})
+    return notes
+
+
+def _stop_others(
+    runtime: Runtime, settings: Settings, release: ReleaseEvent
+) -> tuple[list[str], bool]:
+    """Stop the environment's other deployments that may be stopped; also whether anything of
+    the environment is deploying (stopped now, a rollback, a restore: all still in progress)."""
     gateway = runtime.gateway
     try:
         active = gateway.describe_deployments(
@@ -154,7 +212,7 @@ def _stop_others(runtime: Runtime, settings: Settings, release: ReleaseEvent) ->
             logger.warning(
                 "deployment not stopped", extra={"id": deployment.id, "error": str(error)}
             )
-    return stopped
+    return stopped, bool(active)
 
 
 @logger.inject_lambda_context(clear_state=True)

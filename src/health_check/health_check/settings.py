@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from health_check.errors import ConfigurationError
 
+DEFAULT_WATCH_WINDOW_MINUTES = 60
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,6 +17,12 @@ class Settings:
     # The hooks a restore deploys with, as every release does (the build's appspec.yaml).
     smoke_test_hook_arn: str
     traffic_guard_hook_arn: str
+    # How long after a release passed its health check an alarm restores the release before it
+    # (watch.py); 0 turns the window off.
+    watch_window_seconds: int = 60 * DEFAULT_WATCH_WINDOW_MINUTES
+    # The function whose failed events (its on-failure destination's invocation records) the
+    # health check takes over; empty: none.
+    release_responder_name: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -28,4 +36,14 @@ class Settings:
         missing = [name.upper() for name, value in values.items() if not value]
         if missing:
             raise ConfigurationError(f"environment variable(s) not set: {', '.join(missing)}")
-        return cls(**values)
+        raw_window = environ.get("WATCH_WINDOW_MINUTES", str(DEFAULT_WATCH_WINDOW_MINUTES))
+        # str.isdigit alone also takes digits int() refuses, such as '²'.
+        if not (raw_window.isascii() and raw_window.isdigit()):
+            raise ConfigurationError(
+                f"WATCH_WINDOW_MINUTES must be a whole number of minutes, got {raw_window!r}"
+            )
+        return cls(
+            **values,
+            watch_window_seconds=60 * int(raw_window),
+            release_responder_name=environ.get("RELEASE_RESPONDER_NAME", ""),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from health_check.clients import AwsClients
 from health_check.gateway import AwsGateway
+from health_check.release import KNOWN_GOOD_PARAMETER, KnownGood, read_known_good
 from moto import mock_aws
 
 from tests.support import put_alarm
@@ -22,6 +24,7 @@ from tests.unit.health_check.fakes import (
     SMOKE_TEST_HOOK_ARN,
     TRAFFIC_GUARD_HOOK_ARN,
     AlarmTimestamps,
+    CallLog,
     CallRecorder,
     Clock,
 )
@@ -113,6 +116,119 @@ class Aws:
         sqs = boto3.client("sqs", region_name=REGION)
         received = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
         return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+    # ------------------------------------------------------------ releases (moto)
+    def task_definition(self, environment: str, service: str) -> str:
+        """A new (ACTIVE) revision of the service's task definition in the environment; its ARN."""
+        return self.gateway.clients.ecs.register_task_definition(
+            family=f"{service}-{environment}-dev",
+            containerDefinitions=[{"name": service, "image": f"{service}:1", "memory": 512}],
+        )["taskDefinition"]["taskDefinitionArn"]
+
+    def released(self, environment: str, service: str, running: str) -> None:
+        """The service as the pipeline deploys it: ECS service `{service}-dev` of
+        `{environment}-cluster-dev` under CodeDeploy, its users on `running` (its PRIMARY task
+        set), deployed by the group `{environment}-{service}`."""
+        cluster, ecs_service = f"{environment}-cluster-dev", f"{service}-dev"
+        ecs = self.gateway.clients.ecs
+        ecs.create_cluster(clusterName=cluster)
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=ecs_service,
+            taskDefinition=running,
+            desiredCount=1,
+            deploymentController={"type": "CODE_DEPLOY"},
+        )
+        task_set = ecs.create_task_set(cluster=cluster, service=ecs_service, taskDefinition=running)
+        ecs.update_service_primary_task_set(
+            cluster=cluster, service=ecs_service, primaryTaskSet=task_set["taskSet"]["taskSetArn"]
+        )
+        self.gateway.clients.codedeploy.create_deployment_group(
+            applicationName=APPLICATION,
+            deploymentGroupName=f"{environment}-{service}",
+            serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+            ecsServices=[{"serviceName": ecs_service, "clusterName": cluster}],
+        )
+
+    def put_known_good(self, environment: str, service: str, record: KnownGood) -> None:
+        self.gateway.write_parameter(
+            KNOWN_GOOD_PARAMETER.format(environment=environment, service=service),
+            record.to_json(),
+            "arranged by the test",
+        )
+
+    def known_good(self, environment: str, service: str) -> KnownGood | None:
+        return read_known_good(self.gateway, environment, service)
+
+    def deployments_of(self, group: str) -> list[str]:
+        """Every deployment of the group (moto keeps each one `Created`: in progress)."""
+        return self.gateway.clients.codedeploy.list_deployments(
+            applicationName=APPLICATION, deploymentGroupName=group
+        )["deployments"]
+
+    def deployed_task_definition(self, deployment_id: str) -> str:
+        """The task definition the deployment's AppSpec deploys."""
+        info = self.gateway.clients.codedeploy.get_deployment(deploymentId=deployment_id)
+        appspec = json.loads(info["deploymentInfo"]["revision"]["appSpecContent"]["content"])
+        return str(appspec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"])
+
+    def every_call(self) -> CallLog:
+        """A log of every call any of the gateway's clients makes from now on."""
+        clients = self.gateway.clients
+        log = CallLog()
+        for client in (
+            clients.autoscaling,
+            clients.cloudwatch,
+            clients.codedeploy,
+            clients.codepipeline,
+            clients.ecr,
+            clients.ecs,
+            clients.sns,
+            clients.ssm,
+        ):
+            log.attach(client)
+        return log
+
+
+@dataclass(frozen=True)
+class WatchedRelease:
+    """A service on a release recorded known-good some time ago, which replaced `before`."""
+
+    before: str  # the known-good release the watched one replaced
+    watched: str  # the known-good release now, in its watch window or not
+    running: str  # what the service's users are on
+
+    def record(self, recorded_at: float) -> KnownGood:
+        return KnownGood(
+            self.watched,
+            "api-service:2",
+            _iso(recorded_at),
+            "job-2",
+            previous=KnownGood(self.before, "api-service:1", _iso(recorded_at - 86_400), "job-1"),
+        )
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat()
+
+
+def watched_release(
+    aws: Aws,
+    recorded_at: float,
+    *,
+    environment: str = "production",
+    service: str = "api-service",
+    off: bool = False,
+) -> WatchedRelease:
+    """`service` of `environment` whose known-good release was recorded at `recorded_at`, on that
+    release (or, `off`, on a later one that has not passed its validation)."""
+    before = aws.task_definition(environment, service)
+    watched = aws.task_definition(environment, service)
+    running = aws.task_definition(environment, service) if off else watched
+    aws.released(environment, service, running)
+    release = WatchedRelease(before, watched, running)
+    aws.put_known_good(environment, service, release.record(recorded_at))
+    return release
 
 
 @pytest.fixture

@@ -150,3 +150,43 @@ def job_event(
     if token is not None:
         data["continuationToken"] = token
     return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+
+
+@dataclass
+class CallLog:
+    """Records the parameters of one client's calls (the given operations, else every one) and
+    lets them go on to be answered (by moto): for checking what was called, or that nothing was."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def attach(self, client: BaseClient, *operations: str) -> CallLog:
+        service = client.meta.service_model.service_id.hyphenize()
+        events = [f"before-parameter-build.{service}.{operation}" for operation in operations]
+        for event in events or [f"before-parameter-build.{service}"]:
+            client.meta.events.register_first(event, self._record)
+        return self
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls.append((model.name, dict(params)))
+
+    def named(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
+@dataclass
+class Rollbacks:
+    """moto never creates a CodeDeploy rollback: this makes GetDeployment describe the given
+    deployments as CodeDeploy's rollbacks (`creator`, `rollbackInfo`: as CodeDeploy sets them)."""
+
+    of: dict[str, str] = field(default_factory=dict)  # rollback id -> the deployment it rolls back
+
+    def attach(self, client: BaseClient) -> Rollbacks:
+        client.meta.events.register("after-call.codedeploy.GetDeployment", self._describe)
+        return self
+
+    def _describe(self, parsed: dict[str, Any], **_: Any) -> None:
+        info = parsed.get("deploymentInfo", {})
+        rolled_back = self.of.get(info.get("deploymentId", ""))
+        if rolled_back is not None:
+            info["creator"] = "codeDeployRollback"
+            info["rollbackInfo"] = {"rollbackTriggeringDeploymentId": rolled_back}

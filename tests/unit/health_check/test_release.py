@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -402,3 +402,86 @@ def test_a_group_busy_with_another_deployment_is_not_an_error_but_no_restore() -
         assert (
             gateway.create_restore("microservices-dev", "production-api-service", "{}", "r") is None
         )
+
+
+BEFORE = KnownGood(GOOD, IMAGE, "2026-11-28T10:00:00+00:00", "job-0")
+
+
+def test_a_known_good_record_and_the_one_before_it_survive_a_json_round_trip() -> None:
+    record = KnownGood(BAD, IMAGE, "2026-11-29T10:00:00+00:00", "job-1", previous=BEFORE)
+    assert KnownGood.from_json(record.to_json()) == record
+
+
+def test_a_record_written_before_records_had_a_previous_one_still_parses() -> None:
+    # GIVEN a record as the health check wrote them before the watch window existed
+    old = json.dumps(
+        {"task_definition": GOOD, "image": IMAGE, "recorded_at": BEFORE.recorded_at, "job_id": "j"}
+    )
+    # WHEN / THEN
+    assert KnownGood.from_json(old) == KnownGood(GOOD, IMAGE, BEFORE.recorded_at, "j")
+
+
+def test_a_known_good_record_keeps_one_level_of_history_only() -> None:
+    # GIVEN a stored record whose previous one claims a previous of its own
+    nested = BEFORE.as_dict() | {"previous": BEFORE.as_dict()}
+    raw = json.dumps(BEFORE.as_dict() | {"task_definition": BAD, "previous": nested})
+    # WHEN / THEN the history below the one before is dropped
+    record = KnownGood.from_json(raw)
+    assert record is not None
+    assert record.previous == BEFORE
+
+
+def test_the_time_a_record_was_recorded_is_read_as_epoch_seconds() -> None:
+    assert BEFORE.recorded_epoch() == 1_795_860_000.0  # 2026-11-28T10:00:00Z
+
+
+def test_a_record_time_that_cannot_be_read_has_no_epoch() -> None:
+    assert replace(BEFORE, recorded_at="soon").recorded_epoch() is None
+
+
+def _recorded(gateway: FakeGateway) -> KnownGood:
+    record = KnownGood.from_json(gateway.parameters[KNOWN_GOOD_NAME])
+    assert record is not None
+    return record
+
+
+def test_a_new_release_that_passes_keeps_the_record_it_replaced_as_previous() -> None:
+    # GIVEN GOOD recorded known-good (FakeGateway's record), and the environment now on BAD
+    gateway = FakeGateway(running=BAD)
+    replaced = KnownGood.from_json(gateway.parameters[KNOWN_GOOD_NAME])
+    # WHEN BAD passes the health check
+    record_known_good(gateway, SETTINGS, PARAMS, "job-9", NOW)  # type: ignore[arg-type]
+    # THEN BAD is the known-good release, and GOOD the one its watch window restores
+    assert (_recorded(gateway).task_definition, _recorded(gateway).previous) == (BAD, replaced)
+
+
+def test_the_replaced_record_is_kept_without_its_own_previous() -> None:
+    # GIVEN GOOD recorded known-good after BEFORE's task definition, the environment now on BAD
+    older = replace(BEFORE, task_definition=REGISTERED)
+    current = KnownGood(GOOD, IMAGE, "2026-11-29T10:00:00+00:00", "job-1", previous=older)
+    gateway = FakeGateway(running=BAD, parameters={KNOWN_GOOD_NAME: current.to_json()})
+    # WHEN BAD passes
+    record_known_good(gateway, SETTINGS, PARAMS, "job-9", NOW)  # type: ignore[arg-type]
+    # THEN one level of history is stored: GOOD, with no previous of its own
+    stored = json.loads(gateway.parameters[KNOWN_GOOD_NAME])["previous"]
+    assert stored == replace(current, previous=None).as_dict()
+
+
+def test_the_same_release_passing_again_keeps_the_previous_it_had() -> None:
+    # GIVEN GOOD recorded known-good after BEFORE, and the environment still on GOOD
+    older = replace(BEFORE, task_definition=REGISTERED)
+    current = KnownGood(GOOD, IMAGE, "2026-11-29T10:00:00+00:00", "job-1", previous=older)
+    gateway = FakeGateway(running=GOOD, parameters={KNOWN_GOOD_NAME: current.to_json()})
+    # WHEN GOOD passes again (a stage retried)
+    record_known_good(gateway, SETTINGS, PARAMS, "job-9", NOW)  # type: ignore[arg-type]
+    # THEN its previous is still the release before it, not GOOD itself
+    assert _recorded(gateway).previous == older
+
+
+def test_the_same_release_passing_again_is_never_its_own_previous() -> None:
+    # GIVEN GOOD recorded known-good with no release before it, the environment still on GOOD
+    gateway = FakeGateway(running=GOOD)
+    # WHEN GOOD passes again
+    record_known_good(gateway, SETTINGS, PARAMS, "job-9", NOW)  # type: ignore[arg-type]
+    # THEN the watch has nothing to send it back to
+    assert (_recorded(gateway).job_id, _recorded(gateway).previous) == ("job-9", None)

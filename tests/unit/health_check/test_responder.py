@@ -15,12 +15,13 @@ from health_check.job import Runtime
 
 from health_check import responder
 from tests.support import load_event
-from tests.unit.health_check.conftest import Aws
+from tests.unit.health_check.conftest import Aws, watched_release
 from tests.unit.health_check.fakes import (
     APPLICATION,
     SMOKE_TEST_HOOK_ARN,
     TRAFFIC_GUARD_HOOK_ARN,
     Clock,
+    Rollbacks,
 )
 
 ENVIRON = {
@@ -316,3 +317,124 @@ def test_a_failed_deployment_resumes_its_services_scaling_once_the_group_is_idle
 def test_deployments_that_cannot_be_listed_fail_the_invocation_so_lambda_retries_it() -> None:
     with pytest.raises(AwsCallError):
         _handle(load_event("alarm_in_alarm.json"), Release(unreadable=True))
+
+
+# The watch window (watch.py), reached from an alarm of production (events/alarm_in_alarm.json)
+# while nothing of production deploys. Its own decisions are tested in test_watch.py.
+WATCHED_GROUP = "production-api-service"
+MINUTES_AGO, HOURS_AGO = 600.0, 3 * 3_600.0
+
+
+def _alarm(aws: Aws, clock: Clock) -> Any:
+    runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
+    return responder.handle(load_event("alarm_in_alarm.json"), None, runtime)  # type: ignore[arg-type]
+
+
+def _subjects(aws: Aws) -> list[str]:
+    return [notification["Subject"] for notification in aws.notifications()]
+
+
+def test_an_alarm_while_nothing_deploys_inside_the_window_restores_the_release_before(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN production's api-service on a release that passed its health check ten minutes ago
+    release = watched_release(aws, clock.now - MINUTES_AGO)
+    # WHEN one of production's alarms goes into ALARM
+    _alarm(aws, clock)
+    # THEN the group deploys the release before
+    [created] = aws.deployments_of(WATCHED_GROUP)
+    assert aws.deployed_task_definition(created) == release.before
+
+
+def test_a_restore_from_the_watch_is_announced_once(aws: Aws, clock: Clock) -> None:
+    # GIVEN production's api-service inside its watch window
+    watched_release(aws, clock.now - MINUTES_AGO)
+    # WHEN one of production's alarms goes into ALARM
+    _alarm(aws, clock)
+    # THEN one notification says what is being restored
+    assert _subjects(aws) == ["Restoring production's last known-good release"]
+
+
+def test_a_second_alarm_during_the_watchs_restore_neither_stops_it_nor_restores_again(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN the watch's restore in progress after a first alarm
+    watched_release(aws, clock.now - MINUTES_AGO)
+    _alarm(aws, clock)
+    # WHEN another of production's alarms goes into ALARM a minute later
+    clock.advance(60)
+    reply = _alarm(aws, clock)
+    # THEN the recorded restore is left to run, and no second one is created
+    assert (len(aws.deployments_of(WATCHED_GROUP)), aws.stops.calls, "restore" in reply) == (
+        1,
+        [],
+        False,
+    )
+
+
+def test_an_alarm_outside_the_window_asks_a_human_to_decide(aws: Aws, clock: Clock) -> None:
+    # GIVEN production's api-service on a release that passed its health check hours ago
+    watched_release(aws, clock.now - HOURS_AGO)
+    # WHEN one of production's alarms goes into ALARM
+    _alarm(aws, clock)
+    # THEN nothing is deployed, and one notification hands the decision to a human
+    assert (aws.deployments_of(WATCHED_GROUP), _subjects(aws)) == (
+        [],
+        ["Alarm in production outside the watch window: a human decides"],
+    )
+
+
+def test_an_alarm_while_a_release_of_the_environment_deploys_leaves_it_to_its_rollback(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service inside its watch window, and the pipeline deploying auth-service
+    record = watched_release(aws, clock.now - MINUTES_AGO).record(clock.now - MINUTES_AGO)
+    aws.released("production", "auth-service", aws.task_definition("production", "auth-service"))
+    aws.deployment("production-auth-service")
+    # WHEN one of production's alarms goes into ALARM
+    reply = _alarm(aws, clock)
+    # THEN that release's rollback moves users back: the watch does not run (no known-good
+    # record demoted, no restore created)
+    assert (
+        aws.known_good("production", "api-service"),
+        aws.deployments_of(WATCHED_GROUP),
+        "restore" in reply,
+    ) == (record, [], False)
+
+
+def test_an_alarm_while_codedeploy_rolls_back_leaves_the_environment_to_the_rollback(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service inside its watch window, and CodeDeploy rolling back auth-service
+    record = watched_release(aws, clock.now - MINUTES_AGO).record(clock.now - MINUTES_AGO)
+    aws.released("production", "auth-service", aws.task_definition("production", "auth-service"))
+    rollback = aws.deployment("production-auth-service")
+    Rollbacks({rollback: "d-auth"}).attach(aws.gateway.clients.codedeploy)
+    # WHEN one of production's alarms goes into ALARM
+    reply = _alarm(aws, clock)
+    # THEN the rollback is neither stopped nor joined by a restore of the watch
+    assert (
+        aws.stops.calls,
+        aws.known_good("production", "api-service"),
+        aws.deployments_of(WATCHED_GROUP),
+        "restore" in reply,
+    ) == ([], record, [], False)
+
+
+@pytest.mark.parametrize("state", ["FAILURE", "STOP"])
+def test_a_deployment_that_failed_or_was_stopped_never_starts_the_watch(
+    aws: Aws, clock: Clock, state: str
+) -> None:
+    # GIVEN staging's api-service inside its watch window, nothing of staging deploying
+    record = watched_release(aws, clock.now - MINUTES_AGO, environment="staging").record(
+        clock.now - MINUTES_AGO
+    )
+    runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
+    # WHEN a deployment of staging's api-service ends so (its rollback is CodeDeploy's)
+    reply = responder.handle(_deployment_event(state), None, runtime)  # type: ignore[arg-type]
+    # THEN the record stays, and no restore is created
+    assert (
+        aws.known_good("staging", "api-service"),
+        aws.deployments_of(FAILED_GROUP),
+        "restore" in reply,
+    ) == (record, [], False)
