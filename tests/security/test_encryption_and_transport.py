@@ -63,8 +63,9 @@ def test_every_template_with_a_log_group_takes_the_kms_key_parameter() -> None:
 def test_every_log_group_uses_the_customer_key_exactly_when_one_is_given(key: str) -> None:
     # GIVEN every log group of every template, resolved with and without KmsKeyArn
     groups = every_resource_of_type("AWS::Logs::LogGroup")
-    # 5 functions, the service's 2 (one template, both environments), 6 build projects
-    assert len(groups) == 13
+    # 6 functions (the synthetic client one per environment), the service's 2 (one template,
+    # both environments), 6 build projects
+    assert len(groups) == 14
     for name, logical_id, group in groups:
         properties = Renderer(template(name), {"KmsKeyArn": key}).render(group["Properties"])
         # THEN the key is used when given; otherwise CloudWatch Logs' own encryption applies

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.security.templates import (
+    TRANSFORMED_ROOT,
     PolicyStatement,
     all_templates,
     as_list,
@@ -488,24 +489,119 @@ def test_the_acceptance_tests_only_read_the_stack_and_staging() -> None:
 SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
 
 
-def test_the_synthetic_client_reads_only_its_own_secrets_and_the_service_configuration() -> None:
-    # GIVEN the synthetic client function's policy as written in the root template
-    root = all_templates()["template.yaml"]
+# ---------------------------------------------------------------- the synthetic client
+# One function per environment (issue 28, item 3): each reads only its own environment's client
+# secret and configuration, and only its own schedule may invoke it.
+
+
+def synthetic_client_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of every function running the synthetic client's code."""
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in {"AWS::Serverless::Function", "AWS::Lambda::Function"}
+        and str(resource["Properties"].get("Handler", "")).startswith("synthetic_client.")
+    }
+
+
+def secrets_read_by(template_name: str, role_or_function: str) -> list[Any]:
+    """The resources of every GetSecretValue statement of one function (as written) or role."""
+    return [
+        resource
+        for s in statements_of(template_name, all_templates()[template_name])
+        if s.logical_id == role_or_function and s.kind == "identity"
+        if "secretsmanager:GetSecretValue" in s.actions
+        for resource in as_list(s.body["Resource"])
+    ]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_each_synthetic_client_reads_only_its_own_secret_and_configuration(
+    environment: str,
+) -> None:
+    # GIVEN the environment's synthetic client function's policy as written in the root template
+    logical_id = f"{environment.title()}SyntheticClientFunction"
     statements = [
         s
-        for s in statements_of("root", root)
-        if s.logical_id == "SyntheticClientFunction" and s.kind == "identity"
+        for s in statements_of("root", all_templates()["template.yaml"])
+        if s.logical_id == logical_id and s.kind == "identity"
     ]
     granted = {action: s.body["Resource"] for s in statements for action in s.actions}
-    # THEN it reads the two synthetic-client secrets (never auth-service's signing secrets)
-    # and the services' configuration parameters, and writes nothing
+    # THEN it reads its environment's synthetic-client secret (never the other environment's,
+    # never auth-service's signing secrets) and its environment's service configuration, and
+    # writes nothing
     assert granted == {
-        "secretsmanager:GetSecretValue": [
-            {"Ref": "StagingSyntheticClientSecret"},
-            {"Ref": "ProductionSyntheticClientSecret"},
-        ],
-        "ssm:GetParameters": [
-            {"Fn::Sub": f"{SSM_ARN}:parameter/pipeline/{environment}/*/config"}
-            for environment in ("staging", "production")
-        ],
+        "secretsmanager:GetSecretValue": {"Ref": f"{environment.title()}SyntheticClientSecret"},
+        "ssm:GetParameters": {"Fn::Sub": f"{SSM_ARN}:parameter/pipeline/{environment}/*/config"},
     }
+
+
+def test_the_staging_synthetic_client_cannot_read_the_production_secret() -> None:
+    # GIVEN every function that runs the synthetic client, as CloudFormation deploys it (the
+    # SAM-generated role of each), and the environment each is configured for
+    transformed = all_templates()[TRANSFORMED_ROOT]
+    reads = {}
+    for logical_id, properties in synthetic_client_functions(transformed).items():
+        environment = properties["Environment"]["Variables"].get("ENVIRONMENT_NAME")
+        (role, _) = properties["Role"]["Fn::GetAtt"]
+        secrets = [secret["Ref"] for secret in secrets_read_by(TRANSFORMED_ROOT, role)]
+        reads[logical_id] = (environment, secrets)
+    # THEN each function's role reads exactly the client secret of the environment it checks:
+    # the role that runs staging's checks cannot fetch production's secret, nor the reverse
+    assert reads == {
+        "StagingSyntheticClientFunction": ("staging", ["StagingSyntheticClientSecret"]),
+        "ProductionSyntheticClientFunction": ("production", ["ProductionSyntheticClientSecret"]),
+    }
+
+
+def test_only_its_own_schedule_may_invoke_each_synthetic_client() -> None:
+    # GIVEN the deployed form of the root: its functions, rules and Lambda permissions
+    transformed = all_templates()[TRANSFORMED_ROOT]
+    resources = transformed["Resources"]
+    functions = synthetic_client_functions(transformed)
+    assert functions
+    for logical_id in functions:
+        # WHEN we look for everything that lets a principal invoke it
+        permissions = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"]["FunctionName"]
+            in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]})
+        ]
+        urls = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Url"
+            and r["Properties"].get("TargetFunctionArn")
+            in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]})
+        ]
+        # THEN there is exactly one resource-policy statement: EventBridge, for its own rule
+        (permission,) = permissions
+        assert permission["Principal"] == "events.amazonaws.com"
+        assert permission["Action"] == "lambda:InvokeFunction"
+        (rule_id, _) = permission["SourceArn"]["Fn::GetAtt"]
+        assert urls == []
+        # AND that rule is the once-a-minute schedule, targets only this function and gives it
+        # no input of its own (the function reads nothing from the event anyway)
+        rule = resources[rule_id]["Properties"]
+        assert rule["ScheduleExpression"] == "rate(1 minute)"
+        assert "EventPattern" not in rule
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+        assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    # AND there is one function, so one schedule, per environment
+    assert set(functions) == {"StagingSyntheticClientFunction", "ProductionSyntheticClientFunction"}
+
+
+def test_no_policy_in_any_template_lets_a_principal_invoke_the_synthetic_client() -> None:
+    # GIVEN every statement of every template that grants invoking a Lambda function
+    invokers = [
+        s
+        for s in every_statement()
+        if s.effect == "Allow"
+        and any(a in {"lambda:InvokeFunction", "lambda:InvokeAsync"} for a in s.actions)
+    ]
+    assert invokers  # the pipeline and CodeDeploy invoke the validator and the hooks
+    # THEN none names a synthetic client function: its schedule is its only caller
+    assert [s.where for s in invokers if "synthetic" in repr(s.body).lower()] == []

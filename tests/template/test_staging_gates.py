@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from synthetic_client.params import parse_event
+from synthetic_client.config import load_settings
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
 from tools.cfn_render import Renderer
@@ -51,11 +51,14 @@ def project_of(delivery: dict[str, Any], action: dict[str, Any]) -> dict[str, An
 def test_the_synthetic_client_runs_every_minute_against_each_environments_endpoints(
     root: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN the client's schedule for one environment, rendered as CloudFormation would
-    function = root["Resources"]["SyntheticClientFunction"]["Properties"]
-    schedule = function["Events"][environment.title()]
+    # GIVEN the environment's own synthetic client function, its variables rendered as
+    # CloudFormation would
+    function = root["Resources"][f"{environment.title()}SyntheticClientFunction"]["Properties"]
+    (schedule,) = function["Events"].values()
     assert schedule["Type"] == "Schedule"
     assert schedule["Properties"]["Schedule"] == "rate(1 minute)"
+    # the schedule's event carries nothing: the configuration is the function's own
+    assert not {"Input", "InputPath"} & set(schedule["Properties"])
     stack = {
         "ApiServiceStack": "api-service",
         "AuthServiceStack": "auth-service",
@@ -65,17 +68,30 @@ def test_the_synthetic_client_runs_every_minute_against_each_environments_endpoi
         f"{logical}.Outputs.{environment.title()}Endpoint": f"http://alb:{index}"
         for index, logical in enumerate(stack)
     }
-    rendered = Renderer(root, {}, attributes).render(schedule["Properties"]["Input"])
+    variables = Renderer(root, {}, attributes).render(function["Environment"]["Variables"])
 
-    # WHEN the function parses it (the same strict parser the Lambda uses)
-    params = parse_event(json.loads(rendered))
+    # WHEN the function reads them (the same strict loader the Lambda uses)
+    settings = load_settings({name: str(value) for name, value in variables.items()})
 
-    # THEN it names the environment, its own secret and each service's endpoint there
-    assert params.environment == environment
-    assert params.client_secret_id == f"<{environment.title()}SyntheticClientSecret>"
-    assert params.endpoints == {
+    # THEN they name the environment, its own secret and each service's endpoint there
+    assert settings.environment == environment
+    assert settings.client_secret_id == f"<{environment.title()}SyntheticClientSecret>"
+    assert settings.endpoints == {
         service: f"http://alb:{index}" for index, service in enumerate(stack.values())
     }
+
+
+def test_both_synthetic_clients_are_the_same_function_but_for_their_environment(
+    root: dict[str, Any],
+) -> None:
+    # GIVEN the two functions, with what names their environment taken out
+    def without_environment(environment: str) -> Any:
+        properties = root["Resources"][f"{environment}SyntheticClientFunction"]["Properties"]
+        text = json.dumps(properties).replace(environment, "<Env>")
+        return json.loads(text.replace(environment.lower(), "<env>"))
+
+    # THEN they run the same code with the same settings: metrics and alarms read alike
+    assert without_environment("Staging") == without_environment("Production")
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

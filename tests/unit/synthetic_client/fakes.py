@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+from synthetic_client.config import (
+    ENVIRONMENT_VARIABLE,
+    SECRET_VARIABLE,
+    endpoint_variable,
+)
 from synthetic_client.run import Credentials, Reply
 
 ENDPOINTS = {
@@ -70,3 +76,39 @@ class FakeHttp:
         if method == "GET":
             return json_reply(200, {})
         return json_reply(404, {"error": "not_found"})
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "synthetic-client-staging-dev"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:synthetic-client-staging-dev"
+    )
+    aws_request_id: str = "req-1"
+
+
+def configure(
+    monkeypatch: pytest.MonkeyPatch, environment: str, secret_arn: str, endpoints: Mapping[str, str]
+) -> None:
+    """The variables template.yaml gives the environment's synthetic client function."""
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, environment)
+    monkeypatch.setenv(SECRET_VARIABLE, secret_arn)
+    for service, url in endpoints.items():
+        monkeypatch.setenv(endpoint_variable(service), url)
+
+
+def emf_metrics(output: str) -> list[dict[str, Any]]:
+    """{name, value, dimensions} of each EMF record in captured output (other lines skipped)."""
+    found = []
+    for line in output.splitlines():
+        record = json.loads(line)
+        if "_aws" not in record:
+            continue
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        (metric,) = directive["Metrics"]
+        value = record[metric["Name"]]
+        (value,) = value if isinstance(value, list) else [value]
+        dims = {name: record[name] for name in directive["Dimensions"][0]}
+        found.append({"name": metric["Name"], "value": value, "dimensions": dims})
+    return found

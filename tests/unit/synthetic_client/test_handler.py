@@ -1,35 +1,25 @@
 """The Lambda end to end: a scheduled event in, checks over HTTP against local stand-ins of the
-three services, AWS reads against moto, and the EMF records the alarms read."""
+three services, AWS reads against moto, and the EMF records the alarms read. Attacks through the
+event are in test_forged_invocations.py."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 from synthetic_client.aws import default_gateway
+from synthetic_client.config import ConfigurationError
 from synthetic_client.handler import lambda_handler
-from synthetic_client.params import BadEvent
 
-from tests.support import serving
+from tests.support import load_event, serving
+from tests.unit.synthetic_client.fakes import FakeContext, configure, emf_metrics
 
 SERVICE_BY_PORT: dict[int, str] = {}
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "synthetic-client-dev"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:synthetic-client-dev"
-    )
-    aws_request_id: str = "req-1"
 
 
 class Service(BaseHTTPRequestHandler):
@@ -76,51 +66,38 @@ def endpoints() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws() -> Iterator[str]:
+    """moto with the staging secret and service configurations; yields the secret's ARN."""
     with mock_aws():
         default_gateway.cache_clear()
-        boto3.client("secretsmanager").create_secret(
+        arn = boto3.client("secretsmanager").create_secret(
             Name="synthetic-client-staging-dev",
             SecretString=json.dumps({"client_id": "synthetic-client", "client_secret": "abc"}),
-        )
+        )["ARN"]
         for service in ("api-service", "auth-service", "notification-service"):
             boto3.client("ssm").put_parameter(
                 Name=f"/pipeline/staging/{service}/config",
                 Type="String",
                 Value=json.dumps({"smoke_paths": ["/health"]}),
             )
-        yield
+        yield arn
         default_gateway.cache_clear()
 
 
-def metrics(output: str) -> list[dict[str, Any]]:
-    """(name, value, dimensions) of each EMF record in the captured output."""
-    found = []
-    for line in output.splitlines():
-        record = json.loads(line)
-        if "_aws" not in record:
-            continue
-        (directive,) = record["_aws"]["CloudWatchMetrics"]
-        (metric,) = directive["Metrics"]
-        value = record[metric["Name"]]
-        (value,) = value if isinstance(value, list) else [value]
-        dims = {name: record[name] for name in directive["Dimensions"][0]}
-        found.append({"name": metric["Name"], "value": value, "dimensions": dims})
-    return found
+SCHEDULED = load_event("synthetic_client_scheduled.json")
 
 
 def test_a_run_publishes_each_services_verdict_and_the_heartbeat(
-    aws: None, endpoints: dict[str, str], capsys: pytest.CaptureFixture[str]
+    aws: str,
+    endpoints: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN staging where api-service answers /health but breaks GET /items
-    event = {
-        "environment": "staging",
-        "client_secret_id": "synthetic-client-staging-dev",
-        "endpoints": endpoints,
-    }
+    # GIVEN the staging function, where api-service answers /health but breaks GET /items
+    configure(monkeypatch, "staging", aws, endpoints)
 
     # WHEN the scheduled run happens
-    result = lambda_handler(event, FakeContext())
+    result = lambda_handler(SCHEDULED, FakeContext())
 
     # THEN api-service failed on its flow step, the others passed, and the metrics say so
     outcomes = {service: r["outcome"] for service, r in result["results"].items()}
@@ -131,28 +108,34 @@ def test_a_run_publishes_each_services_verdict_and_the_heartbeat(
     }
     success = {
         m["dimensions"]["Service"]: m["value"]
-        for m in metrics(capsys.readouterr().out)
+        for m in emf_metrics(capsys.readouterr().out)
         if m["name"] == "SyntheticSuccess"
     }
     assert success == {"api-service": 0, "auth-service": 1, "notification-service": 1}
 
 
 def test_the_heartbeat_is_published_once_per_completed_run(
-    aws: None, endpoints: dict[str, str], capsys: pytest.CaptureFixture[str]
+    aws: str,
+    endpoints: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    event = {
-        "environment": "staging",
-        "client_secret_id": "synthetic-client-staging-dev",
-        "endpoints": endpoints,
-    }
-    lambda_handler(event, FakeContext())
-    runs = [m for m in metrics(capsys.readouterr().out) if m["name"] == "SyntheticRuns"]
+    configure(monkeypatch, "staging", aws, endpoints)
+    lambda_handler(SCHEDULED, FakeContext())
+    runs = [m for m in emf_metrics(capsys.readouterr().out) if m["name"] == "SyntheticRuns"]
     assert runs == [{"name": "SyntheticRuns", "value": 1, "dimensions": {"Environment": "staging"}}]
 
 
-def test_a_bad_event_fails_the_invocation_and_publishes_nothing(
-    aws: None, capsys: pytest.CaptureFixture[str]
+def test_a_function_without_its_configuration_fails_and_publishes_nothing(
+    aws: str,
+    endpoints: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(BadEvent):
-        lambda_handler({"environment": "staging"}, FakeContext())
-    assert metrics(capsys.readouterr().out) == []
+    # GIVEN a function whose endpoint variable for auth-service is missing
+    configure(monkeypatch, "staging", aws, endpoints)
+    monkeypatch.delenv("AUTH_SERVICE_ENDPOINT")
+    # WHEN it is invoked, THEN it fails naming the variable, before any request or metric
+    with pytest.raises(ConfigurationError, match="AUTH_SERVICE_ENDPOINT"):
+        lambda_handler(SCHEDULED, FakeContext())
+    assert emf_metrics(capsys.readouterr().out) == []

@@ -1,0 +1,68 @@
+"""The function's own configuration: the one environment it checks, that environment's three
+endpoints and its client secret, from the variables its template sets (one function per
+environment, docs/staging-gates.md).
+
+Nothing comes from the event. Whoever can invoke the function chooses neither where the client
+secret is sent nor which environment a heartbeat or a verdict is published for
+(docs/security.md, "What a caller of the synthetic client can do").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from synthetic_client.run import SERVICES
+
+ENVIRONMENTS = ("staging", "production")
+ENVIRONMENT_VARIABLE = "ENVIRONMENT_NAME"
+# The name of the variable holding the secret's ARN, not a secret.
+SECRET_VARIABLE = "CLIENT_SECRET_ARN"  # noqa: S105  # pragma: allowlist secret
+TIMEOUT_VARIABLE = "REQUEST_TIMEOUT_SECONDS"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+def endpoint_variable(service: str) -> str:
+    """api-service -> API_SERVICE_ENDPOINT."""
+    return f"{service.upper().replace('-', '_')}_ENDPOINT"
+
+
+class ConfigurationError(ValueError):
+    """The function's variables are not what its template sets: the run cannot start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    endpoints: dict[str, str]
+    client_secret_id: str
+    request_timeout_seconds: float
+
+
+def load_settings(variables: Mapping[str, str]) -> Settings:
+    """Checked strictly: a missing or malformed variable stops the run, never a default that
+    points somewhere else."""
+    environment = variables.get(ENVIRONMENT_VARIABLE, "")
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"{ENVIRONMENT_VARIABLE} must be one of {list(ENVIRONMENTS)}, got {environment!r}"
+        )
+    secret_id = variables.get(SECRET_VARIABLE, "")
+    if not secret_id:
+        raise ConfigurationError(f"{SECRET_VARIABLE} must name the environment's client secret")
+    endpoints = {service: _endpoint(variables, service) for service in SERVICES}
+    try:
+        timeout = float(variables.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT_SECONDS))
+    except ValueError:
+        raise ConfigurationError(f"{TIMEOUT_VARIABLE} must be a number of seconds") from None
+    return Settings(environment, endpoints, secret_id, timeout)
+
+
+def _endpoint(variables: Mapping[str, str], service: str) -> str:
+    name = endpoint_variable(service)
+    url = variables.get(name, "")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{name} is not an http(s) URL: {url!r}")
+    return url.rstrip("/")

@@ -1,0 +1,71 @@
+"""The function's own configuration is checked strictly: a missing or malformed variable stops
+the run, never a default that points somewhere else."""
+
+from __future__ import annotations
+
+import pytest
+from synthetic_client.config import ConfigurationError, Settings, load_settings
+
+SECRET_ARN = (
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:synthetic-client-staging-dev-AbCdEf"
+)
+STAGING = {
+    "ENVIRONMENT_NAME": "staging",
+    "CLIENT_SECRET_ARN": SECRET_ARN,
+    "API_SERVICE_ENDPOINT": "http://alb.example:8180",
+    "AUTH_SERVICE_ENDPOINT": "http://alb.example:8181",
+    "NOTIFICATION_SERVICE_ENDPOINT": "http://alb.example:8182",
+    "REQUEST_TIMEOUT_SECONDS": "5",
+}
+
+
+def test_the_templates_variables_make_the_environments_settings() -> None:
+    assert load_settings(STAGING) == Settings(
+        environment="staging",
+        endpoints={
+            "api-service": "http://alb.example:8180",
+            "auth-service": "http://alb.example:8181",
+            "notification-service": "http://alb.example:8182",
+        },
+        client_secret_id=STAGING["CLIENT_SECRET_ARN"],
+        request_timeout_seconds=5.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ENVIRONMENT_NAME": "prod"}, "ENVIRONMENT_NAME must be one of"),
+        ({"ENVIRONMENT_NAME": None}, "ENVIRONMENT_NAME must be one of"),
+        ({"CLIENT_SECRET_ARN": ""}, "CLIENT_SECRET_ARN"),
+        ({"NOTIFICATION_SERVICE_ENDPOINT": None}, "NOTIFICATION_SERVICE_ENDPOINT"),
+        ({"API_SERVICE_ENDPOINT": "file:///etc/passwd"}, "API_SERVICE_ENDPOINT is not an http"),
+        ({"AUTH_SERVICE_ENDPOINT": "http://"}, "AUTH_SERVICE_ENDPOINT is not an http"),
+        ({"REQUEST_TIMEOUT_SECONDS": "soon"}, "REQUEST_TIMEOUT_SECONDS"),
+    ],
+    ids=[
+        "unknown-environment",
+        "no-environment",
+        "no-secret",
+        "no-endpoint",
+        "not-http",
+        "no-host",
+        "bad-timeout",
+    ],
+)
+def test_a_bad_variable_is_rejected_with_its_name(
+    change: dict[str, str | None], message: str
+) -> None:
+    variables = {k: v for k, v in (STAGING | change).items() if v is not None}
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(variables)
+
+
+def test_a_trailing_slash_is_dropped_so_paths_join_cleanly() -> None:
+    variables = STAGING | {"API_SERVICE_ENDPOINT": "http://alb.example:8180/"}
+    assert load_settings(variables).endpoints["api-service"] == "http://alb.example:8180"
+
+
+def test_the_timeout_defaults_to_five_seconds() -> None:
+    variables = {k: v for k, v in STAGING.items() if k != "REQUEST_TIMEOUT_SECONDS"}
+    assert load_settings(variables).request_timeout_seconds == 5.0
