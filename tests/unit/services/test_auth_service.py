@@ -31,11 +31,19 @@ from service_kit.tokens import InvalidToken
 SEED = "unit-test-signing-seed-0001"
 OLD_SEED = "unit-test-signing-seed-0000"
 CLIENTS = {"reporting": hashlib.sha256(b"reporting-secret").hexdigest()}
-NOW = int(time.time())
+
+
+def _now() -> int:
+    """Wall-clock seconds when the test runs (not when the module was collected: PyJWT checks
+    `exp` against the real clock, and a long suite may reach this module minutes later)."""
+    return int(time.time())
+
+
 JWKS_PARAMETER = "/pipeline/test/auth-service/jwks"
 
 
-def _token(ring: KeyRing, now: int = NOW, audience: str = "api-service") -> str:
+def _token(ring: KeyRing, now: int | None = None, audience: str = "api-service") -> str:
+    now = _now() if now is None else now
     return issue_token(
         ring,
         subject="reporting",
@@ -52,7 +60,8 @@ def ssm() -> Iterator[Any]:
         yield boto3.client("ssm")
 
 
-def _client(ssm: Any, previous_seed: str | None = None, now: int = NOW) -> TestClient:
+def _client(ssm: Any, previous_seed: str | None = None, now: int | None = None) -> TestClient:
+    at = _now() if now is None else now
     secret = AuthSecret.model_validate(
         {"signing_seed": SEED, "previous_signing_seed": previous_seed, "clients": CLIENTS}
     )
@@ -61,7 +70,7 @@ def _client(ssm: Any, previous_seed: str | None = None, now: int = NOW) -> TestC
         secret,
         Identity("auth-service", "1", "abc"),
         ssm,
-        clock=lambda: now,
+        clock=lambda: at,
     )
     return TestClient(app)
 
@@ -107,7 +116,7 @@ def test_a_token_of_a_retired_key_is_refused() -> None:
 def test_an_expired_token_is_refused() -> None:
     # GIVEN
     ring = KeyRing.from_seeds(SEED)
-    token = _token(ring, now=NOW - 3600)
+    token = _token(ring, now=_now() - 3600)
 
     # WHEN / THEN
     with pytest.raises(InvalidToken):
@@ -117,7 +126,7 @@ def test_an_expired_token_is_refused() -> None:
 def test_a_token_for_another_audience_is_refused() -> None:
     # GIVEN
     ring = KeyRing.from_seeds(SEED)
-    token = _token(ring, now=NOW, audience="someone-else")
+    token = _token(ring, now=_now(), audience="someone-else")
 
     # WHEN / THEN
     with pytest.raises(InvalidToken):
@@ -150,7 +159,7 @@ def test_a_wrong_secret_or_unknown_client_is_refused(client_id: str, client_secr
 
 def test_token_endpoint_issues_a_bearer_token_for_a_known_client(ssm: Any) -> None:
     # WHEN
-    with _client(ssm, now=NOW) as client:
+    with _client(ssm, now=_now()) as client:
         response = client.post(
             "/token", json={"client_id": "reporting", "client_secret": "reporting-secret"}
         )
