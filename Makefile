@@ -106,9 +106,13 @@ test: $(STAMP) ## The whole suite: every linter and pytest, side by side
 test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
 	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-# ENV must name a samconfig.toml environment with a resolvable region, checked before anything builds.
-preflight: $(STAMP)
-	$(BIN)/python -m tools.preflight $(ENV)
+# Every target that talks to AWS runs this first (deploy ENV=, destroy ENV=; acceptance runs the
+# same check in its own entry point): ENV names a samconfig.toml environment, and botocore resolves
+# a region and credentials. A refusal is one line, before any lint, build or test.
+PREFLIGHT = $(BIN)/python -m tools.preflight "$(ENV)"
+
+preflight: $(STAMP) ## Check ENV, the AWS region and credentials the way sam and botocore will read them
+	@$(PREFLIGHT)
 
 deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator (templates linted first)
 # One step after the other, also under `make -j`: nothing builds before the checks pass.
@@ -117,7 +121,7 @@ ifeq ($(strip $(ENV)),)
 	$(MAKE) --no-print-directory build
 	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy deploy
 else
-	$(MAKE) --no-print-directory preflight
+	@$(PREFLIGHT)
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory build
 	$(BIN)/sam deploy --config-env $(ENV)
@@ -127,7 +131,7 @@ destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>, otherwise the local 
 ifeq ($(strip $(ENV)),)
 	$(BIN)/python -m tools.local_deploy destroy
 else
-	$(MAKE) --no-print-directory preflight
+	@$(PREFLIGHT)
 	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
 
