@@ -106,6 +106,14 @@ test: $(STAMP) ## The whole suite: every linter and pytest, side by side
 test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
 	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
+# make exits 2 whenever a recipe fails, whatever the command's own exit status. For the commands
+# whose status means something (verdict, rehearse, release-clock, drill, acceptance: 0 ok, 1 a
+# failed verdict or check, 2 an error), $(call keeping_status,<command>) prints the command, runs
+# it, and on failure names its own status and that the command run directly returns it.
+keeping_status = @printf '%s\n' '$(subst ','\'',$(strip $(1)))'; $(1) || { status=$$?; \
+	printf 'make $@: the command above exited %s (make itself exits 2 for any failure: run the command directly for its own status)\n' "$$status" >&2; \
+	exit $$status; }
+
 # Every target that talks to AWS runs this first (deploy ENV=, destroy ENV=; acceptance runs the
 # same check in its own entry point): ENV names a samconfig.toml environment, and botocore resolves
 # a region and credentials. A refusal is one line, before any lint, build or test.
@@ -136,13 +144,13 @@ else
 endif
 
 rehearse: $(STAMP) ## Play releases through the templates and the Lambda code on a virtual clock: SCENARIO=<file>, ARGS=--json
-	$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
+	$(call keeping_status,$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS))
 
 drill: $(STAMP) ## Put a production alarm into ALARM on the local stack and watch the verdict fail, then recover
-	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy drill
+	$(call keeping_status,PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy drill)
 
 release-clock: $(STAMP) ## Print the release timings read from the templates
-	$(BIN)/python scripts/release_clock.py
+	$(call keeping_status,$(BIN)/python scripts/release_clock.py)
 
 .PHONY: charts
 charts: $(STAMP) ## Redraw the README's release charts (docs/images/) from their scenarios
@@ -152,10 +160,10 @@ bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
 	for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python "$$bench"; done
 
 verdict: $(STAMP) ## Health verdict from a terminal: make verdict ARGS="--environment staging --alarm-prefix dev-staging-"
-	PYTHONPATH=src/health_check $(BIN)/python -m health_check.cli $(ARGS)
+	$(call keeping_status,PYTHONPATH=src/health_check $(BIN)/python -m health_check.cli $(ARGS))
 
 acceptance: $(STAMP) ## Settle docs/assumptions.md on a sandbox stack: make acceptance ENV=sandbox (never prod)
-	$(BIN)/python -m tests.integration.acceptance.run --env "$(ENV)"
+	$(call keeping_status,$(BIN)/python -m tests.integration.acceptance.run --env "$(ENV)")
 
 clean: ## Remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
