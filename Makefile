@@ -40,7 +40,7 @@ SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard serv
 CHECKOV := BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation
 
 .PHONY: help venv lock build validate lint secrets test test-fast deploy destroy drill rehearse release-clock \
-	bench verdict acceptance clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
+	bench verdict acceptance invoke clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -142,6 +142,9 @@ else
 	@$(PREFLIGHT)
 	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
+
+invoke: $(STAMP) ## Run one function's handler here against the local stack, no Docker: FUNCTION=<logical id> EVENT=events/<file>.json
+	$(call keeping_status,$(BIN)/python -m tools.local_deploy invoke "$(FUNCTION)" "$(EVENT)")
 
 rehearse: $(STAMP) ## Play releases through the templates and the Lambda code on a virtual clock: SCENARIO=<file>, ARGS=--json
 	$(call keeping_status,$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS))

@@ -47,6 +47,7 @@ from tools.local_deploy.emulator import (
     start_background,
     stop_background,
 )
+from tools.local_deploy.invoke import InvokeError, invoke, pick_function, read_event
 from tools.local_deploy.package import PackagingError
 
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -64,6 +65,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         ("deploy", "start (or reuse) the emulator, deploy the built template, print the verdict"),
         ("drill", "breach a production alarm: the verdict fails and notifies, then recovers"),
         ("destroy", "delete the local stack and stop the emulator"),
+        ("invoke", "run one function's handler here against the local stack (no Docker)"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--suffix", default=DEFAULT_SUFFIX, help="EnvironmentSuffix")
@@ -81,6 +83,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="a template parameter (repeatable); EnvironmentSuffix comes from --suffix",
     )
+    invoke_command = commands.choices["invoke"]
+    invoke_command.add_argument("function", help="logical id in template.yaml, or deployed name")
+    invoke_command.add_argument("event", type=Path, help="event JSON file, e.g. events/...json")
     serve_command = commands.add_parser("serve", help="run the emulator in the foreground")
     serve_command.add_argument("--state-dir", type=Path, default=STATE_DIR)
     serve_command.add_argument("--port", type=int, default=0, help="if free (default: any)")
@@ -190,6 +195,18 @@ def _drill(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if failed_as_expected else EXIT_FAILED
 
 
+def _invoke(args: argparse.Namespace, out: TextIO) -> int:
+    # Refuse a misspelt function or event before looking for the stack.
+    function = pick_function(args.function, args.suffix)
+    read_event(args.event)
+    endpoint = _endpoint(args, out)
+    if endpoint is None:
+        print("error: no local stack: run `make deploy` first.", file=sys.stderr)
+        return EXIT_FAILED
+    out.flush()
+    return invoke(endpoint, function, args.event)
+
+
 def _destroy(args: argparse.Namespace, out: TextIO) -> int:
     endpoint = _endpoint(args, out)
     if endpoint is None:
@@ -240,7 +257,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.command == "serve":
         serve(args.state_dir, args.port)
         return EXIT_OK
-    handlers = {"deploy": _deploy, "drill": _drill, "destroy": _destroy}
+    handlers = {"deploy": _deploy, "drill": _drill, "destroy": _destroy, "invoke": _invoke}
     try:
         return handlers[args.command](args, out)
     except KeyboardInterrupt:
@@ -254,6 +271,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return EXIT_INTERRUPTED
     except NotLocalEndpointError as error:
         print(f"refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvokeError as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (DeploymentError, EmulatorError, DrillError, PackagingError, *_AWS_ERRORS) as error:
         print(
