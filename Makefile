@@ -107,10 +107,10 @@ test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
 	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # make exits 2 whenever a recipe fails, whatever the command's own exit status. For the commands
-# whose status means something (verdict, rehearse, release-clock, drill, acceptance: 0 ok, 1 a
-# failed verdict or check, 2 an error), $(call keeping_status,<command>) prints the command, runs
-# it, and when it fails with another status than make's own 2, names that status and that the
-# command run directly returns it.
+# whose status means something (verdict, rehearse, release-clock, drill, invoke, acceptance:
+# 0 ok, 1 a failed verdict or check, 2 an error), $(call keeping_status,<command>) prints the
+# command, runs it, and when it fails with another status than make's own 2, names that status
+# and that the command run directly returns it.
 keeping_status = @printf '%s\n' '$(subst ','\'',$(strip $(1)))'; $(1) || { status=$$?; \
 	if [ $$status -ne 2 ]; then printf 'make $@: the command above exited %s (make itself exits 2 for any failure: run the command directly for its own status)\n' "$$status" >&2; fi; \
 	exit $$status; }
