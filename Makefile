@@ -40,7 +40,7 @@ SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard serv
 CHECKOV := BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation
 
 .PHONY: help venv lock build validate lint secrets test test-fast deploy destroy drill rehearse release-clock \
-	bench verdict acceptance clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
+	bench verdict acceptance invoke clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -106,9 +106,22 @@ test: $(STAMP) ## The whole suite: every linter and pytest, side by side
 test-fast: $(STAMP) ## pytest only (in parallel over the machine's cores)
 	$(TIMED) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-# ENV must name a samconfig.toml environment with a resolvable region, checked before anything builds.
-preflight: $(STAMP)
-	$(BIN)/python -m tools.preflight $(ENV)
+# make exits 2 whenever a recipe fails, whatever the command's own exit status. For the commands
+# whose status means something (verdict, rehearse, release-clock, drill, invoke, acceptance:
+# 0 ok, 1 a failed verdict or check, 2 an error), $(call keeping_status,<command>) prints the
+# command, runs it, and when it fails with another status than make's own 2, names that status
+# and that the command run directly returns it.
+keeping_status = @printf '%s\n' '$(subst ','\'',$(strip $(1)))'; $(1) || { status=$$?; \
+	if [ $$status -ne 2 ]; then printf 'make $@: the command above exited %s (make itself exits 2 for any failure: run the command directly for its own status)\n' "$$status" >&2; fi; \
+	exit $$status; }
+
+# Every target that talks to AWS runs this first (deploy ENV=, destroy ENV=; acceptance runs the
+# same check in its own entry point): ENV names a samconfig.toml environment, and botocore resolves
+# a region and credentials. A refusal is one line, before any lint, build or test.
+PREFLIGHT = $(BIN)/python -m tools.preflight "$(ENV)"
+
+preflight: $(STAMP) ## Check ENV, the AWS region and credentials the way sam and botocore will read them
+	@$(PREFLIGHT)
 
 deploy: $(STAMP) ## Deploy: ENV=<samconfig env> to AWS, otherwise to the local emulator (templates linted first)
 # One step after the other, also under `make -j`: nothing builds before the checks pass.
@@ -117,7 +130,7 @@ ifeq ($(strip $(ENV)),)
 	$(MAKE) --no-print-directory build
 	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy deploy
 else
-	$(MAKE) --no-print-directory preflight
+	@$(PREFLIGHT)
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory build
 	$(BIN)/sam deploy --config-env $(ENV)
@@ -127,18 +140,21 @@ destroy: $(STAMP) ## Delete the stack: ENV=<samconfig env>, otherwise the local 
 ifeq ($(strip $(ENV)),)
 	$(BIN)/python -m tools.local_deploy destroy
 else
-	$(MAKE) --no-print-directory preflight
+	@$(PREFLIGHT)
 	$(BIN)/python -m scripts.destroy_stack --config-env $(ENV) $(if $(KEEP_SOURCE),--keep-source-repository)
 endif
 
+invoke: $(STAMP) ## Run one function's handler here against the local stack, no Docker: FUNCTION=<logical id> EVENT=events/<file>.json
+	$(call keeping_status,$(BIN)/python -m tools.local_deploy invoke "$(FUNCTION)" "$(EVENT)")
+
 rehearse: $(STAMP) ## Play releases through the templates and the Lambda code on a virtual clock: SCENARIO=<file>, ARGS=--json
-	$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
+	$(call keeping_status,$(BIN)/python -m tools.rehearsal $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS))
 
 drill: $(STAMP) ## Put a production alarm into ALARM on the local stack and watch the verdict fail, then recover
-	PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy drill
+	$(call keeping_status,PYTHONPATH=src/health_check $(BIN)/python -m tools.local_deploy drill)
 
 release-clock: $(STAMP) ## Print the release timings read from the templates
-	$(BIN)/python scripts/release_clock.py
+	$(call keeping_status,$(BIN)/python scripts/release_clock.py)
 
 .PHONY: charts
 charts: $(STAMP) ## Redraw the README's release charts (docs/images/) from their scenarios
@@ -148,10 +164,10 @@ bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
 	for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python "$$bench"; done
 
 verdict: $(STAMP) ## Health verdict from a terminal: make verdict ARGS="--environment staging --alarm-prefix dev-staging-"
-	PYTHONPATH=src/health_check $(BIN)/python -m health_check.cli $(ARGS)
+	$(call keeping_status,PYTHONPATH=src/health_check $(BIN)/python -m health_check.cli $(ARGS))
 
 acceptance: $(STAMP) ## Settle docs/assumptions.md on a sandbox stack: make acceptance ENV=sandbox (never prod)
-	$(BIN)/python -m tests.integration.acceptance.run --env "$(ENV)"
+	$(call keeping_status,$(BIN)/python -m tests.integration.acceptance.run --env "$(ENV)")
 
 clean: ## Remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

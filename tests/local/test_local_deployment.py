@@ -334,3 +334,20 @@ def test_command_line_refuses_a_remote_endpoint_before_any_call() -> None:
     status = main(["deploy", "--endpoint-url", "https://cloudformation.amazonaws.com"], out)
 
     assert status == EXIT_USAGE
+
+
+def test_make_invoke_runs_a_functions_handler_against_the_local_stack(
+    local_run: LocalRun, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the real template's stack (the fixture template has no health-check function)
+    functions = local_client("lambda", local_run.endpoint_url).list_functions()["Functions"]
+    if f"health-check-{SUFFIX}" not in {function["FunctionName"] for function in functions}:
+        pytest.skip("this template declares no health-check function")
+    # WHEN the validator's handler is invoked with the local stack's sample job (`make invoke`)
+    arguments = ["invoke", "HealthCheckFunction", "events/health_check_local.json"]
+    code = main([*arguments, "--endpoint-url", local_run.endpoint_url])
+    # THEN its whole path ran here: the verdict, and the job result it would send CodePipeline
+    printed = capfd.readouterr().out
+    assert code == 0, printed
+    assert "==> PutJobSuccessResult (recorded, not sent" in printed
+    assert '"outcome": "succeeded"' in printed

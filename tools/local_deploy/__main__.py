@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -39,17 +40,21 @@ from tools.local_deploy.emulator import (
     STATE_DIR,
     EmulatorError,
     last_error,
+    last_port,
     log_path,
     running,
     serve,
     start_background,
     stop_background,
 )
+from tools.local_deploy.invoke import InvokeError, invoke, pick_function, read_event
 from tools.local_deploy.package import PackagingError
 
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_SUFFIX = "local"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 HTTP_SERVER_ERROR = 500
 
 
@@ -60,6 +65,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         ("deploy", "start (or reuse) the emulator, deploy the built template, print the verdict"),
         ("drill", "breach a production alarm: the verdict fails and notifies, then recovers"),
         ("destroy", "delete the local stack and stop the emulator"),
+        ("invoke", "run one function's handler here against the local stack (no Docker)"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--suffix", default=DEFAULT_SUFFIX, help="EnvironmentSuffix")
@@ -77,8 +83,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="a template parameter (repeatable); EnvironmentSuffix comes from --suffix",
     )
+    invoke_command = commands.choices["invoke"]
+    invoke_command.add_argument("function", help="logical id in template.yaml, or deployed name")
+    invoke_command.add_argument("event", type=Path, help="event JSON file, e.g. events/...json")
     serve_command = commands.add_parser("serve", help="run the emulator in the foreground")
     serve_command.add_argument("--state-dir", type=Path, default=STATE_DIR)
+    serve_command.add_argument("--port", type=int, default=0, help="if free (default: any)")
     return parser.parse_args(argv)
 
 
@@ -101,8 +111,16 @@ def _fresh_emulator(args: argparse.Namespace, out: TextIO) -> str:
     if stopped:
         print(f"==> Stopped the previous emulator (pid {stopped.pid})", file=out)
     print("==> Starting the emulator (moto server with this project's models)", file=out)
+    wanted = last_port(args.state_dir)
     state = start_background(args.state_dir)
     print(f"    listening on {state.endpoint_url} (pid {state.pid})", file=out)
+    port = urlsplit(state.endpoint_url).port
+    if wanted and port != wanted:
+        print(
+            f"    port {wanted}, the previous emulator's, was taken: an `export "
+            "AWS_ENDPOINT_URL=...` line printed before this deploy is stale; use the one below",
+            file=out,
+        )
     return state.endpoint_url
 
 
@@ -118,9 +136,8 @@ def _print_verdict(title: str, run: VerdictRun, out: TextIO) -> None:
 
 
 def _deploy(args: argparse.Namespace, out: TextIO) -> int:
-    endpoint = _fresh_emulator(args, out)
     try:
-        return _deploy_to(endpoint, args, out)
+        return _deploy_to(_fresh_emulator(args, out), args, out)
     except BaseException:
         # A failed deploy leaves nothing running: the stack is half made and useless, and the
         # emulator would only hold its port and memory (its log stays for reading).
@@ -178,6 +195,18 @@ def _drill(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if failed_as_expected else EXIT_FAILED
 
 
+def _invoke(args: argparse.Namespace, out: TextIO) -> int:
+    # Refuse a misspelt function or event before looking for the stack.
+    function = pick_function(args.function, args.suffix)
+    read_event(args.event)
+    endpoint = _endpoint(args, out)
+    if endpoint is None:
+        print("error: no local stack: run `make deploy` first.", file=sys.stderr)
+        return EXIT_FAILED
+    out.flush()
+    return invoke(endpoint, function, args.event)
+
+
 def _destroy(args: argparse.Namespace, out: TextIO) -> int:
     endpoint = _endpoint(args, out)
     if endpoint is None:
@@ -226,13 +255,25 @@ def _cause(error: BaseException, state_dir: Path) -> str:
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _arguments(argv)
     if args.command == "serve":
-        serve(args.state_dir)
+        serve(args.state_dir, args.port)
         return EXIT_OK
-    handlers = {"deploy": _deploy, "drill": _drill, "destroy": _destroy}
+    handlers = {"deploy": _deploy, "drill": _drill, "destroy": _destroy, "invoke": _invoke}
     try:
         return handlers[args.command](args, out)
+    except KeyboardInterrupt:
+        # Ctrl-C: a deploy stopped its emulator on the way out (see _deploy); say so, once.
+        left = (
+            "; the emulator was stopped, nothing is left running"
+            if args.command == "deploy"
+            else ""
+        )
+        print(f"\ninterrupted: {args.command} stopped (Ctrl-C){left}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except NotLocalEndpointError as error:
         print(f"refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvokeError as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (DeploymentError, EmulatorError, DrillError, PackagingError, *_AWS_ERRORS) as error:
         print(

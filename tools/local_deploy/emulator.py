@@ -33,6 +33,9 @@ from tools.local_deploy.registry import register_models, unregister_placeholders
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO_ROOT / ".local-emulator"
 STATE_FILE = "emulator.json"
+# The port the last emulator of this checkout listened on; it outlives the emulator, so the next
+# one takes the same port and an `export AWS_ENDPOINT_URL=...` line printed earlier stays right.
+PORT_FILE = "port"
 START_TIMEOUT_SECONDS = 30
 LOG_FILE = "emulator.log"
 # A traceback's last line: "KeyError: 'EnvironmentSufix'", "moto....ValidationError: ...".
@@ -49,10 +52,25 @@ class EmulatorError(RuntimeError):
     """The background emulator could not be started or found."""
 
 
-def _start_server() -> tuple[ThreadedMotoServer, str]:
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server itself binds (werkzeug sets SO_REUSEADDR): a closed port's TIME_WAIT
+        # connections do not make it look taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _start_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     register_models()
-    # Port 0: the kernel picks a free port, so two checkouts (or a test run) never collide.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # Port 0: the kernel picks a free port, so two checkouts (or a test run) never collide. A
+    # port asked for is checked first: moto's server thread would wait forever on a taken one.
+    if port and not _port_free(port):
+        port = 0
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
@@ -75,9 +93,12 @@ def in_process() -> Iterator[str]:
         unregister_placeholders()
 
 
-def serve(state_dir: Path) -> None:
-    """Run the emulator until SIGTERM/SIGINT, with its pid and endpoint in the state file."""
-    server, endpoint_url = _start_server()
+def serve(state_dir: Path, port: int = 0) -> None:
+    """Run the emulator until SIGTERM/SIGINT, with its pid and endpoint in the state file.
+
+    `port`: the one to listen on if it is free (else any free one); 0 for any.
+    """
+    server, endpoint_url = _start_server(port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -88,8 +109,13 @@ def serve(state_dir: Path) -> None:
     temporary = state_dir / f"{STATE_FILE}.tmp"
     temporary.write_text(json.dumps(state))
     temporary.replace(state_dir / STATE_FILE)  # atomic: readers never see half a file
+    (state_dir / PORT_FILE).write_text(f"{urlsplit(endpoint_url).port}\n")
     print(f"emulator listening on {endpoint_url} (pid {os.getpid()})", flush=True)
-    stop.wait()
+    # Polled, not one untimed wait: the kernel may deliver SIGTERM to the server's thread, and
+    # then nothing wakes the main thread to run the handler; `make destroy` waited out its 10 s
+    # grace and killed the emulator in three stops out of four.
+    while not stop.wait(0.5):
+        pass
     server.stop()
     (state_dir / STATE_FILE).unlink(missing_ok=True)
 
@@ -151,25 +177,44 @@ def running(state_dir: Path = STATE_DIR) -> EmulatorState | None:
     return None
 
 
+def last_port(state_dir: Path = STATE_DIR) -> int | None:
+    """The port this checkout's last emulator listened on, if one ever did."""
+    try:
+        return int((state_dir / PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def start_background(state_dir: Path = STATE_DIR) -> EmulatorState:
-    """Start the emulator as a detached process (it outlives `make deploy`) and wait for it."""
+    """Start the emulator as a detached process (it outlives `make deploy`) and wait for it.
+
+    It listens on the last emulator's port when that is free, so the endpoint stays the same
+    from one `make deploy` to the next.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     log = log_path(state_dir).open("ab")
-    subprocess.Popen(  # noqa: S603 - this interpreter and this package, no shell
-        [sys.executable, "-m", "tools.local_deploy", "serve", "--state-dir", str(state_dir)],
+    command = [sys.executable, "-m", "tools.local_deploy", "serve", "--state-dir", str(state_dir)]
+    command += ["--port", str(last_port(state_dir) or 0)]
+    process = subprocess.Popen(  # noqa: S603 - this interpreter and this package, no shell
+        command,
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # not killed with make's process group
     )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        state = running(state_dir)
-        if state:
-            return state
-        time.sleep(0.2)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            state = running(state_dir)
+            if state:
+                return state
+            time.sleep(0.2)
+    except BaseException:
+        # Interrupted (Ctrl-C) before it was recorded: nothing else would ever stop it.
+        process.terminate()
+        raise
     raise EmulatorError(f"the emulator did not start; see {log_path(state_dir)}")
 
 

@@ -38,12 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     paths = [args.scenario] if args.scenario else library()
     designs = ["current", "original"] if args.design == "both" else [args.design]
     try:
-        scenarios = [load(path) for path in paths]
+        scenarios = [load(_existing(path)) for path in paths]
     except ScenarioError as error:
         print(f"rehearse: {error}", file=sys.stderr)
         return 2
     results: list[Result] = []
-    for scenario in scenarios:
+    for number, scenario in enumerate(scenarios, start=1):
+        # Progress on stderr (a run of the library takes a while; stdout stays the report).
+        print(f"rehearse: [{number}/{len(scenarios)}] {scenario.name}", file=sys.stderr, flush=True)
         for design in designs:
             result = run(scenario, design)
             results.append(result)
@@ -84,11 +86,20 @@ def _check_chart(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error("--chart draws one scenario: give --scenario")
 
 
+def _existing(path: Path) -> Path:
+    """The scenario file, or a ScenarioError listing the library when there is none."""
+    if path.is_file():
+        return path
+    names = ", ".join(p.name for p in library())
+    raise ScenarioError(f"{path}: no such scenario file; scenarios/ has {names}")
+
+
 def _draw(path: Path | None, results: list[Result]) -> None:
     if path is not None:
         from tools.rehearsal import chart  # noqa: PLC0415 - matplotlib only when drawing
 
         chart.write(results, path)
+        print(f"rehearse: chart written to {path.resolve()}", file=sys.stderr)
 
 
 if __name__ == "__main__":

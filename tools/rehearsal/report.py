@@ -23,7 +23,8 @@ def timeline(result: Result) -> str:
         lines.append(f"unmodelled AWS calls: {', '.join(result.unmodelled_calls)}")
     if result.design == "current":
         lines.append(
-            "expectations: " + ("met" if result.met else "MISSED: " + "; ".join(result.misses))
+            "expectations (the scenario's `expect`): "
+            + ("met" if result.met else "MISSED: " + "; ".join(result.misses))
         )
     return "\n".join(lines)
 
@@ -65,7 +66,11 @@ def table(pairs: list[tuple[Result, Result]]) -> str:
             f"{_pair(c.restore_seconds, o.restore_seconds):>14} "
             f"{_pair(c.lead_time_seconds, o.lead_time_seconds):>12}  {', '.join(c.actors) or '-'}"
         )
-    rows.append("each cell: this design / the original design (null: does not apply)")
+    rows.append("each cell: this design / the original design (-: does not apply)")
+    rows.append(
+        "met: this design did what the scenario's `expect` asks (yes / NO; xfail: "
+        "a known gap, marked expected_to_fail)"
+    )
     return "\n".join(rows)
 
 

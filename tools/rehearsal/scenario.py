@@ -6,8 +6,10 @@ so a typo is an error naming the field, not a silently ignored key.
 
 from __future__ import annotations
 
+import difflib
+import types
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -201,7 +203,60 @@ def load(path: Path) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:
-        raise ScenarioError(f"{path}: {error}") from None
+        hints = "".join(f"\n  {hint}" for hint in did_you_mean(error))
+        raise ScenarioError(f"{path}: {error}{hints}") from None
+
+
+def did_you_mean(error: ValidationError) -> list[str]:
+    """For each unknown key, the closest key the schema allows at that place, if one is close."""
+    hints = []
+    for item in error.errors():
+        if item["type"] != "extra_forbidden":
+            continue
+        *where, key = item["loc"]
+        close = difflib.get_close_matches(str(key), _keys_at(where), n=1)
+        if close:
+            hints.append(f"{'.'.join(map(str, item['loc']))}: did you mean {close[0]!r}?")
+    return hints
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [a for arg in get_args(annotation) for a in _alternatives(arg)]
+    return [annotation]
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    return [
+        a for a in _alternatives(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation one step down a validation error's location."""
+    for candidate in _alternatives(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            if part == candidate.__name__:  # pydantic names the member of a union it tried
+                return candidate
+            for name, field in candidate.model_fields.items():
+                if part in (name, field.alias):
+                    return field.annotation
+        elif get_origin(candidate) is dict:
+            return get_args(candidate)[1]
+        elif get_origin(candidate) is tuple:
+            return get_args(candidate)[0]
+    return None
+
+
+def _keys_at(location: list[str | int]) -> list[str]:
+    annotation: Any = Scenario
+    for part in location:
+        annotation = _step(annotation, part)
+    return [
+        field.alias or name
+        for model in _models(annotation)
+        for name, field in model.model_fields.items()
+    ]
 
 
 def library() -> list[Path]:
