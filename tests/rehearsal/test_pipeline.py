@@ -24,7 +24,7 @@ import pytest
 from tests.rehearsal.conftest import scenario
 from tools.rehearsal.codedeploy import CodeDeploy
 from tools.rehearsal.lambdas import LambdaService
-from tools.rehearsal.pipeline import CodePipeline, Execution, InvalidJobState
+from tools.rehearsal.pipeline import CodePipeline, Execution, InvalidJobState, shorten
 from tools.rehearsal.run import base_assumptions
 from tools.rehearsal.scenario import RunScenario
 from tools.rehearsal.system import ActionSpec, StageSpec, System, load_system
@@ -440,3 +440,14 @@ def test_the_continuation_delay_is_the_models_setting(delay: float) -> None:
     pipeline.put_job_result(lambdas.of("Check")[0].job_id, success=True, message="", token="t")
     _run(world, 100 + delay + 0.001)
     assert [i.at for i in lambdas.of("Check")] == [0.0, 100 + delay]
+
+
+def test_a_long_job_message_is_cut_between_words_and_says_so() -> None:
+    # GIVEN a validator message longer than the timeline keeps
+    message = "healthy after a 300s bake: 18 alarm(s) OK, 3 service(s) steady; " * 4
+    # WHEN it is shortened for the timeline
+    short = shorten(message, 120)
+    # THEN it fits, ends on a whole word and marks the cut
+    assert len(short) <= 120
+    assert short.endswith(" ...")
+    assert message.startswith(short.removesuffix(" ..."))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import textwrap
 import uuid
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -238,12 +239,16 @@ class CodePipeline:
                 )
                 return False
             if job.status == "Failed":
-                world.detected(f"{stage.name} ValidateHealth", job.message[:80])
-                world.log("CodePipeline", f"{stage.name}.{action.name} failed: {job.message[:160]}")
+                world.detected(f"{stage.name} ValidateHealth", shorten(job.message, 80))
+                world.log(
+                    "CodePipeline",
+                    f"{stage.name}.{action.name} failed: {shorten(job.message, 160)}",
+                )
                 return False
             if job.continuation_token is None:
                 world.log(
-                    "CodePipeline", f"{stage.name}.{action.name} succeeded: {job.message[:120]}"
+                    "CodePipeline",
+                    f"{stage.name}.{action.name} succeeded: {shorten(job.message, 120)}",
                 )
                 return True
             token = job.continuation_token
@@ -288,6 +293,11 @@ class CodePipeline:
         job.message = message
         job.continuation_token = token if success else None
         job.done.succeed(job.status)
+
+
+def shorten(message: str, width: int) -> str:
+    """A job message for the timeline: whole words, " ..." where it was cut."""
+    return textwrap.shorten(message, width=width, placeholder=" ...")
 
 
 def user_parameters(action: ActionSpec) -> dict[str, Any]:
