@@ -29,6 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         gateway.smoke_paths(params.environment, SERVICES),
         lambda: gateway.credentials(params.client_secret_id),
         request_id,
+        environment=params.environment,
     )
     publish(params.environment, results)
     summary = {

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 AUTH, API, NOTIFICATION = "auth-service", "api-service", "notification-service"
 SERVICES = (API, AUTH, NOTIFICATION)
@@ -164,17 +165,32 @@ def notify(http: Http, base_url: str, request_id: str, summary: str, result: Ser
         result.failures.append(f"POST /notifications: {describe(reply)}")
 
 
+def plain_http_refusal(environment: str, endpoints: Mapping[str, str]) -> str | None:
+    """Why the flow must not run, or None. Every step of the flow carries a credential (the
+    client secret, then the bearer token), and production's listeners are public: there they go
+    over HTTPS only. A stack that opted out of HTTPS (AllowPlainHttpProduction) still gets its
+    health and smoke paths checked, and its heartbeat."""
+    if environment != "production":
+        return None
+    plain = sorted(s for s, url in endpoints.items() if urlsplit(url).scheme != "https")
+    if not plain:
+        return None
+    return f"production endpoints of {', '.join(plain)} are not https: no credential is sent"
+
+
 def run_checks(
     http: Http,
     endpoints: Mapping[str, str],
     smoke_paths: Mapping[str, Sequence[str]],
     credentials: Callable[[], Credentials],
     request_id: str,
+    *,
+    environment: str,
 ) -> dict[str, ServiceResult]:
     """Every service's health and smoke paths, then the business flow; one result per service.
 
-    `credentials` is called only when auth-service is live, so a stack still on the bootstrap
-    image needs no registered client yet.
+    `credentials` is called only when auth-service is live and the endpoints may carry them, so
+    a stack still on the bootstrap image needs no registered client yet.
     """
     results = {service: ServiceResult(service) for service in SERVICES}
     for service in SERVICES:
@@ -184,6 +200,12 @@ def run_checks(
             check_smoke_paths(http, endpoints[service], smoke_paths.get(service, ()), result)
 
     auth, api, notification = results[AUTH], results[API], results[NOTIFICATION]
+    refusal = plain_http_refusal(environment, endpoints)
+    if refusal is not None:
+        auth.blocked.append(f"POST /token: {refusal}")
+        api.blocked.append(f"GET /items: {refusal}")
+        notification.blocked.append(f"POST /notifications: {refusal}")
+        return results
     token = None
     if auth.bootstrap:
         api.blocked.append("GET /items: auth-service is still on the bootstrap image")

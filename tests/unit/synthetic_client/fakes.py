@@ -15,6 +15,9 @@ ENDPOINTS = {
     "auth-service": "http://alb.example:8181",
     "notification-service": "http://alb.example:8182",
 }
+HTTPS_ENDPOINTS = {
+    service: url.replace("http://", "https://") for service, url in ENDPOINTS.items()
+}
 CREDENTIALS = Credentials("synthetic-client", "s3cret")
 BOOTSTRAP_BODY = (
     b"\n\nHostname: ip-10-0-1-2\n\nPod Information:\n\t-no pod information available-\n\n"
@@ -36,6 +39,7 @@ class FakeHttp:
     """Every service healthy and the flow working, unless a reply is overridden."""
 
     overrides: dict[tuple[str, str, str], Reply] = field(default_factory=dict)
+    endpoints: Mapping[str, str] = field(default_factory=lambda: dict(ENDPOINTS))
     calls: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
 
     def reply(self, service: str, method: str, path: str, reply: Reply) -> FakeHttp:
@@ -49,7 +53,7 @@ class FakeHttp:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Reply:
         parts = urlsplit(url)
-        service = next(s for s, base in ENDPOINTS.items() if url.startswith(base))
+        service = next(s for s, base in self.endpoints.items() if url.startswith(base))
         self.calls.append((method, url, dict(headers), json.loads(body) if body else None))
         override = self.overrides.get((service, method, parts.path))
         if override is not None:
