@@ -216,13 +216,14 @@ JWKS_ARN = (
     "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment_name}/auth-service/jwks"
 )
 SERVICE_PERMISSIONS = {
-    "ApiService": ({"ssm:GetParameter"}, JWKS_ARN),
-    "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN),
-    # GetTopicAttributes backs notification-service's /health dependency check.
-    "NotificationService": (
-        {"sns:Publish", "sns:GetTopicAttributes"},
-        "<{environment}ServiceMessagesTopic>",
-    ),
+    "ApiService": [({"ssm:GetParameter"}, JWKS_ARN)],
+    "AuthService": [({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN)],
+    "NotificationService": [
+        # POST /notifications checks bearer tokens against auth-service's key set.
+        ({"ssm:GetParameter"}, JWKS_ARN),
+        # GetTopicAttributes backs notification-service's /health dependency check.
+        ({"sns:Publish", "sns:GetTopicAttributes"}, "<{environment}ServiceMessagesTopic>"),
+    ],
 }
 
 
@@ -251,18 +252,21 @@ def test_each_service_gets_only_its_own_permissions_in_each_environment(
     root_template: dict[str, Any], service: str, environment: str
 ) -> None:
     # GIVEN the policy the root passes for the service's task role in one environment
-    actions, resource = SERVICE_PERMISSIONS[service]
     policy = f"{environment}{service}TaskPolicy"
     parameters = root_template["Resources"][f"{service}Stack"]["Properties"]["Parameters"]
-    (statement,) = policy_statements(root_template, policy)
+    statements = policy_statements(root_template, policy)
 
-    # THEN it allows exactly the service's actions on exactly that environment's resource
+    # THEN it allows exactly the service's actions on exactly that environment's resources
     assert parameters[f"{environment}TaskPolicyArn"] == {"Ref": policy}
-    assert set(as_list(statement["Action"])) == actions
-    assert len(as_list(statement["Resource"])) == 1
-    assert Renderer(root_template, {}).render(statement["Resource"]) == resource.format(
-        environment=environment, environment_name=environment.lower()
-    )
+    assert len(statements) == len(SERVICE_PERMISSIONS[service])
+    for statement, (actions, resource) in zip(
+        statements, SERVICE_PERMISSIONS[service], strict=True
+    ):
+        assert set(as_list(statement["Action"])) == actions
+        assert len(as_list(statement["Resource"])) == 1
+        assert Renderer(root_template, {}).render(statement["Resource"]) == resource.format(
+            environment=environment, environment_name=environment.lower()
+        )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -404,8 +408,9 @@ def test_service_config_names_the_jwks_parameter_and_the_topic(
             f'"jwks_parameter": "/pipeline/{environment.lower()}/auth-service/jwks"'
         )
     notification = resources["NotificationServiceStack"]["Properties"]["Parameters"]
-    assert notification[f"{environment}ExtraConfig"]["Fn::Sub"] == (
-        f'"topic_arn": "${{{environment}ServiceMessagesTopic}}"'
+    assert stack.render(notification[f"{environment}ExtraConfig"]) == (
+        f'"topic_arn": "<{environment}ServiceMessagesTopic>", '
+        f'"jwks_parameter": "/pipeline/{environment.lower()}/auth-service/jwks"'
     )
 
 

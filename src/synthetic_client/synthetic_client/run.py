@@ -147,17 +147,19 @@ def list_items(http: Http, base_url: str, token: str, result: ServiceResult) -> 
     return len(items)
 
 
-def notify(http: Http, base_url: str, request_id: str, summary: str, result: ServiceResult) -> None:
+def notify(
+    http: Http, base_url: str, token: str, summary: str, result: ServiceResult, *, request_id: str
+) -> None:
     # Subject and request id both say "synthetic": subscribers of the production message topic
     # can filter these out (the request id travels as the request_id message attribute).
     payload = {"subject": "synthetic check", "message": summary}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "X-Request-ID": request_id,
+    }
     reply = result.saw(
-        http(
-            "POST",
-            f"{base_url}/notifications",
-            {"Content-Type": "application/json", "X-Request-ID": request_id},
-            json.dumps(payload).encode(),
-        )
+        http("POST", f"{base_url}/notifications", headers, json.dumps(payload).encode())
     )
     body = reply.json()
     published = isinstance(body, dict) and bool(body.get("message_id"))
@@ -216,9 +218,14 @@ def run_checks(
     count = None
     if token is not None and not api.bootstrap:
         count = list_items(http, endpoints[API], token, api)
-    if not notification.bootstrap:
-        summary = f"synthetic flow {request_id}: token ok, {count} items listed"
-        if token is None or count is None:
-            summary = f"synthetic flow {request_id}: notification only (earlier steps failed)"
-        notify(http, endpoints[NOTIFICATION], request_id, summary, notification)
+    if notification.bootstrap:
+        return results
+    # notification-service takes messages from token holders only (service_kit.bearer).
+    if token is None:
+        notification.blocked.append("POST /notifications: no token from auth-service")
+        return results
+    summary = f"synthetic flow {request_id}: token ok, {count} items listed"
+    if count is None:
+        summary = f"synthetic flow {request_id}: items step failed or skipped"
+    notify(http, endpoints[NOTIFICATION], token, summary, notification, request_id=request_id)
     return results

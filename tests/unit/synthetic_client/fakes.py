@@ -70,6 +70,8 @@ class FakeHttp:
             ok = headers.get("Authorization") == "Bearer tok"
             return json_reply(200, {"items": []}) if ok else json_reply(401, {"error": "x"})
         if (service, method, path) == ("notification-service", "POST", "/notifications"):
+            if headers.get("Authorization") != "Bearer tok":
+                return json_reply(401, {"error": "missing_token"})
             return json_reply(202, {"message_id": "m-1", "status": "published"})
         if method == "GET":
             return json_reply(200, {})

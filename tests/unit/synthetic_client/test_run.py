@@ -88,18 +88,39 @@ def test_a_broken_business_flow_fails_the_service_even_with_a_healthy_health_end
     assert results["api-service"].failures == ['GET /items: HTTP 500: {"error": "boom"}']
 
 
-def test_a_failed_token_fails_auth_and_leaves_api_unjudged() -> None:
+def test_a_failed_token_fails_auth_and_leaves_api_and_notification_unjudged() -> None:
     # GIVEN auth-service rejecting the client (say, its credentials are not registered)
     http = FakeHttp().reply("auth-service", "POST", "/token", json_reply(401, {"error": "no"}))
 
     # WHEN the client runs
     results = run(http)
 
-    # THEN auth-service failed; api-service's step never ran, so it is not blamed
+    # THEN auth-service failed; the steps that need its token never ran, so they are not blamed
+    # (notification-service takes messages from token holders only)
     assert results["auth-service"].outcome is Outcome.FAILED
     assert results["api-service"].outcome is Outcome.UNJUDGED
     assert results["api-service"].blocked == ["GET /items: no token from auth-service"]
+    assert results["notification-service"].outcome is Outcome.UNJUDGED
+    assert results["notification-service"].blocked == [
+        "POST /notifications: no token from auth-service"
+    ]
+    assert not [url for _, url, _, _ in http.calls if url.endswith("/notifications")]
+
+
+def test_the_notification_carries_the_token_auth_service_issued() -> None:
+    http = FakeHttp()
+    results = run(http)
+    (headers,) = [h for _, url, h, _ in http.calls if url.endswith("/notifications")]
+    assert headers["Authorization"] == "Bearer tok"
     assert results["notification-service"].outcome is Outcome.PASSED
+
+
+def test_a_notification_refused_for_its_token_fails_notification_service() -> None:
+    http = FakeHttp().reply(
+        "notification-service", "POST", "/notifications", json_reply(401, {"error": "x"})
+    )
+    results = run(http)
+    assert results["notification-service"].outcome is Outcome.FAILED
 
 
 @pytest.mark.parametrize(
