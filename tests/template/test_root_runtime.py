@@ -307,36 +307,38 @@ def test_no_service_stack_receives_a_task_policy_for_both_environments(
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_each_environments_deploy_role_may_pass_exactly_that_environments_service_roles(
+def test_each_services_deploy_role_of_an_environment_is_passed_on_under_its_own_name(
     root_template: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN the roles one environment's deploy action role may pass (its iam:PassRole list)
+    # GIVEN the deploy roles the root passes to the delivery stack for one environment
     parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    separator, items = parameters[f"{environment}TaskRoleArns"]["Fn::Join"]
     service_outputs = load_template(PIPELINE_DIR / "service.yaml")["Outputs"]
+    passed = {
+        name: value
+        for name, value in parameters.items()
+        if name.endswith(f"{environment}DeployRoleArn")
+    }
 
-    # THEN they are each service's execution and task role of that environment, no more
-    expected = [
-        {"Fn::GetAtt": [stack, f"Outputs.{environment}{role}RoleArn"]}
+    # THEN one per service, each that service stack's own deploy role of that environment
+    assert passed == {
+        f"{stack.removesuffix('Stack')}{environment}DeployRoleArn": {
+            "Fn::GetAtt": [stack, f"Outputs.{environment}DeployRoleArn"]
+        }
         for stack in SERVICE_STACKS
-        for role in ("Execution", "Task")
-    ]
-    assert separator == ","
-    assert sorted(map(json.dumps, items)) == sorted(map(json.dumps, expected))
-    for item in items:
-        assert item["Fn::GetAtt"][1].removeprefix("Outputs.") in service_outputs
+    }
+    assert f"{environment}DeployRoleArn" in service_outputs
 
 
-def test_no_role_list_mixes_the_environments(root_template: dict[str, Any]) -> None:
-    # GIVEN every role list the root passes to the delivery stack
+def test_no_role_list_mixes_the_environments_or_the_services(root_template: dict[str, Any]) -> None:
+    # GIVEN every role the root passes to the delivery stack
     parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    lists = {name: value for name, value in parameters.items() if name.endswith("RoleArns")}
 
-    # THEN there is one per environment (no shared list), each naming only its own roles
-    assert set(lists) == {f"{environment}TaskRoleArns" for environment in ENVIRONMENTS}
-    for name, value in lists.items():
-        (other,) = {e for e in ENVIRONMENTS if not name.startswith(e)}
-        assert other not in json.dumps(value), name
+    # THEN no list of roles at all: each role is a parameter of its own
+    assert not [name for name in parameters if name.endswith("RoleArns")]
+    for name, value in parameters.items():
+        if name.endswith("DeployRoleArn"):
+            (other,) = {e for e in ENVIRONMENTS if e not in name}
+            assert other not in json.dumps(value), name
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])
