@@ -88,7 +88,7 @@ def test_codedeploy_role_is_trusted_by_codedeploy_and_invokes_exactly_the_two_ho
         ("EgressMode", "VpcEndpoints"),
         ("CertificateArn", ""),
         ("DesiredCount", 2),
-        ("EcrTagMutability", "MUTABLE"),
+        ("EcrTagMutability", "IMMUTABLE"),
         ("StagingTrafficShift", "CodeDeployDefault.ECSAllAtOnce"),
         ("ProductionTrafficShift", "CodeDeployDefault.ECSCanary10Percent5Minutes"),
         ("LoadBalancerDeletionProtection", "false"),
