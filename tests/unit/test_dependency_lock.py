@@ -1,8 +1,9 @@
 """uv.lock, pyproject.toml and the requirements.txt files that builds and images read agree.
 
-The functions' and services' requirements.txt stay what their builds install; pyproject.toml's
-`runtime` group repeats them so that uv.lock pins them with the tooling. These tests fail when
-one of the three moves without the others.
+The functions' requirements.txt stay what their builds install, and pyproject.toml's `runtime`
+group repeats them so that uv.lock pins them with the tooling. The services' requirements.txt
+are uv.lock's `services` group exported with hashes (`make requirements`). These tests fail when
+one of them moves without the others.
 """
 
 from __future__ import annotations
@@ -18,16 +19,13 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support import REPO_ROOT
+from scripts import export_requirements
+from tests.support import REPO_ROOT, read_requirements
 
-REQUIREMENT_FILES = sorted(
-    [*REPO_ROOT.glob("src/*/requirements.txt"), *REPO_ROOT.glob("services/*/requirements.txt")]
-)
-
-
-def _requirements(path: Path) -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line) for line in lines if line]
+FUNCTION_FILES = sorted(REPO_ROOT.glob("src/*/requirements.txt"))
+SERVICE_FILES = sorted(REPO_ROOT.glob("services/*/requirements.txt"))
+REQUIREMENT_FILES = sorted([*FUNCTION_FILES, *SERVICE_FILES])
+_requirements = read_requirements
 
 
 def _key(requirement: Requirement) -> tuple[str, frozenset[str], str]:
@@ -38,9 +36,20 @@ def _key(requirement: Requirement) -> tuple[str, frozenset[str], str]:
     )
 
 
+def _group(name: str) -> list[Requirement]:
+    """A dependency group's requirements, included groups expanded (PEP 735)."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    requirements = []
+    for item in groups[name]:
+        if isinstance(item, dict):
+            requirements += _group(item["include-group"])
+        else:
+            requirements.append(Requirement(item))
+    return requirements
+
+
 def _runtime_group() -> list[Requirement]:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    return [Requirement(line) for line in pyproject["dependency-groups"]["runtime"]]
+    return _group("runtime")
 
 
 def _locked_versions() -> dict[str, str]:
@@ -57,7 +66,7 @@ def test_every_function_and_service_has_requirements() -> None:
     assert len(REQUIREMENT_FILES) == 6, REQUIREMENT_FILES
 
 
-@pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", FUNCTION_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_each_runtime_requirement_is_in_the_locked_runtime_group(path: Path) -> None:
     # GIVEN what a build installs  WHEN compared with pyproject.toml's runtime group
     group = {_key(requirement) for requirement in _runtime_group()}
@@ -66,10 +75,44 @@ def test_each_runtime_requirement_is_in_the_locked_runtime_group(path: Path) -> 
 
 
 def test_the_runtime_group_holds_nothing_no_build_installs() -> None:
-    # GIVEN every requirement of every function and service
-    used = {_key(r) for path in REQUIREMENT_FILES for r in _requirements(path)}
+    # GIVEN every requirement of every function, and the services' group (what they export)
+    used = {_key(r) for path in FUNCTION_FILES for r in _requirements(path)}
+    used |= {_key(r) for r in _group("services")}
     # THEN the runtime group adds nothing of its own
     assert [str(r) for r in _runtime_group() if _key(r) not in used] == []
+
+
+def test_each_service_installs_exactly_the_locked_export_with_hashes() -> None:
+    # GIVEN uv.lock's `services` group exported (offline) as `make requirements` writes it
+    expected = export_requirements.exported()
+    # THEN every service's requirements.txt is that export, byte for byte: nothing unpinned,
+    # nothing without its hashes, nothing the lock does not hold
+    assert len(SERVICE_FILES) == 3
+    stale = [str(p.relative_to(REPO_ROOT)) for p in SERVICE_FILES if p.read_text() != expected]
+    assert stale == [], "run `make requirements`"
+
+
+@pytest.mark.parametrize("path", SERVICE_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_package_a_service_installs_is_pinned_with_a_hash(path: Path) -> None:
+    # GIVEN each requirement of the file, as pip reads it (continuations joined)
+    entries = [
+        entry
+        for entry in path.read_text().replace("\\\n", " ").splitlines()
+        if entry.split("#", 1)[0].strip()
+    ]
+    # THEN each names one version and at least one sha256 hash (pip's --require-hashes)
+    assert entries
+    for entry in entries:
+        requirement = Requirement(entry.split(" --", 1)[0].strip())
+        assert str(requirement.specifier).startswith("=="), entry
+        assert "--hash=sha256:" in entry, entry
+
+
+def test_the_service_images_install_with_hash_checking() -> None:
+    dockerfile = (REPO_ROOT / "services" / "Dockerfile").read_text()
+    [install] = [line for line in dockerfile.splitlines() if "-r /tmp/requirements.txt" in line]
+    assert "--require-hashes" in install
+    assert "--no-deps" in install
 
 
 @pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
