@@ -61,7 +61,7 @@ venv: $(STAMP) ## Create .venv with exactly uv.lock (every tool, test and runtim
 lock: | $(UV) ## Move uv.lock to the newest versions pyproject.toml's bounds allow (then `make requirements`, commit both)
 	$(UV) lock --upgrade
 
-requirements: $(STAMP) ## Write services/*/requirements.txt from uv.lock (group services), pinned with hashes
+requirements: $(STAMP) ## Write every function's and service's requirements.txt from uv.lock, pinned with hashes
 	$(BIN)/python -m scripts.export_requirements
 
 build: $(STAMP) ## sam build (finds a python3.13 interpreter for the Lambda runtime)
