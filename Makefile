@@ -39,7 +39,7 @@ PY_SOURCES := src tests scripts benchmarks services buildspecs tools
 SERVICE_PACKAGES := services/service_kit/service_kit $(foreach s,$(wildcard services/*-service),$(s)/$(subst -,_,$(notdir $(s))))
 CHECKOV := BC_SKIP_MAPPING=TRUE $(BIN)/checkov --quiet --compact --skip-download --framework cloudformation
 
-.PHONY: help venv lock build validate lint secrets test test-fast deploy destroy drill rehearse release-clock \
+.PHONY: help venv lock requirements build validate lint secrets test test-fast deploy destroy drill rehearse release-clock \
 	bench verdict acceptance invoke clean lint-ruff lint-mypy lint-cfn lint-hadolint lint-checkov preflight
 
 help: ## List the targets
@@ -58,8 +58,11 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 
 venv: $(STAMP) ## Create .venv with exactly uv.lock (every tool, test and runtime dependency)
 
-lock: | $(UV) ## Move uv.lock to the newest versions pyproject.toml's bounds allow (then commit it)
+lock: | $(UV) ## Move uv.lock to the newest versions pyproject.toml's bounds allow (then `make requirements`, commit both)
 	$(UV) lock --upgrade
+
+requirements: $(STAMP) ## Write every function's and service's requirements.txt from uv.lock, pinned with hashes
+	$(BIN)/python -m scripts.export_requirements
 
 build: $(STAMP) ## sam build (finds a python3.13 interpreter for the Lambda runtime)
 	PY313_DIR="$$(scripts/find-python313.sh)"; \

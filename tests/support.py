@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from packaging.requirements import Requirement
+
 from tools import cfn_render
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,14 @@ def serving(server: Server) -> Iterator[Server]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def read_requirements(path: Path) -> list[Requirement]:
+    """A requirements file's requirements: comments dropped, `\\` continuations joined, and pip's
+    per-requirement options (`--hash=...`) left out."""
+    logical = path.read_text().replace("\\\n", " ")
+    lines = (line.split("#", 1)[0].split(" --", 1)[0].strip() for line in logical.splitlines())
+    return [Requirement(line) for line in lines if line]
 
 
 def load_event(name: str) -> dict[str, Any]:

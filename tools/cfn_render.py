@@ -72,6 +72,26 @@ class Renderer:
     def condition(self, name: str) -> bool:
         return bool(self._condition(self.template["Conditions"][name]))
 
+    def failed_rules(self) -> list[str]:
+        """Why CloudFormation would refuse these parameter values before creating anything: the
+        AssertDescription of every failing assertion of every rule that applies (no
+        RuleCondition, or one that holds). An assertion that does not evaluate to true or false
+        is a template this renderer cannot judge, and raises rather than passing."""
+        failed = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._judge(rule["RuleCondition"], name):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._judge(assertion["Assert"], name):
+                    failed.append(f"{name}: {assertion.get('AssertDescription', 'refused')}")
+        return failed
+
+    def _judge(self, node: Any, rule: str) -> bool:
+        verdict = self._condition(node)
+        if not isinstance(verdict, bool):
+            raise TypeError(f"rule {rule} does not evaluate to true or false: {node!r}")
+        return verdict
+
     def _condition(self, node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
             ((function, argument),) = node.items()

@@ -37,7 +37,14 @@ READ_ONLY_FIELDS = (
 )
 
 
-class ContainerNotFoundError(ValueError):
+class TaskDefinitionRefusedError(ValueError):
+    """The task definition the SSM parameter names is not one the stack registers for this
+    service and environment. Anyone who can write /pipeline/{env}/{service}/task-definition
+    could otherwise make the build copy another service's definition (its roles, secrets and
+    environment) or one carrying an extra container of their own."""
+
+
+class ContainerNotFoundError(TaskDefinitionRefusedError):
     """The registered task definition has no container named after the service."""
 
 
@@ -45,19 +52,40 @@ class MissingHookError(ValueError):
     """A lifecycle-hook ARN is empty: the deployment would skip its smoke test or guard."""
 
 
+def expected_family(service: str, environment: str, suffix: str) -> str:
+    """The family pipeline/service.yaml registers: {service}-{environment}-{suffix}."""
+    return f"{service}-{environment}-{suffix}"
+
+
+def check_family(registered: dict[str, Any], *, family: str) -> None:
+    found = registered.get("family")
+    if found != family:
+        raise TaskDefinitionRefusedError(
+            f"the task-definition parameter names family {found!r}, not {family!r}"
+        )
+
+
 def task_definition_template(
     registered: dict[str, Any], *, service: str, version: str, commit: str
 ) -> dict[str, Any]:
-    """The registered task definition, writable again, with the image as a placeholder."""
+    """The registered task definition, writable again, with the image as a placeholder.
+
+    It must hold exactly one container, the service's: the stack registers no other, and a
+    second one would run an image nobody built, with the service's task role."""
     template = {
         key: copy.deepcopy(value)
         for key, value in registered.items()
         if key not in READ_ONLY_FIELDS
     }
     containers = [c for c in template.get("containerDefinitions", []) if c.get("name") == service]
+    family = registered.get("family", "?")
     if not containers:
-        family = registered.get("family", "?")
         raise ContainerNotFoundError(f"task definition {family} has no container {service!r}")
+    names = [c.get("name") for c in template.get("containerDefinitions", [])]
+    if len(names) != 1:
+        raise TaskDefinitionRefusedError(
+            f"task definition {family} has containers {names}; the stack's has {service!r} only"
+        )
     container = containers[0]
     container["image"] = IMAGE_PLACEHOLDER
     identity = {"SERVICE_VERSION": version, "GIT_COMMIT": commit}
@@ -101,19 +129,24 @@ def write_deploy_files(
     output_dir: Path,
     registered_dir: Path,
     service: str,
+    environment_suffix: str,
     image_uri: str,
     version: str,
     commit: str,
     smoke_test_hook_arn: str,
     traffic_guard_hook_arn: str,
 ) -> None:
-    """Read registered-<environment>.json from registered_dir; write every output file."""
-    output_dir.mkdir(parents=True, exist_ok=True)
+    """Read registered-<environment>.json from registered_dir; write every output file, and
+    none when either environment's task definition is refused."""
+    templates = {}
     for environment in ENVIRONMENTS:
         registered = json.loads((registered_dir / f"registered-{environment}.json").read_text())
-        template = task_definition_template(
+        check_family(registered, family=expected_family(service, environment, environment_suffix))
+        templates[environment] = task_definition_template(
             registered, service=service, version=version, commit=commit
         )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for environment, template in templates.items():
         _write_json(output_dir / f"taskdef-{environment}.json", template)
     (output_dir / "appspec.yaml").write_text(
         appspec(
@@ -143,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="holds registered-staging.json and registered-production.json",
     )
     parser.add_argument("--service", required=True)
+    parser.add_argument(
+        "--environment-suffix", required=True, help="EnvironmentSuffix: part of each family name"
+    )
     parser.add_argument("--image-uri", required=True)
     parser.add_argument("--version", required=True, help="SERVICE_VERSION (the tree tag)")
     parser.add_argument("--commit", required=True, help="GIT_COMMIT")
@@ -153,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         output_dir=args.output_dir,
         registered_dir=args.registered_dir,
         service=args.service,
+        environment_suffix=args.environment_suffix,
         image_uri=args.image_uri,
         version=args.version,
         commit=args.commit,

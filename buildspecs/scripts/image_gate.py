@@ -7,8 +7,11 @@
 The findings file is the AWS CLI's output for the image (basic scanning's `findings` or
 enhanced scanning's `enhancedFindings`). A finding blocks when its severity is at or above
 --fail-on and no unexpired allow-list entry names its vulnerability id (for this service or for
-every service). Every allow-list entry must carry a reason and an expiry date, so an exception
-is a decision with an end, never a silent permanent skip. A scan that did not complete blocks.
+every service). An UNTRIAGED finding (enhanced scanning: no severity assigned yet) blocks whatever
+--fail-on is, except NONE: nobody has said it is below the threshold. Every allow-list entry must
+carry a reason and an expiry date at most MAX_ALLOW_DAYS ahead, so an exception is a decision
+with an end, taken again at least that often, never a silent permanent skip. A scan that did not
+complete blocks.
 Exit 0 passes, 1 blocks (the report says why), 2 means bad input.
 """
 
@@ -19,13 +22,17 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 # ECR's severities, most severe first; UNTRIAGED (enhanced) and UNDEFINED rank below LOW.
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED", "UNDEFINED")
 FAIL_ON = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "NONE")
+# Not yet rated, so possibly critical: it gates at every threshold.
+UNRATED = "UNTRIAGED"
+# The longest an allow-list entry may run from the day the gate reads it.
+MAX_ALLOW_DAYS = 90
 
 
 class GateInputError(ValueError):
@@ -93,7 +100,7 @@ def parse_findings(document: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def parse_allowlist(document: Any) -> list[AllowEntry]:
+def parse_allowlist(document: Any, *, today: date) -> list[AllowEntry]:
     entries = document.get("entries") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise GateInputError('the allow-list must be {"entries": [...]}')
@@ -113,6 +120,11 @@ def parse_allowlist(document: Any) -> list[AllowEntry]:
             expires = date.fromisoformat(str(entry.get("expires")))
         except ValueError:
             raise GateInputError(f"{where} ({entry['id']}) needs expires as YYYY-MM-DD") from None
+        if expires > today + timedelta(days=MAX_ALLOW_DAYS):
+            raise GateInputError(
+                f"{where} ({entry['id']}) expires {expires}, more than {MAX_ALLOW_DAYS} days "
+                f"after {today}: decide again before then"
+            )
         parsed.append(AllowEntry(entry["id"], entry["reason"], expires, entry.get("service")))
     return parsed
 
@@ -126,7 +138,7 @@ def judge(
 ) -> Verdict:
     if fail_on not in FAIL_ON:
         raise GateInputError(f"--fail-on must be one of {list(FAIL_ON)}, got {fail_on!r}")
-    gating = () if fail_on == "NONE" else SEVERITIES[: SEVERITIES.index(fail_on) + 1]
+    gating = () if fail_on == "NONE" else (*SEVERITIES[: SEVERITIES.index(fail_on) + 1], UNRATED)
     blocking, excused, counts = [], [], dict.fromkeys(SEVERITIES, 0)
     for finding in findings:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
@@ -166,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         findings = parse_findings(json.loads(args.findings.read_text()))
-        allowlist = parse_allowlist(json.loads(args.allowlist.read_text()))
+        allowlist = parse_allowlist(json.loads(args.allowlist.read_text()), today=args.today)
         verdict = judge(findings, allowlist, args.fail_on, args.service, args.today)
     except ScanIncomplete as error:
         print(f"image gate: FAILED, {error}", file=sys.stderr)

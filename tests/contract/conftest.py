@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 
 import boto3
 import pytest
+from auth_service.config import AuthConfig
+from auth_service.keys import KeyRing, issue_token
 from moto.server import ThreadedMotoServer
 
 from tests.contract.processes import FAKE_AWS_ENV, ServiceProcess, free_port, wait_for_health
@@ -63,6 +66,24 @@ def auth_secret(signing_seed: str = SIGNING_SEED, previous: str | None = None) -
     if previous:
         secret["previous_signing_seed"] = previous
     return json.dumps(secret)
+
+
+def local_token(endpoint: str) -> str:
+    """auth-service's key set published to the SSM at `endpoint`, as auth-service would, and a
+    token it would issue: for tests that start notification-service without auth-service."""
+    ring = KeyRing.from_seeds(SIGNING_SEED)
+    aws_client("ssm", endpoint).put_parameter(
+        Name=JWKS_PARAMETER, Value=json.dumps(ring.jwks()), Type="String", Overwrite=True
+    )
+    config = AuthConfig()
+    return issue_token(
+        ring,
+        subject=CLIENT_ID,
+        issuer=config.issuer,
+        audience=config.audience,
+        ttl_seconds=config.token_ttl_seconds,
+        now=int(time.time()),
+    )
 
 
 def service_config(service: str, **extra: Any) -> str:
@@ -156,7 +177,12 @@ def deployment(moto_endpoint: str, start_service: Callable[..., ServiceProcess])
                 "api-service": service_config(
                     "api-service", jwks_parameter=JWKS_PARAMETER, jwks_min_refresh_seconds=0.5
                 ),
-                "notification-service": service_config("notification-service", topic_arn=topic_arn),
+                "notification-service": service_config(
+                    "notification-service",
+                    topic_arn=topic_arn,
+                    jwks_parameter=JWKS_PARAMETER,
+                    jwks_min_refresh_seconds=0.5,
+                ),
             },
         )
         common = {"AWS_ENDPOINT_URL": moto_endpoint}
@@ -171,7 +197,8 @@ def deployment(moto_endpoint: str, start_service: Callable[..., ServiceProcess])
             "notification-service", SERVICE_CONFIG=configs["notification-service"], **common
         )
         urls = [api.url, auth.url, notification.url]
-    # auth-service first: api-service is healthy only once the key set it reads is published.
+    # auth-service first: api-service and notification-service are healthy only once the key
+    # set they read is published.
     for url in (urls[1], urls[0], urls[2]):
         wait_for_health(url, 200)
     return Deployment(urls[0], urls[1], urls[2], moto_endpoint, queue_url, topic_arn)

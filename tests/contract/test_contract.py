@@ -154,11 +154,11 @@ def test_notification_reaches_the_subscribed_queue_with_its_request_id(
     # GIVEN
     request_id = "contract-notification-1"
 
-    # WHEN
+    # WHEN a holder of an auth-service token sends one
     response = httpx.post(
         f"{deployment.notification_url}/notifications",
         json={"subject": "Deployed", "message": "api-service v2 is live"},
-        headers={"X-Request-ID": request_id},
+        headers={"X-Request-ID": request_id, **bearer(get_token(deployment))},
     )
 
     # THEN
@@ -175,7 +175,11 @@ def test_notification_without_a_message_is_refused_with_a_json_error(
     deployment: Deployment,
 ) -> None:
     # WHEN
-    response = httpx.post(f"{deployment.notification_url}/notifications", json={"subject": "x"})
+    response = httpx.post(
+        f"{deployment.notification_url}/notifications",
+        json={"subject": "x"},
+        headers=bearer(get_token(deployment)),
+    )
 
     # THEN
     assert response.status_code == 422
@@ -190,3 +194,42 @@ def test_a_request_id_is_created_when_the_caller_sends_none(deployment: Deployme
 
     # THEN
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-a-token"}],
+    ids=["anonymous", "forged"],
+)
+def test_notification_service_refuses_a_sender_without_a_valid_token(
+    deployment: Deployment, headers: dict[str, str]
+) -> None:
+    # WHEN someone on the internet posts to the public listener without auth-service's token
+    response = httpx.post(
+        f"{deployment.notification_url}/notifications",
+        json={"subject": "Deployed", "message": "click here"},
+        headers={"X-Request-ID": "contract-anonymous-1", **headers},
+    )
+
+    # THEN refused with a Bearer challenge, and nothing reaches the topic's subscribers
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    messages = (
+        deployment.aws("sqs")
+        .receive_message(
+            QueueUrl=deployment.queue_url, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
+        .get("Messages", [])
+    )
+    assert not [m for m in messages if "contract-anonymous-1" in m["Body"]]
+
+
+def test_a_tampered_token_is_refused_by_notification_service(deployment: Deployment) -> None:
+    forged = tamper(get_token(deployment))
+    response = httpx.post(
+        f"{deployment.notification_url}/notifications",
+        json={"message": "x"},
+        headers=bearer(forged),
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"

@@ -16,10 +16,12 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.contract.conftest import (
+    JWKS_PARAMETER,
     auth_secret,
     aws_client,
     create_messaging,
     local_only,
+    local_token,
     service_config,
 )
 from tests.contract.processes import DelayingProxy, ServiceProcess, free_port, wait_for_health
@@ -73,10 +75,14 @@ def test_notification_service_fails_loudly_when_sns_is_unreachable(
     # GIVEN
     server, endpoint = own_moto
     topic_arn, _ = create_messaging(endpoint)
+    token = local_token(endpoint)
     notification = start_service(
         "notification-service",
         SERVICE_CONFIG=service_config(
-            "notification-service", topic_arn=topic_arn, health_check_seconds=0
+            "notification-service",
+            topic_arn=topic_arn,
+            health_check_seconds=0,
+            jwks_parameter=JWKS_PARAMETER,
         ),
         AWS_ENDPOINT_URL=endpoint,
     )
@@ -87,9 +93,12 @@ def test_notification_service_fails_loudly_when_sns_is_unreachable(
 
     # THEN the health check and a sender both hear about it
     body = json.loads(wait_for_health(notification.url, 503))
-    assert body["checks"] == {"topic": "failing"}
+    assert body["checks"] == {"topic": "failing", "signing_keys": "ok"}
     response = httpx.post(
-        f"{notification.url}/notifications", json={"message": "lost?"}, timeout=30
+        f"{notification.url}/notifications",
+        json={"message": "lost?"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
     )
     assert response.status_code == 503
     assert response.json()["error"] == "topic_unreachable"
@@ -128,10 +137,13 @@ def test_a_publish_sns_answers_too_late_is_a_504_and_was_in_fact_published(
     # GIVEN a path to SNS that holds each publish longer than the service's 3 s read timeout
     _, endpoint = own_moto
     topic_arn, queue_url = create_messaging(endpoint)
+    token = local_token(endpoint)
     with DelayingProxy(endpoint) as proxy:
         notification = start_service(
             "notification-service",
-            SERVICE_CONFIG=service_config("notification-service", topic_arn=topic_arn),
+            SERVICE_CONFIG=service_config(
+                "notification-service", topic_arn=topic_arn, jwks_parameter=JWKS_PARAMETER
+            ),
             AWS_ENDPOINT_URL=proxy.url,
         )
         wait_for_health(notification.url, 200)
@@ -141,7 +153,7 @@ def test_a_publish_sns_answers_too_late_is_a_504_and_was_in_fact_published(
         response = httpx.post(
             f"{notification.url}/notifications",
             json={"message": "late"},
-            headers={"X-Request-ID": "late-publish-1"},
+            headers={"X-Request-ID": "late-publish-1", "Authorization": f"Bearer {token}"},
             timeout=30,
         )
         messages = aws_client("sqs", endpoint).receive_message(
@@ -162,10 +174,13 @@ def test_sigterm_lets_an_in_flight_request_finish_before_exit(
     # GIVEN a publish held in flight by a slow path to SNS
     _, endpoint = own_moto
     topic_arn, _ = create_messaging(endpoint)
+    token = local_token(endpoint)
     with DelayingProxy(endpoint) as proxy:
         notification = start_service(
             "notification-service",
-            SERVICE_CONFIG=service_config("notification-service", topic_arn=topic_arn),
+            SERVICE_CONFIG=service_config(
+                "notification-service", topic_arn=topic_arn, jwks_parameter=JWKS_PARAMETER
+            ),
             AWS_ENDPOINT_URL=proxy.url,
         )
         wait_for_health(notification.url, 200)
@@ -174,7 +189,10 @@ def test_sigterm_lets_an_in_flight_request_finish_before_exit(
         sender = threading.Thread(
             target=lambda: replies.append(
                 httpx.post(
-                    f"{notification.url}/notifications", json={"message": "drain me"}, timeout=30
+                    f"{notification.url}/notifications",
+                    json={"message": "drain me"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
                 )
             )
         )

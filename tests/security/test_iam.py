@@ -132,7 +132,7 @@ def test_the_walker_reaches_every_kind_of_policy_in_every_template() -> None:
         ("PipelineRolePolicy", "identity"),
         ("PipelineRole", "trust"),
         ("PipelineDeployRolesPolicy", "identity"),
-        ("StagingDeployRolePolicy", "identity"),
+        ("StagingDeployRole", "identity"),
         ("ProductionDeployRole", "trust"),
         ("StagingExecutionRole", "identity"),
         ("ProductionExecutionRole", "identity"),
@@ -395,50 +395,74 @@ def test_a_build_role_can_neither_deploy_approve_nor_read_secrets(role: str) -> 
     assert not [a for a in actions if a.startswith(forbidden_prefixes)], actions
 
 
-def service_roles_passable_by(environment: str) -> set[str]:
-    """The service-stack roles (logical ids) an environment's deploy role may pass, followed
-    from its iam:PassRole statement through the root's parameter to the service outputs."""
-    templates = all_templates()
-    delivery, root = templates["pipeline/delivery.yaml"], templates["template.yaml"]
-    service_outputs = templates["pipeline/service.yaml"]["Outputs"]
+def roles_a_deploy_role_may_pass(environment: str) -> set[str]:
+    """The roles (logical ids of the service stack) one service's deploy role of an environment
+    may pass, read from its iam:PassRole statement."""
+    service = all_templates()["pipeline/service.yaml"]
     [pass_role] = [
         s
-        for s in statements_of("delivery", delivery)
-        if s.logical_id == f"{environment}DeployRolePolicy" and "iam:PassRole" in s.actions
+        for s in statements_of("service", service)
+        if s.logical_id == f"{environment}DeployRole"
+        and s.kind == "identity"
+        and "iam:PassRole" in s.actions
     ]
-    parameter = pass_role.body["Resource"]["Ref"]
-    passed = root["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    _, items = passed[parameter]["Fn::Join"]
-    roles: set[str] = set()
-    for item in items:
-        _, output = item["Fn::GetAtt"]
-        role, _ = service_outputs[output.removeprefix("Outputs.")]["Value"]["Fn::GetAtt"]
-        roles.add(role)
-    return roles
+    return {item["Fn::GetAtt"][0] for item in pass_role.body["Resource"]}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_a_deploy_role_cannot_pass_a_role_of_the_other_environment(environment: str) -> None:
-    # GIVEN the service roles one environment's deploy action role may pass, followed from its
-    # iam:PassRole statement to the service stacks' role resources
-    roles = service_roles_passable_by(environment)
-    # THEN they are exactly that environment's task and execution roles: a tampered staging
-    # task definition naming a production role fails to register, and the reverse
+    # GIVEN the roles one service's deploy action role of one environment may pass
+    roles = roles_a_deploy_role_may_pass(environment)
+    # THEN they are exactly that service's task and execution roles of that environment: a
+    # tampered staging task definition naming a production role fails to register, and the
+    # reverse
     assert roles == {f"{environment}TaskRole", f"{environment}ExecutionRole"}
 
 
-def test_only_the_deploy_roles_may_pass_roles_or_deploy_in_the_delivery_stack() -> None:
-    # GIVEN every identity statement of the delivery stack
-    delivery = all_templates()["pipeline/delivery.yaml"]
+def test_a_deploy_role_cannot_pass_another_services_roles() -> None:
+    # GIVEN the deploy actions of the pipeline and the roles the root gives them
+    templates = all_templates()
+    delivery, root = templates["pipeline/delivery.yaml"], templates["template.yaml"]
+    passed = root["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    stages = delivery["Resources"]["Pipeline"]["Properties"]["Stages"]
+    deploys = [
+        action
+        for stage in stages
+        for action in stage["Actions"]
+        if isinstance(action, dict)
+        and action.get("ActionTypeId", {}).get("Provider") == "CodeDeployToECS"
+    ]
+    # THEN each action's role comes from the stack of the service whose build output it deploys,
+    # and six actions use six distinct roles: no role deploys two services, so a tampered task
+    # definition of one service cannot run with another service's roles
+    stacks = {}
+    for action in deploys:
+        [artifact] = action["InputArtifacts"]
+        owner, output = passed[action["RoleArn"]["Ref"]]["Fn::GetAtt"]
+        assert owner == artifact["Name"].removesuffix("BuildOutput") + "Stack", action["Name"]
+        assert output.endswith("DeployRoleArn")
+        stacks[action["RoleArn"]["Ref"]] = owner
+    assert len(deploys) == len(stacks) == 6
+
+
+def test_only_the_deploy_roles_may_pass_roles_or_deploy_in_the_delivery_and_service_stacks() -> (
+    None
+):
+    # GIVEN every identity statement of the delivery and service stacks
+    templates = all_templates()
     holders = {
-        s.logical_id
-        for s in statements_of("delivery", delivery)
+        (name, s.logical_id)
+        for name, template in (
+            ("delivery", templates["pipeline/delivery.yaml"]),
+            ("service", templates["pipeline/service.yaml"]),
+        )
+        for s in statements_of(name, template)
         if s.kind == "identity"
         for action in s.actions
         if action in ("iam:PassRole", "codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition")
     }
-    # THEN only the two deploy action roles' policies hold them; the pipeline role's does not
-    assert holders == {"StagingDeployRolePolicy", "ProductionDeployRolePolicy"}
+    # THEN only the service stack's two deploy roles hold them; the pipeline role does not
+    assert holders == {("service", "StagingDeployRole"), ("service", "ProductionDeployRole")}
 
 
 def delivery_actions(role: str) -> dict[str, list[Any]]:

@@ -188,23 +188,26 @@ def test_ten_services_fit_cloudformations_resource_limit(
     assert service_count < CLOUDFORMATION_RESOURCE_LIMIT
 
 
-def test_ten_services_role_arns_fit_one_parameter_value(root_copy: Path) -> None:
-    # GIVEN ten services, and the longest ARN a CloudFormation-named role can have (names are
-    # cut at IAM's 64 characters, which nested stacks' long generated names always reach)
+def test_ten_services_deploy_roles_are_assumable_by_the_pipeline_role(root_copy: Path) -> None:
+    # GIVEN ten services
     for n in range(SERVICES_AT_SCALE - len(service_stacks(root_copy))):
         add_service(root_copy, f"extra{n}-service")
-    longest_role_arn = len("arn:aws:iam::123456789012:role/") + IAM_ROLE_NAME_LIMIT
+    resources = load_template(root_copy)["Resources"]
 
-    # WHEN the roles each environment's deploy role may pass are joined into DeliveryStack's
-    # StagingTaskRoleArns and ProductionTaskRoleArns
-    delivery = load_template(root_copy)["Resources"]["DeliveryStack"]["Properties"]
-    for environment in ("Staging", "Production"):
-        _, roles = delivery["Parameters"][f"{environment}TaskRoleArns"]["Fn::Join"]
+    # WHEN the pipeline role's permission to assume the deploy roles is read
+    [statement] = resources["PipelineDeployRolesPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
 
-        # THEN two per service (task and execution) fit one parameter value, with room for
-        # twice as many services
-        assert len(roles) == 2 * SERVICES_AT_SCALE
-        assert 2 * len(roles) * (longest_role_arn + 1) - 1 <= CLOUDFORMATION_PARAMETER_VALUE_BYTES
+    # THEN it names each service's two deploy roles (one per environment), each new service's
+    # stack among them, and every new stack is given the pipeline role to trust
+    assert len(statement["Resource"]) == 2 * SERVICES_AT_SCALE
+    for stack in service_stacks(root_copy):
+        for environment in ("Staging", "Production"):
+            item = {"Fn::GetAtt": [stack, f"Outputs.{environment}DeployRoleArn"]}
+            assert item in statement["Resource"], (stack, environment)
+        parameters = resources[stack]["Properties"]["Parameters"]
+        assert parameters["PipelineRoleArn"] == {"Fn::GetAtt": ["PipelineRole", "Arn"]}
 
 
 def test_ten_services_fit_one_load_balancers_listener_limit() -> None:

@@ -25,6 +25,11 @@ def delivery() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def service_stack() -> dict[str, Any]:
+    return load_template(PIPELINE_DIR / "service.yaml")
+
+
+@pytest.fixture(scope="module")
 def pipeline(delivery: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, Any] = delivery["Resources"]["Pipeline"]["Properties"]
     return properties
@@ -587,7 +592,7 @@ def test_topic_policy_admits_exactly_the_rules_and_this_account_alarms(
 
 def test_one_role_per_principal(delivery: dict[str, Any], root_template: dict[str, Any]) -> None:
     # GIVEN the delivery stack's roles and the pipeline roles the root creates for it
-    pipeline_roles = ("PipelineRole", "StagingDeployRole", "ProductionDeployRole")
+    pipeline_roles = ("PipelineRole",)
     roles = {
         **resources_of_type(delivery, "AWS::IAM::Role"),
         **{name: root_template["Resources"][name] for name in pipeline_roles},
@@ -596,14 +601,11 @@ def test_one_role_per_principal(delivery: dict[str, Any], root_template: dict[st
         name: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
         for name, role in roles.items()
     }
-    pipeline_role = {"AWS": {"Fn::GetAtt": ["PipelineRole", "Arn"]}}
     assert principals == {
         "SourceChangeRuleRole": {"Service": "events.amazonaws.com"},
         "ServiceBuildRole": {"Service": "codebuild.amazonaws.com"},
         "TestRole": {"Service": "codebuild.amazonaws.com"},
         "PipelineRole": {"Service": "codepipeline.amazonaws.com"},
-        "StagingDeployRole": pipeline_role,
-        "ProductionDeployRole": pipeline_role,
         "ImageGateRole": {"Service": "codebuild.amazonaws.com"},
         "LintRole": {"Service": "codebuild.amazonaws.com"},
         "AcceptanceRole": {"Service": "codebuild.amazonaws.com"},
@@ -656,9 +658,22 @@ def test_wildcard_resources_are_limited_to_actions_without_resource_scoping(
         "cloudwatch:DescribeAlarms",
         "ecr:GetAuthorizationToken",
         "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition",
         "lambda:ListFunctions",
     }
+
+
+def test_a_deploy_roles_only_wildcard_is_registering_task_definitions(
+    service_stack: dict[str, Any],
+) -> None:
+    for environment in ENVIRONMENTS:
+        role = service_stack["Resources"][f"{environment}DeployRole"]
+        wildcard_actions = {
+            action
+            for statement in policy_statements(role)
+            if statement["Resource"] == "*"
+            for action in as_list(statement["Action"])
+        }
+        assert wildcard_actions == {"ecs:RegisterTaskDefinition"}, environment
 
 
 ENVIRONMENTS = ("Staging", "Production")
@@ -674,17 +689,8 @@ DEPLOY_ACTIONS = {
 }
 
 
-def attached_to(delivery: dict[str, Any], role_parameter: str) -> list[dict[str, Any]]:
-    """Every AWS::IAM::Policy of the delivery stack attached to the role a parameter names."""
-    return [
-        policy
-        for policy in resources_of_type(delivery, "AWS::IAM::Policy").values()
-        if {"Ref": role_parameter} in policy["Properties"]["Roles"]
-    ]
-
-
 def test_only_the_pipeline_role_may_write_artifacts_under_the_customer_key(
-    delivery: dict[str, Any],
+    delivery: dict[str, Any], service_stack: dict[str, Any]
 ) -> None:
     # GIVEN the key permissions, which exist only when KmsKeyArn is set
     keyed = {
@@ -695,24 +701,21 @@ def test_only_the_pipeline_role_may_write_artifacts_under_the_customer_key(
     # THEN the pipeline role may encrypt and decrypt, the deploy roles only decrypt
     assert {name: policy.get("Condition") for name, policy in keyed.items()} == {
         "PipelineArtifactsKeyPolicy": "HasKmsKey",
-        "DeployArtifactsKeyPolicy": "HasKmsKey",
     }
     pipeline = {
         a
         for s in policy_statements(keyed["PipelineArtifactsKeyPolicy"])
         for a in as_list(s["Action"])
     }
-    deploy = {
-        a
-        for s in policy_statements(keyed["DeployArtifactsKeyPolicy"])
-        for a in as_list(s["Action"])
-    }
     assert {"kms:Encrypt", "kms:GenerateDataKey*", "kms:Decrypt"} <= pipeline
-    assert deploy == {"kms:Decrypt", "kms:DescribeKey"}
-    assert keyed["DeployArtifactsKeyPolicy"]["Properties"]["Roles"] == [
-        {"Ref": "StagingDeployRoleName"},
-        {"Ref": "ProductionDeployRoleName"},
-    ]
+    for environment in ENVIRONMENTS:
+        role = service_stack["Resources"][f"{environment}DeployRole"]
+        [document] = [p["PolicyDocument"] for p in role["Properties"]["Policies"]]
+        [keyed_statement] = [s for s in document["Statement"] if "Fn::If" in s]
+        condition, key_statement, otherwise = keyed_statement["Fn::If"]
+        assert (condition, otherwise) == ("HasKmsKey", {"Ref": "AWS::NoValue"})
+        assert key_statement["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+        assert key_statement["Resource"] == {"Ref": "KmsKeyArn"}
 
 
 def granted(role: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -721,8 +724,8 @@ def granted(role: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_each_deploy_action_runs_as_its_environments_deploy_role(
-    pipeline: dict[str, Any], environment: str
+def test_each_deploy_action_runs_as_its_services_deploy_role_of_its_environment(
+    pipeline: dict[str, Any], root_template: dict[str, Any], environment: str
 ) -> None:
     # GIVEN the CodeDeployToECS actions of one environment's stage
     deploys = [
@@ -730,10 +733,17 @@ def test_each_deploy_action_runs_as_its_environments_deploy_role(
         for action in stage(pipeline, environment)["Actions"]
         if action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
     ]
-    # THEN each names that environment's action role, which CodePipeline assumes for it
+    passed = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
+    # THEN each names its own service's role of that environment, which CodePipeline assumes
+    # for it: the root passes exactly that service stack's deploy role under that name
     assert len(deploys) == len(SERVICES)
     for action in deploys:
-        assert action["RoleArn"] == {"Ref": f"{environment}DeployRoleArn"}, action
+        prefix = action["InputArtifacts"][0]["Name"].removesuffix("BuildOutput")
+        parameter = f"{prefix}{environment}DeployRoleArn"
+        assert action["RoleArn"] == {"Ref": parameter}, action
+        assert passed[parameter] == {
+            "Fn::GetAtt": [f"{prefix}Stack", f"Outputs.{environment}DeployRoleArn"]
+        }
 
 
 def test_no_other_action_runs_as_a_deploy_role(pipeline: dict[str, Any]) -> None:
@@ -748,16 +758,20 @@ def test_no_other_action_runs_as_a_deploy_role(pipeline: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_a_deploy_role_passes_only_its_environments_roles_and_only_to_ecs_tasks(
-    delivery: dict[str, Any], environment: str
+def test_a_deploy_role_passes_only_its_services_roles_of_its_environment_and_only_to_ecs_tasks(
+    service_stack: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN one environment's deploy action role
+    # GIVEN one service's deploy action role of one environment
     (other,) = set(ENVIRONMENTS) - {environment}
-    role = delivery["Resources"][f"{environment}DeployRolePolicy"]
+    role = service_stack["Resources"][f"{environment}DeployRole"]
     # WHEN its iam:PassRole statements are read
     [pass_role] = granted(role, "iam:PassRole")
-    # THEN it may pass its own environment's task and execution roles, never the other's
-    assert pass_role["Resource"] == {"Ref": f"{environment}TaskRoleArns"}
+    # THEN it may pass this service's task and execution roles of that environment, nothing else
+    # (no other service's, no other environment's)
+    assert pass_role["Resource"] == [
+        {"Fn::GetAtt": [f"{environment}TaskRole", "Arn"]},
+        {"Fn::GetAtt": [f"{environment}ExecutionRole", "Arn"]},
+    ]
     assert other not in json.dumps(pass_role)
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
@@ -765,65 +779,83 @@ def test_a_deploy_role_passes_only_its_environments_roles_and_only_to_ecs_tasks(
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_a_deploy_role_deploys_only_its_environments_groups_of_this_application(
-    delivery: dict[str, Any], environment: str
+def test_a_deploy_role_deploys_only_its_services_group_of_its_environment(
+    service_stack: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN one environment's deploy action role
-    role = delivery["Resources"][f"{environment}DeployRolePolicy"]
+    # GIVEN one service's deploy action role of one environment
+    role = service_stack["Resources"][f"{environment}DeployRole"]
     # WHEN its CodeDeploy deployment statement is read
     [deploy] = granted(role, "codedeploy:CreateDeployment")
-    # THEN it names the application and only this environment's deployment groups
+    # THEN it names the application and only this service's group of this environment
     prefix = "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
     assert [r["Fn::Sub"] for r in deploy["Resource"]] == [
         prefix + ":application:${CodeDeployApplicationName}",
-        prefix + ":deploymentgroup:${CodeDeployApplicationName}/" + f"{environment.lower()}-*",
+        prefix
+        + ":deploymentgroup:${CodeDeployApplicationName}/"
+        + f"{environment.lower()}-${{ServiceName}}",
     ]
+    group = service_stack["Resources"][f"{environment}DeploymentGroup"]["Properties"]
+    assert group["DeploymentGroupName"] == {"Fn::Sub": f"{environment.lower()}-${{ServiceName}}"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_a_deploy_role_reads_artifacts_and_registers_task_definitions_but_writes_nothing(
-    delivery: dict[str, Any], environment: str
+    service_stack: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN every action one environment's deploy role may take, from every policy attached
-    # to it (the key policy exists only with KmsKeyArn)
-    actions = {
-        a
-        for policy in attached_to(delivery, f"{environment}DeployRoleName")
-        for s in policy_statements(policy)
-        for a in as_list(s["Action"])
-    }
+    # GIVEN every action one deploy role may take (the key statement exists only with KmsKeyArn)
+    role = service_stack["Resources"][f"{environment}DeployRole"]
+    actions = {a for s in policy_statements(role) for a in as_list(s["Action"])}
     # THEN it can read the artifacts (and decrypt them) and deploy, but change no artifact
     assert {"s3:GetObject", "ecs:RegisterTaskDefinition", "kms:Decrypt"} <= actions
     assert not {"s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey*"} & actions
     assert actions >= DEPLOY_ACTIONS
+    # AND the bucket it reads is the delivery stack's, named by the same rule
+    [read] = granted(role, "s3:GetObject")
+    bucket = delivery_bucket_name()
+    assert read["Resource"]["Fn::Sub"].endswith(f":s3:::{bucket}/*")
 
 
-def test_deploy_roles_trust_only_the_pipeline_role(root_template: dict[str, Any]) -> None:
+def delivery_bucket_name() -> str:
+    name: str = load_template(DELIVERY_PATH)["Resources"]["ArtifactsBucket"]["Properties"][
+        "BucketName"
+    ]["Fn::Sub"]
+    return name
+
+
+def test_deploy_roles_trust_only_the_pipeline_role(
+    root_template: dict[str, Any], service_stack: dict[str, Any]
+) -> None:
     # THEN each deploy role names the pipeline role as its only principal (not the account)
     for environment in ENVIRONMENTS:
-        trust = root_template["Resources"][f"{environment}DeployRole"]["Properties"][
+        trust = service_stack["Resources"][f"{environment}DeployRole"]["Properties"][
             "AssumeRolePolicyDocument"
         ]["Statement"]
         assert trust == [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": {"Fn::GetAtt": ["PipelineRole", "Arn"]}},
+                "Principal": {"AWS": {"Ref": "PipelineRoleArn"}},
                 "Action": "sts:AssumeRole",
             }
         ]
+    # AND every service stack is given the pipeline role there
+    for prefix in SERVICES.values():
+        parameters = root_template["Resources"][f"{prefix}Stack"]["Properties"]["Parameters"]
+        assert parameters["PipelineRoleArn"] == {"Fn::GetAtt": ["PipelineRole", "Arn"]}
 
 
-def test_the_pipeline_role_may_assume_exactly_the_two_deploy_roles(
+def test_the_pipeline_role_may_assume_exactly_the_deploy_roles(
     root_template: dict[str, Any],
 ) -> None:
     # GIVEN the root's policy on the pipeline role
     policy = root_template["Resources"]["PipelineDeployRolesPolicy"]
     assert policy["Properties"]["Roles"] == [{"Ref": "PipelineRole"}]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-    # THEN it may assume the two deploy roles and nothing else
+    # THEN it may assume each service's two deploy roles and nothing else
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Resource"] == [
-        {"Fn::GetAtt": [f"{environment}DeployRole", "Arn"]} for environment in ENVIRONMENTS
+        {"Fn::GetAtt": [f"{prefix}Stack", f"Outputs.{environment}DeployRoleArn"]}
+        for prefix in SERVICES.values()
+        for environment in ENVIRONMENTS
     ]
     assert "Policies" not in root_template["Resources"]["PipelineRole"]["Properties"]
 
@@ -833,32 +865,34 @@ def test_the_pipeline_and_its_roles_cannot_race_iam_propagation(
 ) -> None:
     # GIVEN the root resources the pipeline's roles and their trust consist of
     resources = root_template["Resources"]
-    trust = (
-        "PipelineRole",
-        "StagingDeployRole",
-        "ProductionDeployRole",
-        "PipelineDeployRolesPolicy",
-    )
+    service_stacks = {f"{prefix}Stack" for prefix in SERVICES.values()}
 
-    # THEN they depend on nothing but each other, so CloudFormation creates them when the stack
-    # starts; the delivery stack, which creates the pipeline, starts only after them and after
-    # the network and service stacks (minutes later), and passes them on unchanged
-    for name in trust:
-        named = {ref for ref in _references(resources[name]["Properties"]) if ref in resources}
-        assert named <= set(trust), (name, named)
+    # THEN the pipeline role depends on nothing, so CloudFormation creates it when the stack
+    # starts; the deploy roles come with the service stacks, and the policy letting the pipeline
+    # role assume them names nothing else; the delivery stack, which creates the pipeline,
+    # starts only after that policy (so after every service stack: minutes after the roles
+    # were created) and passes them on unchanged
+    assert not {
+        ref for ref in _references(resources["PipelineRole"]["Properties"]) if ref in resources
+    }
+    named = {
+        ref
+        for ref in _references(resources["PipelineDeployRolesPolicy"]["Properties"])
+        if ref in resources
+    }
+    assert named == {"PipelineRole"} | service_stacks
     delivery_stack = resources["DeliveryStack"]
     assert delivery_stack["DependsOn"] == "PipelineDeployRolesPolicy"
     parameters = delivery_stack["Properties"]["Parameters"]
     assert parameters["PipelineRoleArn"] == {"Fn::GetAtt": ["PipelineRole", "Arn"]}
-    # (the service stacks wait for the network stack's load balancer and their own services)
-    assert {"ApiServiceStack", "AuthServiceStack", "NotificationServiceStack"} <= _references(
-        parameters
-    )
+    assert service_stacks <= _references(parameters)
     # AND the delivery stack creates no role its pipeline's actions run as
     assert delivery["Resources"]["Pipeline"]["Properties"]["RoleArn"] == {"Ref": "PipelineRoleArn"}
-    assert not {"PipelineRole", "StagingDeployRole", "ProductionDeployRole"} & set(
-        delivery["Resources"]
-    )
+    assert not resources_of_type(delivery, "AWS::IAM::Role").keys() & {
+        "PipelineRole",
+        "StagingDeployRole",
+        "ProductionDeployRole",
+    }
 
 
 def _references(node: Any) -> set[str]:

@@ -88,7 +88,7 @@ def test_codedeploy_role_is_trusted_by_codedeploy_and_invokes_exactly_the_two_ho
         ("EgressMode", "VpcEndpoints"),
         ("CertificateArn", ""),
         ("DesiredCount", 2),
-        ("EcrTagMutability", "MUTABLE"),
+        ("EcrTagMutability", "IMMUTABLE"),
         ("StagingTrafficShift", "CodeDeployDefault.ECSAllAtOnce"),
         ("ProductionTrafficShift", "CodeDeployDefault.ECSCanary10Percent5Minutes"),
         ("LoadBalancerDeletionProtection", "false"),
@@ -222,13 +222,14 @@ JWKS_ARN = (
     "arn:aws:ssm:eu-west-1:123456789012:parameter/pipeline/{environment_name}/auth-service/jwks"
 )
 SERVICE_PERMISSIONS = {
-    "ApiService": ({"ssm:GetParameter"}, JWKS_ARN),
-    "AuthService": ({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN),
-    # GetTopicAttributes backs notification-service's /health dependency check.
-    "NotificationService": (
-        {"sns:Publish", "sns:GetTopicAttributes"},
-        "<{environment}ServiceMessagesTopic>",
-    ),
+    "ApiService": [({"ssm:GetParameter"}, JWKS_ARN)],
+    "AuthService": [({"ssm:GetParameter", "ssm:PutParameter"}, JWKS_ARN)],
+    "NotificationService": [
+        # POST /notifications checks bearer tokens against auth-service's key set.
+        ({"ssm:GetParameter"}, JWKS_ARN),
+        # GetTopicAttributes backs notification-service's /health dependency check.
+        ({"sns:Publish", "sns:GetTopicAttributes"}, "<{environment}ServiceMessagesTopic>"),
+    ],
 }
 
 
@@ -257,18 +258,21 @@ def test_each_service_gets_only_its_own_permissions_in_each_environment(
     root_template: dict[str, Any], service: str, environment: str
 ) -> None:
     # GIVEN the policy the root passes for the service's task role in one environment
-    actions, resource = SERVICE_PERMISSIONS[service]
     policy = f"{environment}{service}TaskPolicy"
     parameters = root_template["Resources"][f"{service}Stack"]["Properties"]["Parameters"]
-    (statement,) = policy_statements(root_template, policy)
+    statements = policy_statements(root_template, policy)
 
-    # THEN it allows exactly the service's actions on exactly that environment's resource
+    # THEN it allows exactly the service's actions on exactly that environment's resources
     assert parameters[f"{environment}TaskPolicyArn"] == {"Ref": policy}
-    assert set(as_list(statement["Action"])) == actions
-    assert len(as_list(statement["Resource"])) == 1
-    assert Renderer(root_template, {}).render(statement["Resource"]) == resource.format(
-        environment=environment, environment_name=environment.lower()
-    )
+    assert len(statements) == len(SERVICE_PERMISSIONS[service])
+    for statement, (actions, resource) in zip(
+        statements, SERVICE_PERMISSIONS[service], strict=True
+    ):
+        assert set(as_list(statement["Action"])) == actions
+        assert len(as_list(statement["Resource"])) == 1
+        assert Renderer(root_template, {}).render(statement["Resource"]) == resource.format(
+            environment=environment, environment_name=environment.lower()
+        )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -309,36 +313,38 @@ def test_no_service_stack_receives_a_task_policy_for_both_environments(
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_each_environments_deploy_role_may_pass_exactly_that_environments_service_roles(
+def test_each_services_deploy_role_of_an_environment_is_passed_on_under_its_own_name(
     root_template: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN the roles one environment's deploy action role may pass (its iam:PassRole list)
+    # GIVEN the deploy roles the root passes to the delivery stack for one environment
     parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    separator, items = parameters[f"{environment}TaskRoleArns"]["Fn::Join"]
     service_outputs = load_template(PIPELINE_DIR / "service.yaml")["Outputs"]
+    passed = {
+        name: value
+        for name, value in parameters.items()
+        if name.endswith(f"{environment}DeployRoleArn")
+    }
 
-    # THEN they are each service's execution and task role of that environment, no more
-    expected = [
-        {"Fn::GetAtt": [stack, f"Outputs.{environment}{role}RoleArn"]}
+    # THEN one per service, each that service stack's own deploy role of that environment
+    assert passed == {
+        f"{stack.removesuffix('Stack')}{environment}DeployRoleArn": {
+            "Fn::GetAtt": [stack, f"Outputs.{environment}DeployRoleArn"]
+        }
         for stack in SERVICE_STACKS
-        for role in ("Execution", "Task")
-    ]
-    assert separator == ","
-    assert sorted(map(json.dumps, items)) == sorted(map(json.dumps, expected))
-    for item in items:
-        assert item["Fn::GetAtt"][1].removeprefix("Outputs.") in service_outputs
+    }
+    assert f"{environment}DeployRoleArn" in service_outputs
 
 
-def test_no_role_list_mixes_the_environments(root_template: dict[str, Any]) -> None:
-    # GIVEN every role list the root passes to the delivery stack
+def test_no_role_list_mixes_the_environments_or_the_services(root_template: dict[str, Any]) -> None:
+    # GIVEN every role the root passes to the delivery stack
     parameters = root_template["Resources"]["DeliveryStack"]["Properties"]["Parameters"]
-    lists = {name: value for name, value in parameters.items() if name.endswith("RoleArns")}
 
-    # THEN there is one per environment (no shared list), each naming only its own roles
-    assert set(lists) == {f"{environment}TaskRoleArns" for environment in ENVIRONMENTS}
-    for name, value in lists.items():
-        (other,) = {e for e in ENVIRONMENTS if not name.startswith(e)}
-        assert other not in json.dumps(value), name
+    # THEN no list of roles at all: each role is a parameter of its own
+    assert not [name for name in parameters if name.endswith("RoleArns")]
+    for name, value in parameters.items():
+        if name.endswith("DeployRoleArn"):
+            (other,) = {e for e in ENVIRONMENTS if e not in name}
+            assert other not in json.dumps(value), name
 
 
 @pytest.mark.parametrize("environment", ["Staging", "Production"])
@@ -410,8 +416,9 @@ def test_service_config_names_the_jwks_parameter_and_the_topic(
             f'"jwks_parameter": "/pipeline/{environment.lower()}/auth-service/jwks"'
         )
     notification = resources["NotificationServiceStack"]["Properties"]["Parameters"]
-    assert notification[f"{environment}ExtraConfig"]["Fn::Sub"] == (
-        f'"topic_arn": "${{{environment}ServiceMessagesTopic}}"'
+    assert stack.render(notification[f"{environment}ExtraConfig"]) == (
+        f'"topic_arn": "<{environment}ServiceMessagesTopic>", '
+        f'"jwks_parameter": "/pipeline/{environment.lower()}/auth-service/jwks"'
     )
 
 

@@ -1,8 +1,9 @@
 """uv.lock, pyproject.toml and the requirements.txt files that builds and images read agree.
 
-The functions' and services' requirements.txt stay what their builds install; pyproject.toml's
-`runtime` group repeats them so that uv.lock pins them with the tooling. These tests fail when
-one of the three moves without the others.
+Every requirements.txt a build installs (the functions' for `sam build`, the services' for their
+images) is one dependency group of pyproject.toml exported from uv.lock with hashes
+(`make requirements`); the `runtime` group includes them all, so the tests run against exactly
+those versions. These tests fail when one of them moves without the others.
 """
 
 from __future__ import annotations
@@ -17,17 +18,15 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from tests.support import REPO_ROOT
+from scripts import export_requirements
+from tests.support import REPO_ROOT, read_requirements
 
-REQUIREMENT_FILES = sorted(
-    [*REPO_ROOT.glob("src/*/requirements.txt"), *REPO_ROOT.glob("services/*/requirements.txt")]
-)
-
-
-def _requirements(path: Path) -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line) for line in lines if line]
+FUNCTION_FILES = sorted(REPO_ROOT.glob("src/*/requirements.txt"))
+SERVICE_FILES = sorted(REPO_ROOT.glob("services/*/requirements.txt"))
+REQUIREMENT_FILES = sorted([*FUNCTION_FILES, *SERVICE_FILES])
+_requirements = read_requirements
 
 
 def _key(requirement: Requirement) -> tuple[str, frozenset[str], str]:
@@ -38,9 +37,20 @@ def _key(requirement: Requirement) -> tuple[str, frozenset[str], str]:
     )
 
 
+def _group(name: str) -> list[Requirement]:
+    """A dependency group's requirements, included groups expanded (PEP 735)."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    requirements = []
+    for item in groups[name]:
+        if isinstance(item, dict):
+            requirements += _group(item["include-group"])
+        else:
+            requirements.append(Requirement(item))
+    return requirements
+
+
 def _runtime_group() -> list[Requirement]:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    return [Requirement(line) for line in pyproject["dependency-groups"]["runtime"]]
+    return _group("runtime")
 
 
 def _locked_versions() -> dict[str, str]:
@@ -57,19 +67,59 @@ def test_every_function_and_service_has_requirements() -> None:
     assert len(REQUIREMENT_FILES) == 6, REQUIREMENT_FILES
 
 
+def test_the_runtime_group_is_exactly_the_groups_the_builds_install() -> None:
+    # GIVEN the runtime group (what the tests import) and the group each build's file exports
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    included = {item["include-group"] for item in groups["runtime"] if isinstance(item, dict)}
+    exported = {export_requirements.group_of(path) for path in REQUIREMENT_FILES}
+    # THEN it includes those groups and nothing else (no requirement of its own)
+    assert all(isinstance(item, dict) for item in groups["runtime"])
+    assert included == exported
+
+
 @pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
-def test_each_runtime_requirement_is_in_the_locked_runtime_group(path: Path) -> None:
-    # GIVEN what a build installs  WHEN compared with pyproject.toml's runtime group
-    group = {_key(requirement) for requirement in _runtime_group()}
-    # THEN every line is there with the same extras and bounds
-    assert [str(r) for r in _requirements(path) if _key(r) not in group] == []
+def test_each_build_installs_exactly_the_locked_export_of_its_group(path: Path) -> None:
+    # GIVEN its dependency group of uv.lock exported (offline) as `make requirements` writes it
+    expected = export_requirements.exported(export_requirements.group_of(path))
+    # THEN the file is that export, byte for byte: nothing unpinned, nothing without its hashes,
+    # nothing the lock does not hold
+    assert path.read_text() == expected, "run `make requirements`"
 
 
-def test_the_runtime_group_holds_nothing_no_build_installs() -> None:
-    # GIVEN every requirement of every function and service
-    used = {_key(r) for path in REQUIREMENT_FILES for r in _requirements(path)}
-    # THEN the runtime group adds nothing of its own
-    assert [str(r) for r in _runtime_group() if _key(r) not in used] == []
+@pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_package_a_build_installs_is_pinned_with_a_hash(path: Path) -> None:
+    # GIVEN each requirement of the file, as pip reads it (continuations joined)
+    entries = [
+        entry
+        for entry in path.read_text().replace("\\\n", " ").splitlines()
+        if entry.split("#", 1)[0].strip()
+    ]
+    # THEN each names one version and at least one sha256 hash (pip's hash-checking mode)
+    assert entries
+    for entry in entries:
+        requirement = Requirement(entry.split(" --", 1)[0].strip())
+        assert str(requirement.specifier).startswith("=="), entry
+        assert "--hash=sha256:" in entry, entry
+
+
+def test_no_build_gets_a_urllib3_without_the_2x_security_fixes() -> None:
+    # GIVEN checkov's urllib3==1.26.20 pin in the one resolution every export comes from
+    versions = [
+        str(r.specifier).removeprefix("==")
+        for path in REQUIREMENT_FILES
+        for r in _requirements(path)
+        if canonicalize_name(r.name) == "urllib3"
+    ]
+    # THEN the override (pyproject.toml, tool.uv) keeps every function and image on 2.5 or later
+    assert versions
+    assert all(Version(version) >= Version("2.5") for version in versions), versions
+
+
+def test_the_service_images_install_with_hash_checking() -> None:
+    dockerfile = (REPO_ROOT / "services" / "Dockerfile").read_text()
+    [install] = [line for line in dockerfile.splitlines() if "-r /tmp/requirements.txt" in line]
+    assert "--require-hashes" in install
+    assert "--no-deps" in install
 
 
 @pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))

@@ -86,3 +86,19 @@ def test_content_that_changed_while_the_scan_ran_is_not_recorded_as_passed(
     status, said = _scan(repo, capsys)
     assert status != 0
     assert "notes.md:2" in said
+
+
+def test_pip_hash_lines_pass_but_a_secret_beside_them_does_not(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a hashed requirements file (uv export), as the services install them
+    requirements = REPO_ROOT / "services" / "api-service" / "requirements.txt"
+    (repo / "requirements.txt").write_text(requirements.read_text())
+    subprocess.run(["git", "add", "requirements.txt"], cwd=repo, check=True)
+    # THEN its sha256 hashes are not secrets
+    assert _scan(repo, capsys)[0] == 0
+    # AND a secret slipped in among them is still found
+    (repo / "requirements.txt").write_text(requirements.read_text() + LEAKED)
+    status, said = _scan(repo, capsys)
+    assert status != 0
+    assert "requirements.txt:" in said

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError, WaiterError
 from samcli.yamlhelper import yaml_parse
 
+from tools.cfn_render import Renderer
 from tools.local_deploy.clients import local_client
 from tools.local_deploy.package import ArtifactStore, package_and_expand
 from tools.local_deploy.registry import register_models
@@ -26,11 +27,34 @@ STACK_TIMEOUT_SECONDS = 300
 _WAITER_CONFIG = {"Delay": 1, "MaxAttempts": STACK_TIMEOUT_SECONDS}
 NESTED_STACK = "AWS::CloudFormation::Stack"
 
+# The emulator has no ACM certificate and its listeners are on 127.0.0.1: the one copy for which
+# the root's documented opt-out of HTTPS (rule ProductionNeedsHttps) is always right. Given only
+# to a template that declares it, and never over a value the caller passes.
+LOCAL_PARAMETERS = {"AllowPlainHttpProduction": "true"}
+
 CREATED, UNMODELLED, NOT_CREATED, MISSING = "created", "unmodelled", "condition false", "missing"
 
 
 class DeploymentError(RuntimeError):
     """The stack did not reach CREATE_COMPLETE, or a modelled resource is missing from it."""
+
+
+class RulesRefused(DeploymentError):
+    """The parameters break a rule of the template's Rules section, which CloudFormation checks
+    before creating anything; the emulator's CloudFormation does not, so the deploy does."""
+
+
+def local_parameters(template: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
+    """`given`, plus LOCAL_PARAMETERS the template declares and `given` leaves out."""
+    declared = template.get("Parameters", {})
+    local = {name: value for name, value in LOCAL_PARAMETERS.items() if name in declared}
+    return {**local, **given}
+
+
+def check_rules(template: dict[str, Any], parameters: dict[str, str]) -> None:
+    failed = Renderer(template, dict(parameters)).failed_rules()
+    if failed:
+        raise RulesRefused("the template's Rules refuse these parameters: " + "; ".join(failed))
 
 
 @dataclass(frozen=True)
@@ -160,7 +184,9 @@ def deploy(
         "and expanding its transforms (SAM CLI, samtranslator)"
     ):
         store.ensure_bucket()
+        parameters = local_parameters(_template_body(template_path.read_text()), parameters)
         template = package_and_expand(template_path, endpoint_url, store, stack_name, parameters)
+        check_rules(template, parameters)
         print(f"    {len(template.get('Resources', {}))} resources in the root template", file=out)
     if stack_exists(cloudformation, stack_name):
         with steps.step(f"Deleting the previous {stack_name}"):

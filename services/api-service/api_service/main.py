@@ -4,20 +4,16 @@
 # is local to build_app and so cannot be resolved from a string annotation later.
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from service_kit.app import create_service_app
-from service_kit.aws import AwsClients
+from service_kit.bearer import bearer_guard, key_cache_for, key_source_for
 from service_kit.config import Identity, load_config
 from service_kit.errors import ServiceError
-from service_kit.tokens import InvalidToken
+from service_kit.key_sources import KeySource
 
 from api_service.config import ApiConfig
 from api_service.items import ItemStore, StoreFull
-from api_service.key_sources import HttpKeySource, KeySource, NoKeySource, SsmKeySource
-from api_service.tokens import KeyCache, KeysUnavailable
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api-service"'}
 
 
 class NewItem(BaseModel):
@@ -26,7 +22,7 @@ class NewItem(BaseModel):
 
 
 def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> FastAPI:
-    keys = KeyCache(key_source, config.jwks_cache_seconds, config.jwks_min_refresh_seconds)
+    keys = key_cache_for(config, key_source)
     store = ItemStore(config.max_items)
 
     async def health_checks() -> dict[str, bool]:
@@ -36,23 +32,7 @@ def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> F
 
     app = create_service_app(identity, config, health_checks)
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> str:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServiceError(
-                401, "missing_token", "send Authorization: Bearer <token>", _CHALLENGE
-            )
-        try:
-            claims = await keys.verify(
-                token.strip(), issuer=config.issuer, audience=config.audience
-            )
-        except InvalidToken:
-            raise ServiceError(401, "invalid_token", "the token is not valid", _CHALLENGE) from None
-        except KeysUnavailable:
-            raise ServiceError(503, "keys_unavailable", "cannot verify tokens now") from None
-        return str(claims["sub"])
-
-    Caller = Annotated[str, Depends(caller)]
+    Caller = Annotated[str, Depends(bearer_guard(keys, config, realm="api-service"))]
 
     @app.get("/items")
     async def list_items(owner: Caller) -> dict[str, Any]:
@@ -74,14 +54,6 @@ def build_app(config: ApiConfig, identity: Identity, key_source: KeySource) -> F
         return item.as_dict()
 
     return app
-
-
-def key_source_for(config: ApiConfig) -> KeySource:
-    if config.auth_jwks_url:
-        return HttpKeySource(config.auth_jwks_url)
-    if config.jwks_parameter:
-        return SsmKeySource(AwsClients().ssm_fast_fail, config.jwks_parameter)
-    return NoKeySource()
 
 
 def create_app() -> FastAPI:

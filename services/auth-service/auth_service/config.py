@@ -11,7 +11,11 @@ class AuthConfig(ServiceConfig):
     jwks_parameter: str | None = None
     token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
     issuer: str = "auth-service"
-    audience: str = "api-service"
+    # Every service that checks tokens (service_kit.bearer): each verifies that it is named.
+    # /verify accepts a token naming any of them.
+    audience: list[str] = Field(
+        default_factory=lambda: ["api-service", "notification-service"], min_length=1
+    )
 
 
 class AuthSecret(BaseModel):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,13 @@ def check_client(clients: dict[str, str], client_id: str, client_secret: str) ->
 
 
 def issue_token(
-    ring: KeyRing, *, subject: str, issuer: str, audience: str, ttl_seconds: int, now: int
+    ring: KeyRing,
+    *,
+    subject: str,
+    issuer: str,
+    audience: str | list[str],
+    ttl_seconds: int,
+    now: int,
 ) -> str:
     claims = {
         "iss": issuer,
@@ -104,7 +111,9 @@ def issue_token(
     )
 
 
-def verify_token(ring: KeyRing, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
+def verify_token(
+    ring: KeyRing, token: str, *, issuer: str, audience: str | Sequence[str]
+) -> dict[str, Any]:
     public_keys = {
         kid: key.private_key.public_key() for kid, key in ring.verification_keys().items()
     }

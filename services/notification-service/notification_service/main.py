@@ -1,16 +1,18 @@
 """notification-service's HTTP interface: thin handlers over notification_service.topic."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI must see the real `Caller` type, which
+# is local to build_app and so cannot be resolved from a string annotation later.
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from service_kit.app import create_service_app
 from service_kit.aws import AwsClients
+from service_kit.bearer import bearer_guard, key_cache_for, key_source_for
 from service_kit.config import Identity, load_config
 from service_kit.errors import ServiceError
+from service_kit.key_sources import KeySource
 from service_kit.request_context import current_request_id
 
 from notification_service.config import NotificationConfig
@@ -35,18 +37,26 @@ class Notification(BaseModel):
 def build_app(
     config: NotificationConfig,
     identity: Identity,
-    sns: SNSClient,
-    probe_sns: SNSClient | None = None,
+    sns: "SNSClient",
+    key_source: KeySource,
+    probe_sns: "SNSClient | None" = None,
 ) -> FastAPI:
     topic = Topic(sns, config.topic_arn, config.health_check_seconds, probe_sns=probe_sns)
+    keys = key_cache_for(config, key_source)
 
     async def health_checks() -> dict[str, bool]:
-        return {"topic": await topic.reachable()}
+        # A service that cannot verify tokens refuses every message: not healthy either.
+        await keys.refresh_if_due()
+        return {"topic": await topic.reachable(), "signing_keys": keys.is_fresh()}
 
     app = create_service_app(identity, config, health_checks)
 
+    Caller = Annotated[str, Depends(bearer_guard(keys, config, realm="notification-service"))]
+
+    # The listener is public in production: only holders of an auth-service token may publish
+    # to the topic (each message costs, and subscribers act on it).
     @app.post("/notifications", status_code=202)
-    async def notify(notification: Notification) -> dict[str, Any]:
+    async def notify(notification: Notification, _caller: Caller) -> dict[str, Any]:
         request_id = current_request_id()
         try:
             message_id = await asyncio.to_thread(
@@ -78,9 +88,11 @@ def build_app(
 def create_app() -> FastAPI:
     """Factory uvicorn calls (service_kit.serve): reads the environment the task injects."""
     clients = AwsClients()
+    config = load_config(NotificationConfig)
     return build_app(
-        config=load_config(NotificationConfig),
+        config=config,
         identity=Identity.from_env("notification-service"),
         sns=clients.sns_single_attempt,
+        key_source=key_source_for(config),
         probe_sns=clients.sns_fast_fail,
     )

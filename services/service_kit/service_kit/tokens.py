@@ -1,12 +1,13 @@
 """What a valid token is, in one place: auth-service checks its own tokens (POST /verify) and
-api-service checks the bearer tokens it receives by exactly the same rules.
+api-service and notification-service check the bearer tokens they receive (service_kit.bearer)
+by exactly the same rules.
 
 Only services that handle tokens import this module; they list PyJWT in their requirements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jwt
@@ -36,7 +37,7 @@ def decode_with_key_set(
     keys: Mapping[str, Ed25519PublicKey | jwt.PyJWK],
     *,
     issuer: str,
-    audience: str,
+    audience: str | Sequence[str],
 ) -> dict[str, Any]:
     """decode_token with the key, among `keys` (by kid), that the token's header names."""
     key = keys.get(key_id(token))
@@ -46,9 +47,14 @@ def decode_with_key_set(
 
 
 def decode_token(
-    token: str, public_key: Ed25519PublicKey | jwt.PyJWK, *, issuer: str, audience: str
+    token: str,
+    public_key: Ed25519PublicKey | jwt.PyJWK,
+    *,
+    issuer: str,
+    audience: str | Sequence[str],
 ) -> dict[str, Any]:
-    """The token's claims, once its signature, expiry, issuer and audience have been checked."""
+    """The token's claims, once its signature, expiry, issuer and audience have been checked
+    (a sequence of audiences: the token names at least one of them)."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 AUTH, API, NOTIFICATION = "auth-service", "api-service", "notification-service"
 SERVICES = (API, AUTH, NOTIFICATION)
@@ -146,22 +147,37 @@ def list_items(http: Http, base_url: str, token: str, result: ServiceResult) -> 
     return len(items)
 
 
-def notify(http: Http, base_url: str, request_id: str, summary: str, result: ServiceResult) -> None:
+def notify(
+    http: Http, base_url: str, token: str, summary: str, result: ServiceResult, *, request_id: str
+) -> None:
     # Subject and request id both say "synthetic": subscribers of the production message topic
     # can filter these out (the request id travels as the request_id message attribute).
     payload = {"subject": "synthetic check", "message": summary}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "X-Request-ID": request_id,
+    }
     reply = result.saw(
-        http(
-            "POST",
-            f"{base_url}/notifications",
-            {"Content-Type": "application/json", "X-Request-ID": request_id},
-            json.dumps(payload).encode(),
-        )
+        http("POST", f"{base_url}/notifications", headers, json.dumps(payload).encode())
     )
     body = reply.json()
     published = isinstance(body, dict) and bool(body.get("message_id"))
     if reply.status != HTTPStatus.ACCEPTED or not published:
         result.failures.append(f"POST /notifications: {describe(reply)}")
+
+
+def plain_http_refusal(environment: str, endpoints: Mapping[str, str]) -> str | None:
+    """Why the flow must not run, or None. Every step of the flow carries a credential (the
+    client secret, then the bearer token), and production's listeners are public: there they go
+    over HTTPS only. A stack that opted out of HTTPS (AllowPlainHttpProduction) still gets its
+    health and smoke paths checked, and its heartbeat."""
+    if environment != "production":
+        return None
+    plain = sorted(s for s, url in endpoints.items() if urlsplit(url).scheme != "https")
+    if not plain:
+        return None
+    return f"production endpoints of {', '.join(plain)} are not https: no credential is sent"
 
 
 def run_checks(
@@ -170,11 +186,13 @@ def run_checks(
     smoke_paths: Mapping[str, Sequence[str]],
     credentials: Callable[[], Credentials],
     request_id: str,
+    *,
+    environment: str,
 ) -> dict[str, ServiceResult]:
     """Every service's health and smoke paths, then the business flow; one result per service.
 
-    `credentials` is called only when auth-service is live, so a stack still on the bootstrap
-    image needs no registered client yet.
+    `credentials` is called only when auth-service is live and the endpoints may carry them, so
+    a stack still on the bootstrap image needs no registered client yet.
     """
     results = {service: ServiceResult(service) for service in SERVICES}
     for service in SERVICES:
@@ -184,6 +202,12 @@ def run_checks(
             check_smoke_paths(http, endpoints[service], smoke_paths.get(service, ()), result)
 
     auth, api, notification = results[AUTH], results[API], results[NOTIFICATION]
+    refusal = plain_http_refusal(environment, endpoints)
+    if refusal is not None:
+        auth.blocked.append(f"POST /token: {refusal}")
+        api.blocked.append(f"GET /items: {refusal}")
+        notification.blocked.append(f"POST /notifications: {refusal}")
+        return results
     token = None
     if auth.bootstrap:
         api.blocked.append("GET /items: auth-service is still on the bootstrap image")
@@ -194,9 +218,14 @@ def run_checks(
     count = None
     if token is not None and not api.bootstrap:
         count = list_items(http, endpoints[API], token, api)
-    if not notification.bootstrap:
-        summary = f"synthetic flow {request_id}: token ok, {count} items listed"
-        if token is None or count is None:
-            summary = f"synthetic flow {request_id}: notification only (earlier steps failed)"
-        notify(http, endpoints[NOTIFICATION], request_id, summary, notification)
+    if notification.bootstrap:
+        return results
+    # notification-service takes messages from token holders only (service_kit.bearer).
+    if token is None:
+        notification.blocked.append("POST /notifications: no token from auth-service")
+        return results
+    summary = f"synthetic flow {request_id}: token ok, {count} items listed"
+    if count is None:
+        summary = f"synthetic flow {request_id}: items step failed or skipped"
+    notify(http, endpoints[NOTIFICATION], token, summary, notification, request_id=request_id)
     return results

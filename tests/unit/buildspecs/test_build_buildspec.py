@@ -365,6 +365,45 @@ def test_missing_task_definition_family_fails_the_build(
     assert not (monorepo.path / "build-output" / "taskdef-production.json").exists()
 
 
+def test_a_task_definition_parameter_naming_another_family_fails_the_build(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN someone with ssm:PutParameter pointed api-service's production parameter at
+    # auth-service's production definition (its task role, its secret)
+    (fake_cloud.state_dir / "ssm-parameters.json").write_text(
+        json.dumps(
+            {"/pipeline/production/api-service/task-definition": "auth-service-production-dev"}
+        )
+    )
+
+    # WHEN
+    result = build(monorepo, fake_cloud, "api-service")
+
+    # THEN the build fails naming the family, and copies no task definition at all
+    assert not result.succeeded
+    assert "auth-service-production-dev" in result.log
+    assert not (monorepo.path / "build-output" / "taskdef-production.json").exists()
+    assert not (monorepo.path / "build-output" / "taskdef-staging.json").exists()
+
+
+def test_a_registered_definition_with_an_extra_container_fails_the_build(
+    monorepo: Monorepo, fake_cloud: FakeCloud
+) -> None:
+    # GIVEN staging's family registered again with a container of someone else's
+    path = fake_cloud.state_dir / "task-definitions" / "api-service-staging-dev.json"
+    definition = json.loads(path.read_text())
+    definition["containerDefinitions"].append({"name": "miner", "image": "evil:latest"})
+    path.write_text(json.dumps(definition))
+
+    # WHEN
+    result = build(monorepo, fake_cloud, "api-service")
+
+    # THEN
+    assert not result.succeeded
+    assert "miner" in result.log
+    assert not (monorepo.path / "build-output" / "taskdef-staging.json").exists()
+
+
 def tree_hash(monorepo: Monorepo, service: str) -> str:
     script = monorepo.path / "buildspecs" / "scripts" / "tree_hash.sh"
     completed = subprocess.run(

@@ -46,21 +46,44 @@ def test_task_definition_template_replaces_identity_variables_and_keeps_the_othe
     assert container["image"] == "<IMAGE1_NAME>"
 
 
-def test_task_definition_template_only_swaps_the_service_container_image() -> None:
-    # GIVEN a sidecar next to the service's container
+def test_a_task_definition_with_a_second_container_is_refused() -> None:
+    # GIVEN a container smuggled in next to the service's (the stack registers only one): it
+    # would run an image nobody built, with the service's task role
     registered = registered_task_definition("api-service", "staging")
-    registered["containerDefinitions"].append({"name": "log-router", "image": "fluent-bit:3"})
+    registered["containerDefinitions"].append({"name": "log-router", "image": "evil:latest"})
     original = copy.deepcopy(registered)
 
-    # WHEN
-    template = deploy_files.task_definition_template(
-        registered, service="api-service", version="v", commit="c"
-    )
-
-    # THEN
-    images = {c["name"]: c["image"] for c in template["containerDefinitions"]}
-    assert images == {"api-service": "<IMAGE1_NAME>", "log-router": "fluent-bit:3"}
+    # WHEN / THEN
+    with pytest.raises(deploy_files.TaskDefinitionRefusedError, match="log-router"):
+        deploy_files.task_definition_template(
+            registered, service="api-service", version="v", commit="c"
+        )
     assert registered == original
+
+
+@pytest.mark.parametrize(
+    ("service", "environment"),
+    [
+        ("auth-service", "production"),  # another service's definition: its roles and secret
+        ("api-service", "staging"),  # the other environment's
+    ],
+)
+def test_a_task_definition_of_another_family_is_refused(service: str, environment: str) -> None:
+    # GIVEN /pipeline/production/api-service/task-definition pointed at another family
+    registered = registered_task_definition(service, environment)
+
+    # WHEN / THEN
+    with pytest.raises(deploy_files.TaskDefinitionRefusedError, match=registered["family"]):
+        deploy_files.check_family(
+            registered, family=deploy_files.expected_family("api-service", "production", "dev")
+        )
+
+
+def test_the_services_own_family_passes_the_check() -> None:
+    registered = registered_task_definition("api-service", "production")
+    deploy_files.check_family(
+        registered, family=deploy_files.expected_family("api-service", "production", "dev")
+    )
 
 
 def test_task_definition_without_the_service_container_is_refused() -> None:

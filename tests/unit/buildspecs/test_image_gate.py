@@ -82,12 +82,43 @@ def test_an_allow_list_entry_needs_an_id_a_reason_and_an_expiry(
     entry: dict[str, str], message: str
 ) -> None:
     with pytest.raises(GateInputError, match=message):
-        image_gate.parse_allowlist({"entries": [entry]})
+        image_gate.parse_allowlist({"entries": [entry]}, today=TODAY)
+
+
+@pytest.mark.parametrize("expires", ["2027-03-01", "2099-12-31"])
+def test_an_allow_list_entry_running_past_ninety_days_is_refused(expires: str) -> None:
+    # GIVEN an exception meant to be forgotten (TODAY + 91 days, or forever)
+    entry = {"id": "CVE-1", "reason": "accepted", "expires": expires}
+    # WHEN / THEN the gate refuses the allow-list (exit 2 from the command)
+    with pytest.raises(GateInputError, match="more than 90 days"):
+        image_gate.parse_allowlist({"entries": [entry]}, today=TODAY)
+
+
+def test_an_allow_list_entry_of_exactly_ninety_days_is_accepted() -> None:
+    entry = {"id": "CVE-1", "reason": "no fix upstream", "expires": "2027-02-28"}
+    [parsed] = image_gate.parse_allowlist({"entries": [entry]}, today=TODAY)
+    assert parsed.expires == date(2027, 2, 28)
+
+
+@pytest.mark.parametrize("fail_on", ["CRITICAL", "HIGH", "MEDIUM", "LOW"])
+def test_an_untriaged_finding_blocks_at_every_threshold(fail_on: str) -> None:
+    # GIVEN an enhanced-scanning finding nobody has rated yet
+    verdict = judge([Finding("CVE-9", "UNTRIAGED")], [], fail_on, "api-service", TODAY)
+    # THEN it counts against the gate: it may be critical
+    assert not verdict.passed
+    assert verdict.counts == {"UNTRIAGED": 1}
+
+
+def test_an_untriaged_finding_can_be_excused_and_none_reports_it_without_blocking() -> None:
+    entry = AllowEntry("CVE-9", "triaged by hand: not reachable", date(2026, 12, 31))
+    untriaged = [Finding("CVE-9", "UNTRIAGED")]
+    assert judge(untriaged, [entry], "CRITICAL", "api-service", TODAY).passed
+    assert judge(untriaged, [], "NONE", "api-service", TODAY).passed
 
 
 def test_the_committed_allow_list_is_valid() -> None:
     document = json.loads(Path("security/image-scan-allowlist.json").read_text())
-    for entry in image_gate.parse_allowlist(document):
+    for entry in image_gate.parse_allowlist(document, today=date.today()):
         assert entry.reason.strip()
 
 

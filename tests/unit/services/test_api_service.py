@@ -17,14 +17,14 @@ import boto3
 import jwt
 import pytest
 from api_service.config import ApiConfig
-from api_service.key_sources import HttpKeySource, KeySourceError, NoKeySource, SsmKeySource
-from api_service.main import build_app, key_source_for
-from api_service.tokens import KeyCache, KeysUnavailable
+from api_service.main import build_app
 from auth_service.keys import KeyRing, issue_token
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from moto import mock_aws
+from service_kit.bearer import KeyCache, KeysUnavailable, key_source_for
 from service_kit.config import ConfigError, Identity, load_config
+from service_kit.key_sources import HttpKeySource, KeySourceError, NoKeySource, SsmKeySource
 from service_kit.request_context import set_request_id
 from service_kit.tokens import InvalidToken
 

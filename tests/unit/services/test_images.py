@@ -115,6 +115,7 @@ def test_compose_points_the_services_at_the_tests_topic_and_key_parameter() -> N
     # THEN
     assert config("notification-service")["topic_arn"].endswith(f":{TOPIC_NAME}")
     assert config("api-service")["jwks_parameter"] == JWKS_PARAMETER
+    assert config("notification-service")["jwks_parameter"] == JWKS_PARAMETER
     assert config("auth-service")["jwks_parameter"] == JWKS_PARAMETER
 
 

@@ -6,11 +6,14 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from auth_service.keys import KeyRing, issue_token
 from botocore.config import Config
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -26,10 +29,41 @@ from notification_service.main import build_app, create_app
 from notification_service.topic import Topic, TopicUnreachable
 from service_kit import aws
 from service_kit.config import Identity
+from service_kit.key_sources import KeySourceError
 from service_kit.serve import GRACEFUL_SHUTDOWN_SECONDS
+
+from tests.support import serving
 
 IDENTITY = Identity("notification-service", "1", "abc")
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:service-messages-test"
+RING = KeyRing.from_seeds("notification-unit-test-seed")
+
+
+class StaticKeys:
+    """auth-service's published key set, or None for a key source that cannot be read."""
+
+    def __init__(self, jwks: dict[str, Any] | None) -> None:
+        self.jwks = jwks
+
+    def fetch(self) -> dict[str, Any]:
+        if self.jwks is None:
+            raise KeySourceError("unreachable")
+        return self.jwks
+
+
+def _token(ring: KeyRing = RING, audience: str | list[str] = "notification-service") -> str:
+    return issue_token(
+        ring,
+        subject="synthetic-client",
+        issuer="auth-service",
+        audience=audience,
+        ttl_seconds=300,
+        now=int(time.time()),
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -46,8 +80,14 @@ def messaging() -> Iterator[tuple[Any, str, str]]:
         yield sns, topic_arn, queue_url
 
 
+def _app(sns: Any, topic_arn: str | None, keys: StaticKeys | None = None) -> Any:
+    config = NotificationConfig(topic_arn=topic_arn)
+    return build_app(config, IDENTITY, sns, key_source=keys or StaticKeys(RING.jwks()))
+
+
 def _client(sns: Any, topic_arn: str | None) -> TestClient:
-    return TestClient(build_app(NotificationConfig(topic_arn=topic_arn), IDENTITY, sns))
+    """A caller holding a valid token of auth-service's, as every legitimate sender does."""
+    return TestClient(_app(sns, topic_arn), headers=_bearer(_token()))
 
 
 def test_a_notification_is_published_and_delivered(messaging: tuple[Any, str, str]) -> None:
@@ -165,7 +205,7 @@ def test_health_is_503_when_the_topic_is_gone(messaging: tuple[Any, str, str]) -
 
     # THEN
     assert health.status_code == 503
-    assert health.json()["checks"] == {"topic": "failing"}
+    assert health.json()["checks"] == {"topic": "failing", "signing_keys": "ok"}
 
 
 class FailingSns:
@@ -288,7 +328,11 @@ def test_the_service_sends_a_message_to_sns_once_even_when_the_connection_drops(
 
     # WHEN
     try:
-        response = TestClient(create_app()).post("/notifications", json={"message": "x"})
+        with serving(ThreadingHTTPServer(("127.0.0.1", 0), JwksHandler)) as jwks:
+            monkeypatch.setenv("AUTH_JWKS_URL", f"http://127.0.0.1:{jwks.server_address[1]}/")
+            response = TestClient(create_app()).post(
+                "/notifications", json={"message": "x"}, headers=_bearer(_token())
+            )
     finally:
         sns.close()
 
@@ -308,3 +352,92 @@ def test_the_publish_client_makes_one_attempt_that_ends_within_graceful_shutdown
 
 def test_the_fast_fail_client_makes_one_attempt() -> None:
     assert aws.AwsClients().sns_fast_fail.meta.config.retries["total_max_attempts"] == 1
+
+
+class JwksHandler(BaseHTTPRequestHandler):
+    """auth-service's /.well-known/jwks.json, on 127.0.0.1."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(RING.jwks()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+# ---------------------------------------------------------------- who may publish
+
+
+def _published(queue_url: str) -> list[dict[str, Any]]:
+    return boto3.client("sqs").receive_message(QueueUrl=queue_url).get("Messages", [])
+
+
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({}, "missing_token"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "missing_token"),
+        (_bearer("not-a-jwt"), "invalid_token"),
+        # signed by a key auth-service never published
+        (_bearer(_token(KeyRing.from_seeds("an-attackers-own-seed"))), "invalid_token"),
+        # a genuine token, but for another service only
+        (_bearer(_token(audience="api-service")), "invalid_token"),
+    ],
+    ids=["anonymous", "basic-auth", "garbage", "foreign-key", "other-audience"],
+)
+def test_a_sender_without_a_valid_token_publishes_nothing(
+    messaging: tuple[Any, str, str], headers: dict[str, str], error: str
+) -> None:
+    # GIVEN the public production listener and a caller without a good token
+    sns, topic_arn, queue_url = messaging
+
+    # WHEN
+    response = TestClient(_app(sns, topic_arn)).post(
+        "/notifications", json={"message": "spam"}, headers=headers
+    )
+
+    # THEN refused with a Bearer challenge, and nothing reached the topic
+    assert response.status_code == 401
+    assert response.json()["error"] == error
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="notification-service"'
+    assert _published(queue_url) == []
+
+
+def test_a_token_naming_several_audiences_including_this_service_publishes(
+    messaging: tuple[Any, str, str],
+) -> None:
+    # GIVEN a token as auth-service issues them: for every service that checks tokens
+    sns, topic_arn, queue_url = messaging
+    token = _token(audience=["api-service", "notification-service"])
+
+    # WHEN
+    response = TestClient(_app(sns, topic_arn)).post(
+        "/notifications", json={"message": "hello"}, headers=_bearer(token)
+    )
+
+    # THEN
+    assert response.status_code == 202
+    assert len(_published(queue_url)) == 1
+
+
+def test_without_a_key_set_every_message_is_refused_and_health_fails(
+    messaging: tuple[Any, str, str],
+) -> None:
+    # GIVEN a key source that cannot be read (auth-service has not published yet)
+    sns, topic_arn, queue_url = messaging
+    client = TestClient(_app(sns, topic_arn, StaticKeys(None)), headers=_bearer(_token()))
+
+    # WHEN
+    response = client.post("/notifications", json={"message": "x"})
+    health = client.get("/health")
+
+    # THEN nothing is published on a token nobody could check
+    assert response.status_code == 503
+    assert response.json()["error"] == "keys_unavailable"
+    assert _published(queue_url) == []
+    assert health.status_code == 503
+    assert health.json()["checks"]["signing_keys"] == "failing"

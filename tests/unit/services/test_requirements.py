@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.support import read_requirements
+
 SERVICES = Path(__file__).resolve().parents[3] / "services"
 REQUIREMENTS = sorted(SERVICES.glob("*/requirements.txt"))
 
@@ -19,8 +21,7 @@ VULNERABLE = {
 
 
 def _requirements(path: Path) -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line) for line in lines if line]
+    return read_requirements(path)
 
 
 def test_every_service_has_requirements() -> None:

@@ -21,6 +21,9 @@ ENDPOINTS = {
     "auth-service": "http://alb.example:8181",
     "notification-service": "http://alb.example:8182",
 }
+HTTPS_ENDPOINTS = {
+    service: url.replace("http://", "https://") for service, url in ENDPOINTS.items()
+}
 CREDENTIALS = Credentials("synthetic-client", "s3cret")
 BOOTSTRAP_BODY = (
     b"\n\nHostname: ip-10-0-1-2\n\nPod Information:\n\t-no pod information available-\n\n"
@@ -42,6 +45,7 @@ class FakeHttp:
     """Every service healthy and the flow working, unless a reply is overridden."""
 
     overrides: dict[tuple[str, str, str], Reply] = field(default_factory=dict)
+    endpoints: Mapping[str, str] = field(default_factory=lambda: dict(ENDPOINTS))
     calls: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
 
     def reply(self, service: str, method: str, path: str, reply: Reply) -> FakeHttp:
@@ -55,7 +59,7 @@ class FakeHttp:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Reply:
         parts = urlsplit(url)
-        service = next(s for s, base in ENDPOINTS.items() if url.startswith(base))
+        service = next(s for s, base in self.endpoints.items() if url.startswith(base))
         self.calls.append((method, url, dict(headers), json.loads(body) if body else None))
         override = self.overrides.get((service, method, parts.path))
         if override is not None:
@@ -72,6 +76,8 @@ class FakeHttp:
             ok = headers.get("Authorization") == "Bearer tok"
             return json_reply(200, {"items": []}) if ok else json_reply(401, {"error": "x"})
         if (service, method, path) == ("notification-service", "POST", "/notifications"):
+            if headers.get("Authorization") != "Bearer tok":
+                return json_reply(401, {"error": "missing_token"})
             return json_reply(202, {"message_id": "m-1", "status": "published"})
         if method == "GET":
             return json_reply(200, {})

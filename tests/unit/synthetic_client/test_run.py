@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
-from synthetic_client.run import Credentials, Outcome, Reply, ServiceResult, run_checks
+from synthetic_client.run import (
+    Credentials,
+    Outcome,
+    Reply,
+    ServiceResult,
+    plain_http_refusal,
+    run_checks,
+)
 
 from tests.unit.synthetic_client.fakes import (
     BOOTSTRAP_BODY,
     CREDENTIALS,
     ENDPOINTS,
+    HTTPS_ENDPOINTS,
     FakeHttp,
     json_reply,
 )
@@ -17,7 +27,9 @@ SMOKE = {"auth-service": ["/health", "/.well-known/jwks.json"]}
 
 
 def run(http: FakeHttp, smoke: dict[str, list[str]] | None = None) -> dict[str, ServiceResult]:
-    return run_checks(http, ENDPOINTS, smoke or SMOKE, lambda: CREDENTIALS, "synthetic-1")
+    return run_checks(
+        http, ENDPOINTS, smoke or SMOKE, lambda: CREDENTIALS, "synthetic-1", environment="staging"
+    )
 
 
 def outcomes(results: dict[str, ServiceResult]) -> dict[str, Outcome]:
@@ -76,18 +88,39 @@ def test_a_broken_business_flow_fails_the_service_even_with_a_healthy_health_end
     assert results["api-service"].failures == ['GET /items: HTTP 500: {"error": "boom"}']
 
 
-def test_a_failed_token_fails_auth_and_leaves_api_unjudged() -> None:
+def test_a_failed_token_fails_auth_and_leaves_api_and_notification_unjudged() -> None:
     # GIVEN auth-service rejecting the client (say, its credentials are not registered)
     http = FakeHttp().reply("auth-service", "POST", "/token", json_reply(401, {"error": "no"}))
 
     # WHEN the client runs
     results = run(http)
 
-    # THEN auth-service failed; api-service's step never ran, so it is not blamed
+    # THEN auth-service failed; the steps that need its token never ran, so they are not blamed
+    # (notification-service takes messages from token holders only)
     assert results["auth-service"].outcome is Outcome.FAILED
     assert results["api-service"].outcome is Outcome.UNJUDGED
     assert results["api-service"].blocked == ["GET /items: no token from auth-service"]
+    assert results["notification-service"].outcome is Outcome.UNJUDGED
+    assert results["notification-service"].blocked == [
+        "POST /notifications: no token from auth-service"
+    ]
+    assert not [url for _, url, _, _ in http.calls if url.endswith("/notifications")]
+
+
+def test_the_notification_carries_the_token_auth_service_issued() -> None:
+    http = FakeHttp()
+    results = run(http)
+    (headers,) = [h for _, url, h, _ in http.calls if url.endswith("/notifications")]
+    assert headers["Authorization"] == "Bearer tok"
     assert results["notification-service"].outcome is Outcome.PASSED
+
+
+def test_a_notification_refused_for_its_token_fails_notification_service() -> None:
+    http = FakeHttp().reply(
+        "notification-service", "POST", "/notifications", json_reply(401, {"error": "x"})
+    )
+    results = run(http)
+    assert results["notification-service"].outcome is Outcome.FAILED
 
 
 @pytest.mark.parametrize(
@@ -124,7 +157,7 @@ def test_a_service_on_the_bootstrap_image_is_unjudged_and_not_called_further() -
         return CREDENTIALS
 
     # WHEN the client runs
-    results = run_checks(http, ENDPOINTS, SMOKE, credentials, "synthetic-1")
+    results = run_checks(http, ENDPOINTS, SMOKE, credentials, "synthetic-1", environment="staging")
 
     # THEN auth-service and the step that needs its token are unjudged, no token is asked for,
     # and the secret is not even read (no client needs registering before the first release)
@@ -149,3 +182,73 @@ def test_the_slowest_request_of_each_service_is_its_latency() -> None:
     # THEN api-service's latency is that request's, the others' their own slowest
     assert results["api-service"].slowest_seconds == 2.5
     assert results["auth-service"].slowest_seconds == 0.01
+
+
+# ---------------------------------------------------------------- production speaks HTTPS only
+
+
+@dataclass
+class Run:
+    http: FakeHttp
+    results: dict[str, ServiceResult]
+    secret_reads: int
+
+
+def run_in(environment: str, endpoints: dict[str, str]) -> Run:
+    http = FakeHttp(endpoints=endpoints)
+    reads: list[None] = []
+
+    def credentials() -> Credentials:
+        reads.append(None)
+        return CREDENTIALS
+
+    results = run_checks(
+        http, endpoints, SMOKE, credentials, "synthetic-1", environment=environment
+    )
+    return Run(http, results, len(reads))
+
+
+def test_production_over_plain_http_never_reads_or_sends_a_credential() -> None:
+    # GIVEN production endpoints on http:// (a stack deployed with AllowPlainHttpProduction)
+    # WHEN the client runs
+    run = run_in("production", ENDPOINTS)
+
+    # THEN the secret was never read, no token request, item read or notification was sent,
+    # and the flow is unjudged (not failed: the heartbeat and health checks still count)
+    assert run.secret_reads == 0
+    sent = {url.rsplit("/", 1)[-1] for _, url, _, _ in run.http.calls}
+    assert sent.isdisjoint({"token", "items", "notifications"})
+    assert all("not https" in result.blocked[0] for result in run.results.values())
+    assert set(outcomes(run.results).values()) == {Outcome.UNJUDGED}
+
+
+def test_one_plain_http_production_endpoint_is_enough_to_keep_credentials_home() -> None:
+    endpoints = {**HTTPS_ENDPOINTS, "api-service": ENDPOINTS["api-service"]}
+    run = run_in("production", endpoints)
+    assert run.secret_reads == 0
+    assert "api-service" in run.results["auth-service"].blocked[0]
+
+
+def test_production_over_https_walks_the_whole_flow() -> None:
+    run = run_in("production", HTTPS_ENDPOINTS)
+    assert run.secret_reads == 1
+    assert set(outcomes(run.results).values()) == {Outcome.PASSED}
+
+
+def test_staging_behind_the_vpc_boundary_may_use_plain_http() -> None:
+    # Staging listeners are closed to the internet unless StagingIngressCidr opens them.
+    assert set(outcomes(run_in("staging", ENDPOINTS).results).values()) == {Outcome.PASSED}
+
+
+@pytest.mark.parametrize(
+    ("environment", "endpoints", "refused"),
+    [
+        ("production", ENDPOINTS, True),
+        ("production", HTTPS_ENDPOINTS, False),
+        ("staging", ENDPOINTS, False),
+    ],
+)
+def test_plain_http_refusal_is_one_decision_over_environment_and_schemes(
+    environment: str, endpoints: dict[str, str], refused: bool
+) -> None:
+    assert (plain_http_refusal(environment, endpoints) is not None) is refused

@@ -2,7 +2,8 @@
 
 State ($FAKE_CLOUD_DIR): calls.jsonl (every call of every fake), ecr.json
 ({repository: {tag: {"manifest": ..., "mediaType": ...}}}, shared with the fake docker) and
-task-definitions/<family>.json (what DescribeTaskDefinition returns under "taskDefinition").
+task-definitions/<family>.json (what DescribeTaskDefinition returns under "taskDefinition"),
+ssm-parameters.json (a task-definition parameter rewritten to name another family).
 Only the calls and --query forms the buildspecs use are implemented; anything else fails loudly.
 """
 
@@ -78,6 +79,10 @@ def main(argv: list[str]) -> None:  # noqa: PLR0912 - one branch per faked comma
         # /pipeline/{environment}/{service}/task-definition -> the revision the stack manages
         _, _, environment, service, _ = option(argv, "--name").split("/")
         family = f"{service}-{environment}-{os.environ.get('ENVIRONMENT_SUFFIX', 'dev')}"
+        # ssm-parameters.json: {name: family} for a parameter someone rewrote.
+        rewritten = STATE / "ssm-parameters.json"
+        if rewritten.exists():
+            family = json.loads(rewritten.read_text()).get(option(argv, "--name"), family)
         if not (STATE / "task-definitions" / f"{family}.json").exists():
             fail("An error occurred (ParameterNotFound) when calling the GetParameter operation")
         if option(argv, "--query") != "Parameter.Value":

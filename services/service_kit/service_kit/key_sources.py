@@ -7,6 +7,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from service_kit.request_context import outbound_headers
 
 if TYPE_CHECKING:

@@ -1,0 +1,103 @@
+"""What a release tag names cannot change: the repositories the stack creates by default refuse to
+re-point a tag (moto's ECR, configured as the templates render with the root's defaults), while
+the build's registry cache tag may still be rewritten."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from tests.support import PIPELINE_DIR, REPO_ROOT, load_template
+from tools.cfn_render import Renderer
+
+COMMIT_TAG = "3f2a9c1e0b7d4a6f8e5c2b1a0d9e8f7c6b5a4e3d"  # pragma: allowlist secret
+
+
+def repository_as_deployed_by_default() -> dict[str, Any]:
+    """The service stack's repository, for the EcrTagMutability the root passes by default."""
+    default = load_template(REPO_ROOT / "template.yaml")["Parameters"]["EcrTagMutability"]
+    service = load_template(PIPELINE_DIR / "service.yaml")
+    renderer = Renderer(
+        service, {"EcrTagMutability": default["Default"], "ServiceName": "api-service"}
+    )
+    properties: dict[str, Any] = renderer.render(service["Resources"]["Repository"]["Properties"])
+    return properties
+
+
+def manifest(layer: str) -> str:
+    """An image manifest whose one layer is `layer` repeated: different layers, other bytes."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                       "size": 1, "digest": "sha256:" + "c" * 64},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": 1, "digest": "sha256:" + layer * 64}],
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture
+def ecr() -> Iterator[Any]:
+    properties = repository_as_deployed_by_default()
+    with mock_aws():
+        client = boto3.client("ecr", region_name="eu-west-1")
+        filters = [
+            {
+                "filterType": item["ImageTagMutabilityExclusionFilterType"],
+                "filter": item["ImageTagMutabilityExclusionFilterValue"],
+            }
+            for item in properties.get("ImageTagMutabilityExclusionFilters", [])
+        ]
+        client.create_repository(
+            repositoryName="api-service-dev",
+            imageTagMutability=properties["ImageTagMutability"],
+            **({"imageTagMutabilityExclusionFilters": filters} if filters else {}),
+        )
+        yield client
+
+
+def test_a_release_tag_cannot_be_pointed_at_other_bytes(ecr: Any) -> None:
+    # GIVEN the image a commit was released as
+    ecr.put_image(
+        repositoryName="api-service-dev", imageManifest=manifest("a"), imageTag=COMMIT_TAG
+    )
+
+    # WHEN someone with push rights (a compromised build) pushes other bytes under the same tag
+    with pytest.raises(ClientError) as refused:
+        ecr.put_image(
+            repositoryName="api-service-dev", imageManifest=manifest("b"), imageTag=COMMIT_TAG
+        )
+
+    # THEN ECR refuses: what staging tested is what production and a rollback pull (ECR's code
+    # is ImageTagAlreadyExistsException; moto answers ImageAlreadyExistsException)
+    assert refused.value.response["Error"]["Code"] in {
+        "ImageTagAlreadyExistsException",
+        "ImageAlreadyExistsException",
+    }
+
+
+def test_the_build_cache_tag_may_still_be_rewritten(ecr: Any) -> None:
+    # GIVEN the registry cache of one build
+    first = ecr.put_image(
+        repositoryName="api-service-dev", imageManifest=manifest("a"), imageTag="buildcache"
+    )["image"]["imageId"]["imageDigest"]
+
+    # WHEN the next build exports its cache under the same tag
+    second = ecr.put_image(
+        repositoryName="api-service-dev", imageManifest=manifest("b"), imageTag="buildcache"
+    )["image"]["imageId"]["imageDigest"]
+
+    # THEN the tag follows it (buildcache* is excluded from immutability)
+    [image] = ecr.describe_images(
+        repositoryName="api-service-dev", imageIds=[{"imageTag": "buildcache"}]
+    )["imageDetails"]
+    assert first != second
+    assert image["imageDigest"] == second
