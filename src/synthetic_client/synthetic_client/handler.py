@@ -31,7 +31,7 @@ def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
         gateway.smoke_paths(settings.environment, SERVICES),
         lambda: gateway.credentials(settings.client_secret_id),
         request_id,
-        environment=params.environment,
+        environment=settings.environment,
     )
     publish(settings.environment, results)
     summary = {
