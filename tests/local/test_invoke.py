@@ -14,9 +14,10 @@ def test_every_function_of_the_template_can_be_invoked_from_its_code_folder() ->
     found = functions("local")
     assert sorted(found) == [
         "HealthCheckFunction",
+        "ProductionSyntheticClientFunction",
         "ReleaseResponderFunction",
         "SmokeTestHookFunction",
-        "SyntheticClientFunction",
+        "StagingSyntheticClientFunction",
         "TrafficGuardHookFunction",
     ]
     for function in found.values():

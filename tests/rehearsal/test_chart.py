@@ -7,6 +7,7 @@ by pixels; the markers' rules are checked on hand-written timelines first, then 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from tools.rehearsal import __main__ as cli
 from tools.rehearsal import chart
@@ -385,11 +389,100 @@ def test_every_codedeploy_event_is_a_marker(canary: list[Result], artists: Artis
         assert set(events) <= set(drawn)
 
 
+def _panels(figure: Figure, *parts: str) -> list[Axes]:
+    """The figure's axes whose SVG id starts with these parts."""
+    prefix = chart.gid(*parts)
+    return [ax for ax in figure.axes if str(ax.get_gid()).startswith(prefix)]
+
+
 def test_both_designs_are_drawn_side_by_side_on_one_time_axis(canary_figure: Figure) -> None:
     texts = {text.get_text() for text in canary_figure.findobj(Text)}
     assert {"this design", "original design"} <= texts
-    limits = {ax.get_xlim() for ax in canary_figure.axes if ax.axison}
-    assert len(limits) == 1
+    # Zoomed per environment (issue 29), but every panel of an environment, in both designs,
+    # on one time axis; and the whole-run strips on one.
+    for prefix in ("staging/panel", "production/panel", "whole-run"):
+        axes = [ax for ax in canary_figure.axes if prefix in str(ax.get_gid())]
+        assert len(axes) >= 2, prefix
+        assert len({ax.get_xlim() for ax in axes}) == 1, prefix
+
+
+def test_the_whole_run_strip_shades_the_minutes_each_environments_panels_show(
+    canary_figure: Figure, artists: ArtistsById
+) -> None:
+    for design in ("current", "original"):
+        for environment in ("staging", "production"):
+            (traffic,) = _panels(canary_figure, design, environment, "panel", "traffic")
+            spans = _drawn_spans(artists, chart.gid(design, "whole-run", environment))
+            assert spans == [traffic.get_xlim()], (design, environment)
+
+
+def _canary_seconds(result: Result) -> float:
+    """How long the new release carried part, not all, of production's api-service traffic."""
+    points = chart_of(result).environments["production"].traffic["api-service"]["r1"]
+    return sum(
+        end - start
+        for (start, share), (end, _) in itertools.pairwise(points)
+        if share is not None and 0 < share < 1
+    )
+
+
+def test_the_production_panels_show_the_canary_over_a_sixth_of_their_width(
+    canary: list[Result], canary_figure: Figure
+) -> None:
+    # GIVEN this design's canary: 10 % of production's traffic for a few minutes of a long run
+    seconds = _canary_seconds(canary[0])
+    assert 0 < seconds < canary[0].samples[-1].at / 10
+    # THEN the production panels are zoomed so that it takes a sixth of their width or more
+    (traffic,) = _panels(canary_figure, "current", "production", "panel", "traffic")
+    left, right = traffic.get_xlim()
+    assert seconds / (right - left) >= 1 / 6
+
+
+def _label_boxes(figure: Figure) -> list[tuple[str, Bbox]]:
+    """The labels' extents (events', canary shares') as drawn, in pixels, in the chart's style."""
+    with chart.style():
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        return [
+            (text.get_text(), text.get_window_extent(renderer))
+            for text in figure.findobj(Text)
+            if "/label/" in str(text.get_gid()) and text.get_visible()
+        ]
+
+
+@pytest.mark.parametrize("scenario", ["canary", "bake"])
+def test_no_two_event_labels_overlap(
+    scenario: str, canary: list[Result], bake: list[Result]
+) -> None:
+    runs = {"canary": canary, "bake": bake}[scenario]
+    boxes = _label_boxes(draw([chart_of(result) for result in runs]))
+    assert len(boxes) >= 4, "both designs' approvals and restores are labelled"
+    for (one, a), (other, b) in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b), (one, other)
+
+
+def test_the_same_event_of_every_service_at_once_is_one_label() -> None:
+    # GIVEN the three services of an environment stopped within a few seconds, one of them twice
+    env = chart.EnvironmentChart("production")
+    env.traffic = {service: {} for service in ("api", "auth", "notification")}
+    env.markers = [
+        Marker(100, "production", "lifecycle", "failed", f"{service} stopped")
+        for service in ("auth", "api", "notification")
+    ]
+    env.markers.append(Marker(900, "production", "lifecycle", "failed", "api stopped"))
+    # WHEN they are labelled
+    found = chart.labels(env)
+    # THEN one label names them all, the later stop its own
+    assert [(label.at, label.text) for label in found] == [
+        (100, "all services stopped"),
+        (900, "api stopped"),
+    ]
+
+
+def test_a_label_goes_to_the_first_row_whose_last_label_ends_before_it_starts() -> None:
+    spans = [(0.0, 50.0), (40.0, 90.0), (55.0, 70.0), (60.0, 80.0), (95.0, 99.0)]
+    assert chart.pack(spans, gap=5.0) == [0, 1, 0, 2, 0]
 
 
 # ---------------------------------------------------------------- the command and the README

@@ -1,10 +1,12 @@
 """The rehearsal as a picture: one scenario on its virtual time axis, per environment, for one or
 both designs side by side.
 
-Per environment, top to bottom: the share of user traffic on each release, the 5XX rate of each
-target group, the healthy hosts of each target group (one lane per service in each), every
-alarm's state as a band, and markers for the lifecycle events, hook verdicts, validator verdicts,
-approval and the restore.
+A strip of the whole run first, then per environment, zoomed to the minutes of its deployments
+(so a canary of a few minutes is not a hairline on an hour's axis), top to bottom: the share of
+user traffic on each release, the 5XX rate of each target group, the healthy hosts of each
+target group (one lane per service in each), every alarm's state as a band, and markers for the
+lifecycle events, hook verdicts, validator verdicts, approval and the restore, the failures,
+approvals and restores labelled in rows that never overlap.
 
 `chart_of(result)` is the data the drawing shows (tests read it, and the drawing's artists carry
 the same values under SVG ids); `draw` lays it out; `write` saves SVG or PNG.
@@ -19,14 +21,17 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.gridspec import GridSpec
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 from matplotlib.transforms import Affine2D, Transform
 
@@ -61,8 +66,16 @@ GROUP_COLOURS = {"blue": "#4e79a7", "green": "#59a14f"}
 STATE_COLOURS = {"OK": "#cfe8cf", "ALARM": "#e15759", "INSUFFICIENT_DATA": "#d9d9d9"}
 OUTCOME_COLOURS = {"ok": "#59a14f", "failed": "#e15759", "info": "#6b6b6b"}
 KIND_MARKERS = {"lifecycle": "|", "hook": "^", "validator": "D", "approval": "o", "restore": "*"}
-# The same label again within this many seconds is not written twice (three services' hooks).
+# The same thing happening to several services within this many seconds is one label.
 LABEL_GAP = 120.0
+LABEL_OFFSET = 4.0  # points between an event label's symbol and its text
+UNIT_INCHES = 0.124  # the height of one lane of events, or of one row of their labels
+# An environment's panels, top to bottom (their SVG ids end in these).
+PANELS = ("traffic", "5xx-rate", "healthy-hosts", "alarms", "events")
+WINDOW_MARGIN = 60.0  # seconds shown before an environment's first marker and after its last
+# Time ticks: whole minutes apart, the shortest of these steps that makes at most MOST_TICKS.
+TICK_STEPS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 86400.0)
+MOST_TICKS = 8
 
 
 # ---------------------------------------------------------------- the data a chart shows
@@ -381,25 +394,36 @@ def gid(*parts: str) -> str:
 
 
 def draw(runs: Sequence[RunChart]) -> Figure:
-    """One column per run (this design, then the original), one block of panels per environment,
-    every panel on the same time axis."""
+    """One column per run (this design, then the original): a strip of the whole run, then one
+    block of panels per environment, zoomed to that environment's span (`_window`); both columns
+    share every time axis, so the designs compare at a glance."""
     if not runs:
         raise ValueError("nothing to draw: no rehearsal runs")
+    with style():
+        return _draw(runs)
+
+
+def _draw(runs: Sequence[RunChart]) -> Figure:
     environments = list(runs[0].environments)
     alarm_lanes = max(len(env.alarms) for chart in runs for env in chart.environments.values())
-    block = [0.62, 0.62, 0.55, max(0.4, 0.1 * alarm_lanes), 0.62]  # inches per panel
-    heights = [0.3]  # the column's header
+    block = [0.62, 0.62, 0.55, max(0.4, 0.1 * alarm_lanes), len(KINDS) * UNIT_INCHES]
+    heights = [0.3, 0.2 + 0.12 * len(environments)]  # the column's header, the whole run
     for number in range(len(environments)):
-        heights += [0.15] * (number > 0) + block
+        heights += [0.2 * (number > 0) + 0.1, *block]  # the block's gap holds its tick labels
     figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.9), layout="constrained")
     grid = figure.add_gridspec(len(heights), len(runs), height_ratios=heights)
     scale = _Scale(
-        end=max(chart.end for chart in runs), releases=_releases(runs), hosts=_most_hosts(runs)
+        end=max(chart.end for chart in runs),
+        releases=_releases(runs),
+        hosts=_most_hosts(runs),
+        windows={environment: _window(runs, environment) for environment in environments},
     )
+    events: dict[int, list[tuple[Axes, list[Label]]]] = {}  # the events panels by grid row
     for column, chart in enumerate(runs):
         _header(figure.add_subplot(grid[0, column]), chart)
+        _whole_run(figure.add_subplot(grid[1, column]), chart, scale, lane_names=column == 0)
         for number, environment in enumerate(environments):
-            first = 1 + number * (len(block) + 1)
+            first = 3 + number * (len(block) + 1)
             axes = [figure.add_subplot(grid[first + row, column]) for row in range(len(block))]
             _environment(
                 axes,
@@ -407,7 +431,10 @@ def draw(runs: Sequence[RunChart]) -> Figure:
                 (chart.design, environment),
                 scale,
                 lane_names=column == 0,
-                time_labels=number == len(environments) - 1,
+                time_label=number == len(environments) - 1,
+            )
+            events.setdefault(first + len(block) - 1, []).append(
+                (axes[-1], labels(chart.environments[environment]))
             )
     figure.suptitle(
         textwrap.fill(f"{runs[0].scenario}: {runs[0].description}", 150), fontsize=FONT_SIZE + 1.5
@@ -415,6 +442,7 @@ def draw(runs: Sequence[RunChart]) -> Figure:
     figure.legend(
         handles=_legend(scale.releases), loc="outside lower center", ncols=6, frameon=False
     )
+    _lay_out_labels(figure, grid, heights, events)
     return figure
 
 
@@ -425,6 +453,25 @@ class _Scale:
     end: float
     releases: list[str]
     hosts: float
+    windows: dict[str, tuple[float, float]]  # each environment's time axis
+
+
+def _window(runs: Sequence[RunChart], environment: str) -> tuple[float, float]:
+    """The span an environment's panels show: from its first to its last marker in either run,
+    and a margin. The approval's request is left out: the wait for a human comes before the
+    environment's deployment and would shrink a 10 % canary of a few minutes back to a hairline
+    (the whole-run strip shows it)."""
+    end = max(*(chart.end for chart in runs), 60.0)
+    times = [
+        m.at
+        for chart in runs
+        for m in chart.environments[environment].markers
+        if not (m.kind == "approval" and m.outcome == "info")
+    ]
+    if not times:
+        return 0.0, end
+    margin = max(WINDOW_MARGIN, 0.15 * (max(times) - min(times)))
+    return max(0.0, min(times) - margin), min(end, max(times) + margin)
 
 
 def _header(ax: Axes, chart: RunChart) -> None:
@@ -436,6 +483,40 @@ def _header(ax: Axes, chart: RunChart) -> None:
     ax.text(0, 0, chart.summary, transform=ax.transAxes, va="bottom")
 
 
+def _whole_run(ax: Axes, chart: RunChart, scale: _Scale, *, lane_names: bool) -> None:
+    """The whole run on one axis: per environment, the span its panels below show (shaded)
+    and a tick for each of its markers, so a zoomed panel keeps its place in the run."""
+    whole = (0.0, max(scale.end, 60.0))
+    _time_axis(ax, whole, step=_tick_step(whole))
+    ax.set_gid(gid(chart.design, "whole-run"))
+    names = list(chart.environments)
+    for environment, bottom in zip(names, _lanes(ax, names), strict=True):
+        start, stop = scale.windows[environment]
+        ax.broken_barh(
+            [(start, stop - start)],
+            (bottom, LANE),
+            facecolors="#e8e8e8",
+            edgecolors="#9a9a9a",
+            linewidth=0.5,
+            gid=gid(chart.design, "whole-run", environment),
+        )
+        for outcome, colour in OUTCOME_COLOURS.items():
+            times = [m.at for m in chart.environments[environment].markers if m.outcome == outcome]
+            ax.plot(
+                times,
+                [bottom + LANE / 2] * len(times),
+                linestyle="none",
+                marker="|",
+                markersize=4,
+                color=colour,
+            )
+    ax.set_title("the whole run (shaded: the minutes drawn below)", loc="left")
+    if lane_names:
+        ax.set_ylabel("run", rotation=0, ha="right", va="center")
+    else:
+        ax.set_yticklabels([])
+
+
 def _environment(
     axes: Sequence[Axes],
     env: EnvironmentChart,
@@ -443,11 +524,15 @@ def _environment(
     scale: _Scale,
     *,
     lane_names: bool,
-    time_labels: bool,
+    time_label: bool,
 ) -> None:
     services = list(env.traffic)
-    for ax in axes:
-        _time_axis(ax, scale.end, labelled=time_labels and ax is axes[-1])
+    window = scale.windows[env.environment]
+    for ax, panel in zip(axes, PANELS, strict=True):
+        _time_axis(ax, window, step=_tick_step(window), ticks=ax is axes[-1])
+        ax.set_gid(gid(*ids, "panel", panel))
+    if time_label:
+        axes[-1].set_xlabel("minutes after the commit (scenario time)")
     _traffic(axes[0], env, services, scale.releases, ids)
     _lines(axes[1], env.error_rates, services, 1.0, (*ids, "5xx-rate"))
     _lines(axes[2], env.healthy_hosts, services, scale.hosts, (*ids, "healthy-hosts"))
@@ -455,17 +540,22 @@ def _environment(
     _markers(axes[4], env, ids)
     for ax in axes:
         _guides(ax, env)
-    axes[0].set_title(env.environment, loc="left", fontweight="bold")
-    labels = (
+    start, stop = window
+    axes[0].set_title(
+        f"{env.environment}: minutes {start / 60:.0f}-{stop / 60:.0f}",
+        loc="left",
+        fontweight="bold",
+    )
+    texts = (
         "traffic by\nrelease",
         "5XX rate by\ntarget group\n(lane: 0-100 %)",
         f"healthy hosts\n(lane: 0-{scale.hosts:g})",
         "alarms",
         "events",
     )
-    for ax, label in zip(axes, labels, strict=True):
+    for ax, text in zip(axes, texts, strict=True):
         if lane_names:
-            ax.set_ylabel(label, rotation=0, ha="right", va="center")
+            ax.set_ylabel(text, rotation=0, ha="right", va="center")
         else:
             ax.set_yticklabels([])
 
@@ -495,19 +585,23 @@ def _most_hosts(runs: Sequence[RunChart]) -> float:
     return max([1.0, *counts])
 
 
-def _time_axis(ax: Axes, end: float, *, labelled: bool) -> None:
-    ax.set_xlim(0, max(end, 60.0))
-    ax.xaxis.set_major_locator(MultipleLocator(600))
+def _time_axis(ax: Axes, window: tuple[float, float], *, step: float, ticks: bool = True) -> None:
+    ax.set_xlim(*window)
+    ax.xaxis.set_major_locator(MultipleLocator(step))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 60:.0f}"))
     ax.tick_params(axis="both", length=2, pad=1)
     ax.grid(axis="x", which="major", color="#e6e6e6", linewidth=0.5)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if labelled:
-        ax.set_xlabel("minutes after the commit (scenario time)")
-    else:
+    if not ticks:
         ax.tick_params(axis="x", labelbottom=False)
+
+
+def _tick_step(window: tuple[float, float]) -> float:
+    """The step between a window's time ticks."""
+    width = window[1] - window[0]
+    return next((step for step in TICK_STEPS if width / step <= MOST_TICKS), TICK_STEPS[-1])
 
 
 def _lanes(ax: Axes, labels: Sequence[str]) -> list[float]:
@@ -556,6 +650,33 @@ def _traffic(
                 gid=gid(*ids, "traffic", service, release),
             )
             stacked = top
+            _canary_shares(ax, by_release[release], release, bottom, (*ids, "traffic", service))
+
+
+def _canary_shares(
+    ax: Axes, points: Sequence[Point], release: str, bottom: float, ids: tuple[str, ...]
+) -> None:
+    """A release's minority share written where it starts ("r1 10%"): a canary's band is a
+    tenth of its lane high, easy to miss without its number."""
+    left, right = ax.get_xlim()
+    before: float | None = None
+    for at, share in points:
+        if share and _minority(share) and not _minority(before) and left <= at < right:
+            ax.annotate(
+                f"{release} {share:.0%}",
+                (at, bottom + LANE / 2),
+                xytext=(LABEL_OFFSET / 2, 0),
+                textcoords="offset points",
+                fontsize=FONT_SIZE - 1.5,
+                va="center",
+                color="#222222",
+                gid=gid(*ids, "label", f"{at:g}"),
+            )
+        before = share
+
+
+def _minority(share: float | None) -> bool:
+    return share is not None and 0 < share < 0.5  # noqa: PLR2004 - less than half
 
 
 def _at(points: Sequence[Point], times: Sequence[float]) -> list[float]:
@@ -613,38 +734,141 @@ def _alarms(ax: Axes, env: EnvironmentChart, ids: tuple[str, ...]) -> None:
 def _markers(ax: Axes, env: EnvironmentChart, ids: tuple[str, ...]) -> None:
     bottoms = dict(zip(KINDS, _lanes(ax, [KIND_LABELS[k] for k in KINDS]), strict=True))
     for kind in KINDS:
-        y = bottoms[kind] + LANE / 2
-        for outcome, colour in OUTCOME_COLOURS.items():
+        for outcome in OUTCOME_COLOURS:
             times = [m.at for m in env.markers if m.kind == kind and m.outcome == outcome]
-            if not times:
-                continue
-            filled = kind != "approval" or outcome != "info"
-            ax.plot(
-                times,
-                [y] * len(times),
-                linestyle="none",
-                marker=KIND_MARKERS[kind],
-                markersize=7 if kind == "restore" else 4.5,
-                color=colour,
-                markerfacecolor=colour if filled else "white",
-                gid=gid(*ids, "marker", kind, outcome),
-            )
-        labelled: list[tuple[float, str]] = []
-        for m in env.markers:
-            if m.kind != kind or (m.outcome != "failed" and kind not in {"approval", "restore"}):
-                continue
-            if any(abs(m.at - at) < LABEL_GAP and m.label == seen for at, seen in labelled):
-                continue
-            labelled.append((m.at, m.label))
-            ax.annotate(
-                m.label,
-                (m.at, y),
-                xytext=(4, -0.5),
-                textcoords="offset points",
-                fontsize=FONT_SIZE - 1.5,
-                va="center",
-                color="#333333",
-            )
+            if times:
+                _symbols(ax, times, bottoms[kind] + LANE / 2, kind, outcome).set_gid(
+                    gid(*ids, "marker", kind, outcome)
+                )
+
+
+def _symbols(ax: Axes, times: Sequence[float], y: float, kind: str, outcome: str) -> Line2D:
+    colour = OUTCOME_COLOURS[outcome]
+    filled = kind != "approval" or outcome != "info"
+    (line,) = ax.plot(
+        times,
+        [y] * len(times),
+        linestyle="none",
+        marker=KIND_MARKERS[kind],
+        markersize=7 if kind == "restore" else 4.5,
+        color=colour,
+        markerfacecolor=colour if filled else "white",
+    )
+    return line
+
+
+# ---------------------------------------------------------------- event labels
+@dataclass(frozen=True)
+class Label:
+    """The text beside one or more markers of one kind and outcome."""
+
+    at: float
+    kind: str
+    outcome: str
+    text: str
+
+
+def labels(env: EnvironmentChart) -> list[Label]:
+    """The labelled markers (failures, the approval, restores), one label for the same thing
+    happening to several services within LABEL_GAP seconds ("all services stopped"), in time
+    order."""
+    services = list(env.traffic)
+    groups: dict[tuple[str, str, str], list[tuple[float, set[str]]]] = {}
+    for m in env.markers:
+        if m.outcome != "failed" and m.kind not in {"approval", "restore"}:
+            continue
+        service = next((s for s in services if m.label.startswith(f"{s} ")), "")
+        what = m.label.removeprefix(f"{service} ") if service else m.label
+        spans = groups.setdefault((m.kind, m.outcome, what), [])
+        if spans and m.at - spans[-1][0] < LABEL_GAP:
+            spans[-1][1].add(service)
+        else:
+            spans.append((m.at, {service}))
+    found = []
+    for (kind, outcome, what), spans in groups.items():
+        for at, named in spans:
+            who = sorted(named - {""}, key=services.index)
+            if len(who) > 1 and len(who) == len(services):
+                who = ["all services"]
+            found.append(Label(at, kind, outcome, " ".join([", ".join(who), what]).strip()))
+    return sorted(found, key=lambda label: (label.at, KINDS.index(label.kind), label.text))
+
+
+def pack(spans: Sequence[tuple[float, float]], gap: float) -> list[int]:
+    """The row of each span (start, end), taken in order: the first row whose last span ends
+    `gap` before this one starts, else a new row."""
+    ends: list[float] = []
+    rows = []
+    for start, end in spans:
+        row = next((i for i, last in enumerate(ends) if last + gap <= start), len(ends))
+        if row == len(ends):
+            ends.append(end)
+        ends[row] = end
+        rows.append(row)
+    return rows
+
+
+def _lay_out_labels(
+    figure: Figure,
+    grid: GridSpec,
+    heights: list[float],
+    events: Mapping[int, Sequence[tuple[Axes, Sequence[Label]]]],
+) -> None:
+    """Each events panel's labels in rows under its marker lanes, a symbol at the event's time
+    and the text beside it, no two overlapping. Widths are measured in pixels once the layout
+    has placed the axes; the rows then grow the panels' height, which moves no axis sideways."""
+    figure.draw_without_rendering()
+    for grid_row, panels in events.items():
+        rows = 0
+        for ax, found in panels:
+            rows = max(rows, _label_rows(ax, found))
+        for ax, _ in panels:
+            ax.set_ylim(-rows - 0.1, len(KINDS) - 0.1)
+        heights[grid_row] += rows * UNIT_INCHES
+    grid.set_height_ratios(heights)
+    figure.set_size_inches(WIDTH_INCHES, sum(heights) + 0.9)
+
+
+def _label_rows(ax: Axes, found: Sequence[Label]) -> int:
+    """Draws the labels in rows below the lanes (row r centred at -r - 1 + LANE / 2); returns
+    how many rows they take."""
+    left, right = ax.get_xlim()
+    box = ax.get_window_extent()
+    spans: list[tuple[float, float]] = []
+    texts: list[tuple[Label, Annotation]] = []
+    for label in found:
+        if not left <= label.at <= right:
+            continue  # the whole-run strip shows it
+        text = ax.annotate(
+            label.text,
+            (label.at, 0.0),
+            xytext=(LABEL_OFFSET, 0),
+            textcoords="offset points",
+            fontsize=FONT_SIZE - 1.5,
+            va="center",
+            color="#333333",
+            gid=gid(str(ax.get_gid()), "label", str(len(texts))),
+        )
+        extent = text.get_window_extent()
+        if extent.x1 > box.x1:  # no room to the right: the text ends at the symbol instead
+            text.set_position((-LABEL_OFFSET, 0))
+            text.set_horizontalalignment("right")
+            extent = text.get_window_extent()
+        x = float(ax.transData.transform((label.at, 0.0))[0])
+        half_symbol = _pixels(ax, LABEL_OFFSET)  # the widest symbol (the restore's) is 7 pt
+        spans.append((min(extent.x0, x - half_symbol), max(extent.x1, x + half_symbol)))
+        texts.append((label, text))
+    rows = pack(spans, gap=_pixels(ax, LABEL_OFFSET))
+    for (label, text), row in zip(texts, rows, strict=True):
+        y = -row - 1 + LANE / 2
+        text.xy = (label.at, y)
+        _symbols(ax, [label.at], y, label.kind, label.outcome)
+    return max(rows, default=-1) + 1
+
+
+def _pixels(ax: Axes, points: float) -> float:
+    """Points in the figure's pixels."""
+    return points * ax.figure.dpi / 72
 
 
 def _guides(ax: Axes, env: EnvironmentChart) -> None:
@@ -677,14 +901,11 @@ def _legend(releases: Sequence[str]) -> list[Patch | Line2D]:
 
 
 # ---------------------------------------------------------------- files
-def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
-    # Drawn deterministically so a test can compare the committed images with what the code
-    # draws: a fixed salt for the ids matplotlib hashes, no date or matplotlib version in the
-    # metadata (below), text kept as text (smaller, and searchable in the SVG).
-    with mpl.rc_context(
+def style() -> AbstractContextManager[None]:
+    """The chart's fonts. Drawing reads them too (ticks are made as they are drawn): whatever
+    draws or measures a chart's figure does it in this style."""
+    return mpl.rc_context(
         {
-            "svg.hashsalt": "rehearsal-chart",
-            "svg.fonttype": "none",
             "font.family": "sans-serif",
             "font.size": FONT_SIZE,
             "axes.titlesize": FONT_SIZE + 1,
@@ -693,7 +914,14 @@ def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
             "ytick.labelsize": FONT_SIZE,
             "legend.fontsize": FONT_SIZE,
         }
-    ):
+    )
+
+
+def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
+    # Drawn deterministically so a test can compare the committed images with what the code
+    # draws: a fixed salt for the ids matplotlib hashes, no date or matplotlib version in the
+    # metadata (below), text kept as text (smaller, and searchable in the SVG).
+    with mpl.rc_context({"svg.hashsalt": "rehearsal-chart", "svg.fonttype": "none"}), style():
         figure = draw(runs)
         buffer = io.BytesIO()
         metadata = {"Date": None, "Creator": None} if fmt == "svg" else {}
