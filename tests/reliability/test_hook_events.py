@@ -151,7 +151,13 @@ def ids_of(event: Any) -> tuple[str, str] | None:
     if not isinstance(event, dict):
         return None
     deployment, execution = event.get("DeploymentId"), event.get("LifecycleEventHookExecutionId")
-    if isinstance(deployment, str) and isinstance(execution, str) and deployment and execution:
+    # Blank ids are no ids (runner.parse_event).
+    if (
+        isinstance(deployment, str)
+        and isinstance(execution, str)
+        and deployment.strip()
+        and execution.strip()
+    ):
         return deployment, execution
     return None
 

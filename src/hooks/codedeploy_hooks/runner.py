@@ -128,7 +128,7 @@ class Runtime:
 
 
 def parse_event(event: CodeDeployLifecycleHookEvent) -> HookIds:
-    """Both ids as non-empty strings, or InvalidHookEvent: without them there is nothing to report
+    """Both ids as non-blank strings, or InvalidHookEvent: without them there is nothing to report
     to, and guessing would complete somebody else's lifecycle event. Stricter than the data
     class, which reads any value (or fails on a missing key) without checking it."""
     try:
@@ -144,8 +144,11 @@ def parse_event(event: CodeDeployLifecycleHookEvent) -> HookIds:
             "the event needs string DeploymentId and LifecycleEventHookExecutionId, got "
             f"{type(deployment_id).__name__} and {type(execution_id).__name__}"
         )
-    if not deployment_id or not execution_id:
-        raise InvalidHookEvent("DeploymentId and LifecycleEventHookExecutionId must not be empty")
+    # Blank is empty: no deployment or lifecycle event is named "   ".
+    if not deployment_id.strip() or not execution_id.strip():
+        raise InvalidHookEvent(
+            "DeploymentId and LifecycleEventHookExecutionId must not be empty or blank"
+        )
     return HookIds(deployment_id=deployment_id, execution_id=execution_id)
 
 

@@ -322,6 +322,13 @@ def test_parse_event_keeps_the_ids_as_given() -> None:
     assert parse_event(CodeDeployLifecycleHookEvent(EVENT)) == IDS
 
 
+@pytest.mark.parametrize("key", ["DeploymentId", "LifecycleEventHookExecutionId"])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_id_is_rejected_like_an_empty_one(key: str, blank: str) -> None:
+    with pytest.raises(InvalidHookEvent, match="must not be empty or blank"):
+        parse_event(CodeDeployLifecycleHookEvent({**EVENT, key: blank}))
+
+
 def test_status_reporter_sends_the_ids_and_status_to_codedeploy() -> None:
     # GIVEN a real CodeDeploy client whose status call is stubbed with exact parameters
     codedeploy = client("codedeploy")
