@@ -28,18 +28,24 @@ export SYFT_REGISTRY_AUTH_USERNAME=AWS SYFT_REGISTRY_AUTH_PASSWORD="$registry_pa
 failed=()
 for build_output in "$@"; do
   image_uri=$(python3 buildspecs/scripts/image_uri.py "${build_output}/imageDetail.json")
+  # {registry}/{repository}@sha256:... as the build deploys it (or {repository}:{tag}).
   repository=${image_uri#*/}
-  repository=${repository%%:*}
-  tag=${image_uri##*:}
+  if [[ $repository == *@* ]]; then
+    image_id="imageDigest=${repository#*@}"
+    repository=${repository%%@*}
+  else
+    image_id="imageTag=${repository##*:}"
+    repository=${repository%%:*}
+  fi
   service=${repository%-"${ENVIRONMENT_SUFFIX}"}
   export SYFT_REGISTRY_AUTH_AUTHORITY=${image_uri%%/*}
 
   echo "== ${service}: ${image_uri}"
   # Scan on push is asynchronous; the waiter polls until COMPLETE (or fails on FAILED).
   # A failed or timed-out wait is judged below: the gate fails closed on a scan not COMPLETE.
-  aws ecr wait image-scan-complete --repository-name "$repository" --image-id "imageTag=${tag}" || true
+  aws ecr wait image-scan-complete --repository-name "$repository" --image-id "$image_id" || true
   aws ecr describe-image-scan-findings --repository-name "$repository" \
-    --image-id "imageTag=${tag}" --output json > "${output_dir}/${service}-scan.json"
+    --image-id "$image_id" --output json > "${output_dir}/${service}-scan.json"
   if ! python3 buildspecs/scripts/image_gate.py \
     --findings "${output_dir}/${service}-scan.json" \
     --allowlist security/image-scan-allowlist.json \

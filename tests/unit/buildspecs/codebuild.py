@@ -64,6 +64,11 @@ class FakeCloud:
         ecr: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
         return set(ecr.get(repository, {}))
 
+    def ecr_digest(self, repository: str, tag: str) -> str:
+        """The digest of the image the fake registry holds under `tag`."""
+        ecr = json.loads((self.state_dir / "ecr.json").read_text())
+        return str(ecr[repository][tag]["digest"])
+
     def add_task_definition(self, definition: dict[str, Any]) -> None:
         folder = self.state_dir / "task-definitions"
         folder.mkdir(exist_ok=True)

@@ -176,7 +176,7 @@ def test_build_logs_in_to_the_repository_registry_before_building(
     assert ["ecr", "get-login-password", "--region", "us-east-1"] in fake_cloud.calls("aws")
 
 
-def test_build_writes_image_detail_and_image_definitions_for_the_commit_image(
+def test_build_writes_image_detail_and_image_definitions_for_the_commit_image_by_digest(
     monorepo: Monorepo, fake_cloud: FakeCloud
 ) -> None:
     # GIVEN
@@ -185,9 +185,11 @@ def test_build_writes_image_detail_and_image_definitions_for_the_commit_image(
     # WHEN
     result = build(monorepo, fake_cloud, "auth-service")
 
-    # THEN
+    # THEN the deployed image is the commit's, pinned by its digest (a tag can be re-pointed)
     assert result.succeeded, result.log
-    image = f"{repository_uri('auth-service')}:{commit}"
+    digest = fake_cloud.ecr_digest(repository_name("auth-service"), commit)
+    assert digest.startswith("sha256:")
+    image = f"{repository_uri('auth-service')}@{digest}"
     assert {p.name for p in (monorepo.path / "build-output").iterdir()} == OUTPUT_FILES
     assert json.loads(output(monorepo, "imageDetail.json")) == {"ImageURI": image}
     assert json.loads(output(monorepo, "imagedefinitions.json")) == [
@@ -260,7 +262,8 @@ def test_unchanged_service_reuses_its_image_by_retagging_without_a_build(
     [put_image] = put_images(fake_cloud)
     assert option(put_image, "--image-tag") == [second_commit]
     assert second_commit in fake_cloud.ecr_tags(repository_name("api-service"))
-    image = f"{repository_uri('api-service')}:{second_commit}"
+    digest = fake_cloud.ecr_digest(repository_name("api-service"), second_commit)
+    image = f"{repository_uri('api-service')}@{digest}"
     assert json.loads(output(monorepo, "imageDetail.json")) == {"ImageURI": image}
 
 

@@ -41,7 +41,7 @@ def scan(*findings: tuple[str, str]) -> str:
 
 
 def run_gate(
-    tmp_path: Path, findings: dict[str, str]
+    tmp_path: Path, findings: dict[str, str], reference: str = ":c0ffee"
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     bin_dir, findings_dir, out = tmp_path / "bin", tmp_path / "findings", tmp_path / "out"
     bin_dir.mkdir()
@@ -64,7 +64,7 @@ def run_gate(
         build_output = tmp_path / service
         build_output.mkdir()
         (build_output / "imageDetail.json").write_text(
-            json.dumps({"ImageURI": f"{REGISTRY}/{service}-dev:c0ffee"})
+            json.dumps({"ImageURI": f"{REGISTRY}/{service}-dev{reference}"})
         )
         artifact = "".join(part.title() for part in service.split("-")) + "BuildOutput"
         env[f"CODEBUILD_SRC_DIR_{artifact}"] = str(build_output)
@@ -110,6 +110,21 @@ def test_syft_reads_each_image_from_its_registry(tmp_path: Path) -> None:
     (syft,) = [call for call in calls if call.startswith("syft")]
     assert f"registry:{REGISTRY}/api-service-dev:c0ffee" in syft
     assert f"authority={REGISTRY}" in syft
+
+
+def test_an_image_deployed_by_digest_is_scanned_by_that_digest(tmp_path: Path) -> None:
+    # GIVEN the build's image, pinned by digest as it is deployed
+    digest = "sha256:" + "ab" * 32
+    # WHEN the gate runs
+    result, _ = run_gate(tmp_path, {"api-service": scan()}, reference=f"@{digest}")
+    # THEN ECR is asked about that digest in the service's repository, and the gate passes
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    scans = [call for call in calls if "describe-image-scan-findings" in call]
+    assert scans == [
+        "aws ecr describe-image-scan-findings --repository-name api-service-dev "
+        f"--image-id imageDigest={digest} --output json"
+    ]
 
 
 def test_no_build_output_fails_the_gate(tmp_path: Path) -> None:
