@@ -15,6 +15,7 @@ STAR_ONLY_ACTIONS = {
     "codepipeline:PutJobFailureResult",
     "cloudwatch:DescribeAlarms",
     "ecs:DescribeTaskDefinition",
+    "ecs:RegisterTaskDefinition",
     "application-autoscaling:DescribeScalableTargets",
 }
 

@@ -24,6 +24,7 @@ RESTORE_PARAMETER = "/pipeline/{environment}/{service}/restore"
 # write did not happen): a deployment the group started this soon after the request is taken for
 # it. Far longer than the one SSM call between the two.
 RESTORE_INTENT_SECONDS = 120.0
+RESTORE_REASON = "a restore of the last known-good release"
 
 
 @dataclass(frozen=True)
@@ -98,5 +99,5 @@ def must_not_stop(deployment: DeploymentFact, record: RestoreRecord | None) -> s
     if deployment.is_rollback:
         return "a CodeDeploy rollback"
     if record is not None and record.covers(deployment):
-        return "a restore of the last known-good release"
+        return RESTORE_REASON
     return None

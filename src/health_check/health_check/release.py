@@ -5,8 +5,8 @@ A failure found while a deployment's original task set still runs is CodeDeploy'
 hooks' bake and the deployment group's alarm monitoring move traffic back in seconds). One found
 here, after the deployments completed, needs a new deployment of the known-good release: this
 module creates it with the deployment group's alarm monitoring switched off for that deployment,
-because the alarms are in ALARM precisely because of the release being replaced, and describes it
-as a restore so that the hooks judge it by green's own signals only (docs/contracts.md).
+because the alarms are in ALARM precisely because of the release being replaced, and records its
+id so that the hooks judge it by green's own signals only and nothing stops it (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -172,6 +172,9 @@ def _protect_image(gateway: AwsGateway, image: str, environment: str, stamp: dt.
 class RestoreState(StrEnum):
     DONE = "done"  # on its known-good release, nothing in progress
     WAITING = "waiting"  # a rollback, a stop or a restore still in progress: look again
+    # An AWS call failed, or another deployment took the group first: take the step again (a
+    # one-shot caller raises, so that Lambda retries it).
+    RETRY = "retry"
     STARTED = "started"  # a restore was created now
     NEEDS_HUMAN = "needs_human"  # nothing this function can do will restore it
 
@@ -209,7 +212,7 @@ def restore(
     try:
         running = gateway.primary_task_definitions(params.cluster, params.services)
     except AwsCallError as error:
-        return [ServiceRestore("-", RestoreState.WAITING, f"services not read ({error})")]
+        return [ServiceRestore("-", RestoreState.RETRY, f"services not read ({error})")]
     states = []
     for ecs_service in params.services:
         service = service_of(ecs_service, suffix)
@@ -224,7 +227,7 @@ def restore(
             )
         except AwsCallError as error:
             logger.warning("restore step failed", extra={"service": service, "error": str(error)})
-            state, note = RestoreState.WAITING, f"AWS call failed, tried again next time ({error})"
+            state, note = RestoreState.RETRY, f"AWS call failed, tried again next time ({error})"
         states.append(ServiceRestore(service, state, note))
     return states
 
@@ -281,7 +284,16 @@ def _restore_one(
         f"{RESTORE_DESCRIPTION} of {environment} {service}: {task_definition}",
     )
     if created is None:
-        return RestoreState.WAITING, "a deployment started meanwhile: waiting for it"
+        # Another deployment took the group first (perhaps the other restorer's): put back the
+        # record as it was, so our intent never stands for a deployment that is not ours.
+        intent = RestoreRecord(now, task_definition).to_json()
+        if gateway.read_parameter(record_name) == intent:
+            gateway.write_parameter(
+                record_name,
+                record.to_json() if record is not None else "{}",
+                f"Restore of {group}: the request lost the group to another deployment",
+            )
+        return RestoreState.RETRY, "a deployment started meanwhile: take the step again"
     gateway.write_parameter(
         record_name,
         RestoreRecord(now, task_definition, created).to_json(),

@@ -22,7 +22,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from health_check.deployments import RestoreRecord, must_not_stop, restore_parameter
+from health_check.deployments import (
+    RESTORE_REASON,
+    RestoreRecord,
+    must_not_stop,
+    restore_parameter,
+)
 from health_check.errors import AwsCallError
 from health_check.job import Runtime
 from health_check.observability import logger, metrics, tracer
@@ -42,13 +47,15 @@ class BadEventError(ValueError):
     """An event whose shape is not EventBridge's: rejected, never retried."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReleaseEvent:
     """What an event says about this copy of the system; None fields: not applicable."""
 
     environment: str
     # Set when the environment's release is in trouble: stop its other deployments.
     trouble: str | None = None
+    # The alarm that went into ALARM (alarm events only).
+    alarm: str | None = None
     # The deployment the event is about, and its group (CodeDeploy events only).
     deployment_id: str | None = None
     group: str | None = None
@@ -68,7 +75,9 @@ def read_event(event: object, suffix: str) -> ReleaseEvent | None:
             raise BadEventError("alarm event without a string alarmName and a state object")
         environment = _environment(name, f"{suffix}-")
         if state.get("value") == "ALARM" and environment:
-            return ReleaseEvent(environment, trouble=f"alarm {name} in ALARM")
+            return ReleaseEvent(
+                environment=environment, trouble=f"alarm {name} in ALARM", alarm=name
+            )
         return None
     if wrapped.source == "aws.codedeploy":
         group, state, deployment = (
@@ -87,7 +96,13 @@ def read_event(event: object, suffix: str) -> ReleaseEvent | None:
         if environment is None or detail.get("application") != f"microservices-{suffix}":
             return None
         trouble = f"deployment {deployment} of {group} ended {state}" if state in FAILED else None
-        return ReleaseEvent(environment, trouble, deployment, group, state)
+        return ReleaseEvent(
+            environment=environment,
+            trouble=trouble,
+            deployment_id=deployment,
+            group=group,
+            state=state,
+        )
     return None
 
 
@@ -114,10 +129,10 @@ def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> d
     if release.trouble is not None:
         stopped, busy = _stop_others(runtime, settings, release)
         reply |= {"cause": release.trouble, "stopped": stopped}
-        if release.group is None and not busy:
+        if release.alarm is not None and not busy:
             # An alarm, and nothing of the environment deploying: no original task set to move
             # back to. Restore from this event (watch.py) rather than wait for a poll or a human.
-            reply["restore"] = _watch(runtime, settings, release)
+            reply["restore"] = _watch(runtime, settings, release, release.alarm)
     if release.group is not None and release.state in {STARTED, *ENDED}:
         reply["scaling"] = _hold_or_resume_scaling(runtime, settings, release.group, release.state)
     logger.info("release event", extra=reply)
@@ -158,9 +173,10 @@ def _hold_or_resume_scaling(
     return resume_when_idle(runtime.gateway, settings, group)
 
 
-def _watch(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[str]:
+def _watch(runtime: Runtime, settings: Settings, release: ReleaseEvent, alarm: str) -> list[str]:
     gateway = runtime.gateway
-    outcome = watch_restore(gateway, settings, release.environment, runtime.clock.time())
+    now = runtime.clock.time()
+    outcome = watch_restore(gateway, settings, release.environment, now, alarm)
     notes = [str(step) for step in outcome.steps] + list(outcome.outside_window)
     if outcome.acted or outcome.outside_window:
         body = (
@@ -177,6 +193,10 @@ def _watch(runtime: Runtime, settings: Settings, release: ReleaseEvent) -> list[
             gateway.publish(settings.notification_topic_arn, subject, body)
         except AwsCallError as error:
             logger.error("notification not sent", extra={"error": str(error), "body": body})
+    if outcome.incomplete:
+        # Nothing else would take the step again: Lambda retries the event, then hands it to the
+        # health check (the on-failure destination), which takes it through the same code.
+        raise AwsCallError("watch restore", "; ".join(notes))
     return notes
 
 
@@ -184,7 +204,8 @@ def _stop_others(
     runtime: Runtime, settings: Settings, release: ReleaseEvent
 ) -> tuple[list[str], bool]:
     """Stop the environment's other deployments that may be stopped; also whether anything of
-    the environment is deploying (stopped now, a rollback, a restore: all still in progress)."""
+    the environment is deploying but our own restores (stopped now, or a rollback: traffic moving
+    back already; a recorded restore is the watch's own step, which it takes again)."""
     gateway = runtime.gateway
     try:
         active = gateway.describe_deployments(
@@ -212,7 +233,12 @@ def _stop_others(
             logger.warning(
                 "deployment not stopped", extra={"id": deployment.id, "error": str(error)}
             )
-    return stopped, bool(active)
+    deploying = [
+        deployment
+        for deployment in active
+        if must_not_stop(deployment, records.get(deployment.group)) != RESTORE_REASON
+    ]
+    return stopped, bool(deploying)
 
 
 @logger.inject_lambda_context(clear_state=True)

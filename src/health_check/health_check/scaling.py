@@ -21,9 +21,14 @@ if TYPE_CHECKING:
 
 
 def suspend(gateway: AwsGateway, settings: Settings, group: str) -> str:
+    """Suspend the group's scaling; if its deployment already ended (a START event handled
+    late, after a retry), resume at once rather than leave the service unable to scale."""
     cluster, service = gateway.ecs_service_of(settings.codedeploy_application, group)
     if not gateway.set_scaling_suspended(cluster, service, suspended=True):
         return f"{service}: no scalable target"
+    if not gateway.active_deployments(settings.codedeploy_application, group, exact=True):
+        gateway.set_scaling_suspended(cluster, service, suspended=False)
+        return f"{service}: {group} had already finished deploying: scaling left on"
     return f"{service}: scaling suspended while {group} deploys"
 
 

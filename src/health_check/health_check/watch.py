@@ -29,6 +29,7 @@ from health_check.params import CheckParameters
 from health_check.release import (
     KNOWN_GOOD_PARAMETER,
     KnownGood,
+    RestoreState,
     ServiceRestore,
     read_known_good,
     restore,
@@ -49,15 +50,31 @@ class WatchOutcome:
 
     @property
     def acted(self) -> bool:
-        return bool(self.demoted) or any(step.state.value == "started" for step in self.steps)
+        return bool(self.demoted) or any(step.state is RestoreState.STARTED for step in self.steps)
+
+    @property
+    def incomplete(self) -> bool:
+        """A step to take again (an AWS call failed, the group was taken first)."""
+        return any(step.state is RestoreState.RETRY for step in self.steps)
+
+
+# A restore of the watch that did not succeed in this long is not tried again: a human decides
+# (release.restore's `since`), as the validator's own restore does.
+RESTORE_MEMORY_SECONDS = 900
 
 
 def watch_restore(
-    gateway: AwsGateway, settings: Settings, environment: str, now: float
+    gateway: AwsGateway, settings: Settings, environment: str, now: float, alarm: str
 ) -> WatchOutcome:
     application = settings.codedeploy_application
     suffix = suffix_of(application)
     groups = gateway.deployment_groups(application, f"{environment}-")
+    services = [group.removeprefix(f"{environment}-") for group in groups]
+    if not any(alarm.startswith(f"{suffix}-{environment}-{service}-") for service in services):
+        # An environment-wide alarm (the synthetic client's heartbeat, say) says nothing about
+        # the release: the validator judges it, the watch does not redeploy on it.
+        logger.info("watch window: not a service's alarm", extra={"alarm": alarm})
+        return WatchOutcome((), (), ())
     targets = {group: gateway.ecs_service_of(application, group) for group in groups}
     clusters = {cluster for cluster, _ in targets.values()}
     if len(clusters) != 1:
@@ -90,7 +107,7 @@ def watch_restore(
     )
     steps: tuple[ServiceRestore, ...] = ()
     if demoted or _off_known_good(gateway, environment, running, targets):
-        steps = tuple(restore(gateway, settings, params, now))
+        steps = tuple(restore(gateway, settings, params, now, now - RESTORE_MEMORY_SECONDS))
     return WatchOutcome(tuple(demoted), steps, tuple(outside))
 
 

@@ -316,25 +316,94 @@ def test_registration_of_keeps_only_what_register_task_definition_accepts() -> N
     assert not described_only & set(registration)
 
 
-def test_a_group_that_became_busy_before_the_restore_was_created_is_waited_for() -> None:
+def test_a_group_that_became_busy_before_the_restore_was_created_is_taken_again() -> None:
     # GIVEN CreateDeployment refused: a deployment of the group began since it was found idle
     gateway = FakeGateway(limit_exceeded=True)
     # WHEN a restore step runs
     step = _step(gateway)
-    # THEN the step waits and tries again next time
-    assert step.state is RestoreState.WAITING
+    # THEN the step is to be taken again (not final: a one-shot caller raises so it is retried)
+    assert step.state is RestoreState.RETRY
+    assert not step.state.final
     assert "started meanwhile" in step.note
 
 
-def test_an_aws_error_leaves_the_service_waiting_with_the_error() -> None:
+def test_a_lost_race_without_a_record_before_leaves_no_intent_behind() -> None:
+    # GIVEN no restore record yet, and CreateDeployment refused (another deployment took the group)
+    gateway = FakeGateway(limit_exceeded=True)
+    # WHEN a restore step runs
+    _step(gateway)
+    # THEN the intent written before CreateDeployment is replaced by an empty record: it never
+    # stands for the deployment that took the group
+    assert [record for _, record in gateway.kinds("write")] == [
+        {"requested_at": NOW, "task_definition": GOOD, "deployment_id": None},
+        {},
+    ]
+    assert RestoreRecord.from_json(gateway.parameters[RECORD_NAME]) is None
+
+
+def test_a_lost_race_puts_back_the_record_that_was_there_before() -> None:
+    # GIVEN the record of an earlier restore that succeeded, and CreateDeployment refused
+    earlier = RestoreRecord(SINCE - 3_600, GOOD, "d-restore-0")
+    done = DeploymentFact("d-restore-0", GROUP, "Succeeded", created_at=SINCE - 3_600)
+    gateway = FakeGateway(
+        parameters={RECORD_NAME: earlier.to_json()},
+        deployments={"d-restore-0": done},
+        limit_exceeded=True,
+    )
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN the earlier record is back as it was, and the step is to be taken again
+    assert RestoreRecord.from_json(gateway.parameters[RECORD_NAME]) == earlier
+    assert step.state is RestoreState.RETRY
+
+
+def test_a_lost_race_leaves_alone_a_record_the_other_restorer_wrote_meanwhile() -> None:
+    # GIVEN CreateDeployment refused because the other restorer's restore took the group, and
+    # that restorer's own record written over our intent meanwhile
+    theirs = RestoreRecord(NOW + 1, GOOD, "d-theirs")
+
+    class Raced(FakeGateway):
+        def create_restore(
+            self, application: str, group: str, appspec: str, description: str
+        ) -> str | None:
+            created = super().create_restore(application, group, appspec, description)
+            self.parameters[RECORD_NAME] = theirs.to_json()
+            return created
+
+    gateway = Raced(limit_exceeded=True)
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN their record stays: only our own intent is ever put back
+    assert RestoreRecord.from_json(gateway.parameters[RECORD_NAME]) == theirs
+    assert len(gateway.kinds("write")) == 1
+    assert step.state is RestoreState.RETRY
+
+
+def test_an_aws_error_leaves_the_service_to_be_retried_with_the_error() -> None:
     # GIVEN CodeDeploy refusing to list the group's deployments
     gateway = FakeGateway(error=AwsCallError("codedeploy:ListDeployments", "ThrottlingException"))
     # WHEN a restore step runs
     step = _step(gateway)
-    # THEN the service is not given up on: the next step tries again
-    assert step.state is RestoreState.WAITING
+    # THEN the service is not given up on: the step is to be taken again
+    assert step.state is RestoreState.RETRY
+    assert not step.state.final
     assert "codedeploy:ListDeployments failed: ThrottlingException" in step.note
     assert gateway.kinds("restore") == []
+
+
+def test_services_that_cannot_be_read_leave_the_step_to_be_retried() -> None:
+    # GIVEN ECS refusing to describe the environment's services
+    class Unreadable(FakeGateway):
+        def primary_task_definitions(self, cluster: str, names: tuple[str, ...]) -> dict[str, str]:
+            raise AwsCallError("ecs:DescribeServices", "ThrottlingException")
+
+    gateway = Unreadable()
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN nothing is done, and the step is to be taken again
+    assert step.state is RestoreState.RETRY
+    assert "services not read" in step.note
+    assert gateway.calls == []
 
 
 def test_a_passed_environment_records_what_it_runs_and_protects_the_image() -> None:

@@ -22,6 +22,7 @@ from tests.unit.health_check.fakes import (
     TRAFFIC_GUARD_HOOK_ARN,
     Clock,
     Rollbacks,
+    inject_client_error,
 )
 
 ENVIRON = {
@@ -78,6 +79,11 @@ class Release:
 
     def describe_deployments(self, ids: list[str]) -> list[DeploymentFact]:
         return [deployment for deployment in self.deployments if deployment.id in ids]
+
+    def deployment_groups(self, application: str, prefix: str) -> list[str]:
+        # No group the watch could restore: an alarm's watch (watch.py) finds no service of its
+        # and does nothing; the watch is tested with moto below and in test_watch.py.
+        return []
 
     def read_parameter(self, name: str) -> str | None:
         return self.parameters.get(name)
@@ -176,9 +182,9 @@ def test_a_restore_whose_id_is_not_recorded_yet_is_covered_by_its_intent() -> No
         parameters={restore_parameter("production-api-service"): intent.to_json()},
     )
     # WHEN an alarm goes into ALARM before the id was recorded
-    _handle(load_event("alarm_in_alarm.json"), release)
-    # THEN the restore is still left to finish
-    assert release.stopped == []
+    reply = _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN the restore is still left to finish (and does not keep the watch from its step)
+    assert (release.stopped, reply["restore"]) == ([], [])
 
 
 def test_a_deployment_only_described_as_a_restore_is_stopped(aws: Aws) -> None:
@@ -198,6 +204,7 @@ def test_a_deployment_only_described_as_a_restore_is_stopped(aws: Aws) -> None:
 
 def test_a_restore_recorded_in_ssm_is_left_to_finish(aws: Aws) -> None:
     # GIVEN a restore CodeDeploy runs, whose id the health check recorded in SSM
+    aws.released("production", "api-service", aws.task_definition("production", "api-service"))
     restore = aws.deployment("production-api-service")
     record = RestoreRecord(CREATED, "td:7", deployment_id=restore)
     aws.gateway.write_parameter(restore_parameter("production-api-service"), record.to_json(), "")
@@ -276,6 +283,26 @@ def test_events_that_are_not_this_copys_release_stop_nothing(
     assert (release.stopped, release.scaling) == ([], [])
 
 
+def test_an_alarm_event_is_read_with_the_alarms_name() -> None:
+    release = responder.read_event(load_event("alarm_in_alarm.json"), "dev")
+    assert release == responder.ReleaseEvent(
+        environment="production",
+        trouble="alarm dev-production-api-service-5xx-rate in ALARM",
+        alarm="dev-production-api-service-5xx-rate",
+    )
+
+
+def test_a_deployment_event_is_read_with_its_deployment_group_and_state_and_no_alarm() -> None:
+    release = responder.read_event(load_event("deployment_failed.json"), "dev")
+    assert release is not None
+    assert (release.alarm, release.deployment_id, release.group, release.state) == (
+        None,
+        FAILED_ID,
+        FAILED_GROUP,
+        "FAILURE",
+    )
+
+
 def test_a_deployment_start_suspends_its_services_scaling() -> None:
     # GIVEN a deployment of staging-api-service starting
     release = Release([_deployment(FAILED_ID, FAILED_GROUP)])
@@ -285,6 +312,17 @@ def test_a_deployment_start_suspends_its_services_scaling() -> None:
     assert release.scaling == [("api-service-dev", True)]
     assert "scaling suspended" in reply["scaling"]
     assert release.stopped == []
+
+
+def test_a_late_start_of_a_deployment_that_already_finished_leaves_scaling_on() -> None:
+    # GIVEN the START event handled late (a retry), after its deployment finished: nothing of
+    # the group in progress any more, so no end event will come to resume its scaling
+    release = Release()
+    # WHEN
+    reply = _handle(_deployment_event("START"), release)
+    # THEN scaling is suspended, then resumed at once, and the reply says why
+    assert release.scaling == [("api-service-dev", True), ("api-service-dev", False)]
+    assert "already finished deploying: scaling left on" in reply["scaling"]
 
 
 def test_a_deployment_success_resumes_its_services_scaling_once_the_group_is_idle() -> None:
@@ -364,11 +402,71 @@ def test_a_second_alarm_during_the_watchs_restore_neither_stops_it_nor_restores_
     # WHEN another of production's alarms goes into ALARM a minute later
     clock.advance(60)
     reply = _alarm(aws, clock)
-    # THEN the recorded restore is left to run, and no second one is created
-    assert (len(aws.deployments_of(WATCHED_GROUP)), aws.stops.calls, "restore" in reply) == (
-        1,
-        [],
-        False,
+    # THEN the watch takes its step and waits for the recorded restore: neither stopped nor
+    # created again, and not announced a second time
+    [note] = reply["restore"]
+    assert (len(aws.deployments_of(WATCHED_GROUP)), aws.stops.calls) == (1, [])
+    assert note.startswith("api-service: waiting for ")
+    assert note.endswith(": a restore of the last known-good release")
+    assert _subjects(aws) == ["Restoring production's last known-good release"]
+
+
+def test_a_recorded_restore_of_another_service_does_not_keep_the_watch_from_its_step(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service inside its watch window, and a recorded restore of auth-service running
+    release = watched_release(aws, clock.now - MINUTES_AGO)
+    aws.released("production", "auth-service", aws.task_definition("production", "auth-service"))
+    restore = aws.deployment("production-auth-service")
+    record = RestoreRecord(clock.now - 30, "td:7", deployment_id=restore)
+    group = "production-auth-service"
+    aws.gateway.write_parameter(restore_parameter(group), record.to_json(), "")
+    # WHEN api-service's alarm goes into ALARM
+    _alarm(aws, clock)
+    # THEN the restore is left to run, and api-service is sent back to the release before
+    [created] = aws.deployments_of(WATCHED_GROUP)
+    assert (aws.stops.calls, aws.deployments_of(group)) == ([], [restore])
+    assert aws.deployed_task_definition(created) == release.before
+
+
+@pytest.mark.parametrize(
+    "alarm", ["dev-production-synthetic-client", "dev-production-synthetic-client-heartbeat"]
+)
+def test_an_environment_wide_alarm_never_starts_the_watch(
+    aws: Aws, clock: Clock, alarm: str
+) -> None:
+    # GIVEN production's api-service inside its watch window, nothing of production deploying
+    record = watched_release(aws, clock.now - MINUTES_AGO).record(clock.now - MINUTES_AGO)
+    runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
+    event = _with(load_event("alarm_in_alarm.json"), ("detail", "alarmName"), alarm)
+    # WHEN an alarm of the environment that is no service's goes into ALARM
+    reply = responder.handle(event, None, runtime)  # type: ignore[arg-type]
+    # THEN the record stays, nothing is deployed, nobody is told: the validator judges it
+    assert (
+        aws.known_good("production", "api-service"),
+        aws.deployments_of(WATCHED_GROUP),
+        reply["restore"],
+        _subjects(aws),
+    ) == (record, [], [], [])
+
+
+def test_a_watch_step_to_take_again_fails_the_invocation_so_lambda_retries_it(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service inside its watch window, and CreateDeployment refused (another
+    # deployment took the group between the look and the request)
+    watched_release(aws, clock.now - MINUTES_AGO)
+    codedeploy = aws.gateway.clients.codedeploy
+    inject_client_error(codedeploy, "CreateDeployment", "DeploymentLimitExceededException")
+    # WHEN one of production's alarms goes into ALARM
+    with pytest.raises(AwsCallError, match="started meanwhile"):
+        _alarm(aws, clock)
+    # THEN the invocation fails (Lambda retries it), after telling what was done, and no
+    # intent of ours is left to stand for the deployment that took the group
+    record = aws.gateway.read_parameter(restore_parameter(WATCHED_GROUP))
+    assert (_subjects(aws), RestoreRecord.from_json(record)) == (
+        ["Restoring production's last known-good release"],
+        None,
     )
 
 

@@ -6,27 +6,33 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from health_check.deployments import RestoreRecord, restore_parameter
 from health_check.release import RestoreState
 from health_check.settings import Settings
-from health_check.watch import WatchOutcome, watch_restore
+from health_check.watch import RESTORE_MEMORY_SECONDS, WatchOutcome, watch_restore
 
 from tests.unit.health_check.conftest import Aws, WatchedRelease, watched_release
-from tests.unit.health_check.fakes import Clock
+from tests.unit.health_check.fakes import Clock, inject_client_error
 
 ENVIRONMENT, SERVICE = "production", "api-service"
 GROUP = f"{ENVIRONMENT}-{SERVICE}"
+# An alarm of the service (events/alarm_in_alarm.json's).
+ALARM = f"dev-{ENVIRONMENT}-{SERVICE}-5xx-rate"
 # Well inside and well outside the default 60-minute window.
 MINUTES_AGO, HOURS_AGO = 600.0, 3 * 3_600.0
 
 
-def _watch(aws: Aws, clock: Clock, window_minutes: int | None = None) -> WatchOutcome:
+def _watch(
+    aws: Aws, clock: Clock, window_minutes: int | None = None, alarm: str = ALARM
+) -> WatchOutcome:
     environ = dict(aws.environ)
     if window_minutes is not None:
         environ["WATCH_WINDOW_MINUTES"] = str(window_minutes)
-    return watch_restore(aws.gateway, Settings.from_environ(environ), ENVIRONMENT, clock.time())
+    settings = Settings.from_environ(environ)
+    return watch_restore(aws.gateway, settings, ENVIRONMENT, clock.time(), alarm)
 
 
 def _inside_window(aws: Aws, clock: Clock) -> WatchedRelease:
@@ -197,3 +203,106 @@ def test_a_record_whose_time_cannot_be_read_is_treated_as_outside_the_window(
     outcome = _watch(aws, clock)
     # THEN it is not taken for a recent release: a human decides
     assert (aws.deployments_of(GROUP), len(outcome.outside_window)) == ([], 1)
+
+
+@pytest.mark.parametrize(
+    "alarm",
+    [
+        f"dev-{ENVIRONMENT}-synthetic-client",
+        f"dev-{ENVIRONMENT}-other-service-5xx-rate",
+        f"dev-{ENVIRONMENT}-{SERVICE}",
+    ],
+    ids=["environment-wide", "no-such-group", "no-metric-part"],
+)
+def test_an_alarm_that_is_not_a_services_never_restores_anything(
+    aws: Aws, clock: Clock, alarm: str
+) -> None:
+    # GIVEN api-service inside its watch window
+    release = _inside_window(aws, clock)
+    # WHEN the watch runs on an alarm that names no service of the environment's groups
+    outcome = _watch(aws, clock, alarm=alarm)
+    # THEN nothing is demoted, deployed or handed to a human: the validator judges that alarm
+    assert (
+        outcome,
+        aws.known_good(ENVIRONMENT, SERVICE),
+        aws.deployments_of(GROUP),
+    ) == (WatchOutcome((), (), ()), release.record(clock.now - MINUTES_AGO), [])
+
+
+def test_a_watch_whose_restore_lost_the_group_is_incomplete_and_leaves_no_intent(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service inside its watch window, and CreateDeployment refused (another
+    # deployment took the group between the look and the request)
+    _inside_window(aws, clock)
+    codedeploy = aws.gateway.clients.codedeploy
+    inject_client_error(codedeploy, "CreateDeployment", "DeploymentLimitExceededException")
+    # WHEN the watch runs on an alarm
+    outcome = _watch(aws, clock)
+    # THEN the step is to be taken again, and no intent of ours stands for another deployment
+    record = aws.gateway.read_parameter(restore_parameter(GROUP))
+    assert (
+        [step.state for step in outcome.steps],
+        outcome.incomplete,
+        RestoreRecord.from_json(record),
+    ) == ([RestoreState.RETRY], True, None)
+
+
+def test_a_watch_whose_steps_all_went_through_is_complete(aws: Aws, clock: Clock) -> None:
+    _inside_window(aws, clock)
+    assert _watch(aws, clock).incomplete is False
+
+
+def _failed_restore(aws: Aws, requested_at: float, task_definition: str) -> str:
+    """A restore of the group recorded at `requested_at` that ended Failed (moto keeps every
+    deployment `Created`: CodeDeploy's answers about this one are rewritten)."""
+    failed = aws.deployment(GROUP)
+    record = RestoreRecord(requested_at, task_definition, failed)
+    aws.gateway.write_parameter(restore_parameter(GROUP), record.to_json(), "arranged")
+    events = aws.gateway.clients.codedeploy.meta.events
+
+    def not_active(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["deployments"] = [d for d in parsed.get("deployments", []) if d != failed]
+
+    def ended_failed(parsed: dict[str, Any], **_: Any) -> None:
+        info = parsed.get("deploymentInfo", {})
+        if info.get("deploymentId") == failed:
+            info["status"] = "Failed"
+
+    events.register("after-call.codedeploy.ListDeployments", not_active)
+    events.register("after-call.codedeploy.GetDeployment", ended_failed)
+    return failed
+
+
+def test_a_restore_that_failed_within_the_watchs_memory_is_handed_to_a_human(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service off its known-good release, whose restore failed minutes ago
+    release = watched_release(aws, clock.now - MINUTES_AGO, off=True)
+    _failed_restore(aws, clock.now - RESTORE_MEMORY_SECONDS + 60, release.watched)
+    # WHEN the watch runs on an alarm
+    outcome = _watch(aws, clock)
+    # THEN it is not tried again (nor taken again by a retry): a human decides
+    [step] = outcome.steps
+    assert (step.state, outcome.incomplete, aws.deployments_of(GROUP)) == (
+        RestoreState.NEEDS_HUMAN,
+        False,
+        [],
+    )
+    assert "ended Failed" in step.note
+
+
+def test_a_restore_that_failed_before_the_watchs_memory_is_tried_again(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN api-service off its known-good release, whose restore failed long ago
+    release = watched_release(aws, clock.now - MINUTES_AGO, off=True)
+    _failed_restore(aws, clock.now - RESTORE_MEMORY_SECONDS - 60, release.watched)
+    # WHEN the watch runs on an alarm
+    outcome = _watch(aws, clock)
+    # THEN a new restore of the known-good release is created
+    [created] = aws.deployments_of(GROUP)
+    assert ([step.state for step in outcome.steps], aws.deployed_task_definition(created)) == (
+        [RestoreState.STARTED],
+        release.watched,
+    )
