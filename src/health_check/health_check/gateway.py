@@ -17,6 +17,7 @@ from health_check.errors import AwsCallError, ReportError
 from health_check.verdict import AlarmFact, ServiceFact
 
 if TYPE_CHECKING:
+    from mypy_boto3_codedeploy.type_defs import DeploymentGroupInfoTypeDef
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef
     from mypy_boto3_ecs.type_defs import ServiceTypeDef
 
@@ -258,12 +259,15 @@ class AwsGateway:
             )
         return facts
 
-    def ecs_service_of(self, application: str, group: str) -> tuple[str, str]:
-        """The (cluster, service) the deployment group deploys, as CodeDeploy has it."""
+    def _deployment_group(self, application: str, group: str) -> DeploymentGroupInfoTypeDef:
         with _aws_call("codedeploy:GetDeploymentGroup"):
-            info = self.clients.codedeploy.get_deployment_group(
+            return self.clients.codedeploy.get_deployment_group(
                 applicationName=application, deploymentGroupName=group
             )["deploymentGroupInfo"]
+
+    def ecs_service_of(self, application: str, group: str) -> tuple[str, str]:
+        """The (cluster, service) the deployment group deploys, as CodeDeploy has it."""
+        info = self._deployment_group(application, group)
         services = info.get("ecsServices") or []
         if len(services) != 1:
             raise AwsCallError(
@@ -273,11 +277,7 @@ class AwsGateway:
 
     def group_alarms(self, application: str, group: str) -> list[str]:
         """The alarms the deployment group's alarm monitoring watches (none when disabled)."""
-        with _aws_call("codedeploy:GetDeploymentGroup"):
-            info = self.clients.codedeploy.get_deployment_group(
-                applicationName=application, deploymentGroupName=group
-            )["deploymentGroupInfo"]
-        alarms = info.get("alarmConfiguration") or {}
+        alarms = self._deployment_group(application, group).get("alarmConfiguration") or {}
         if not alarms.get("enabled"):
             return []
         return [alarm["name"] for alarm in alarms.get("alarms") or [] if alarm.get("name")]

@@ -31,12 +31,12 @@ from health_check.deployments import (
 from health_check.errors import AwsCallError
 from health_check.job import Runtime
 from health_check.observability import logger, metrics, tracer
+from health_check.params import ENVIRONMENTS
 from health_check.release import suffix_of
 from health_check.scaling import resume_when_idle, suspend
 from health_check.settings import Settings
 from health_check.watch import watch_restore
 
-ENVIRONMENTS = ("staging", "production")
 # CodeDeploy's deployment state-change states this function acts on.
 STARTED = "START"
 ENDED = frozenset({"SUCCESS", "FAILURE", "STOP"})

@@ -84,13 +84,18 @@ def watch_restore(
     ecs_services = tuple(service for _, service in targets.values())
     running = gateway.primary_task_definitions(cluster, ecs_services)
     demoted, outside = [], []
+    off_known_good = False  # a service runs something other than its known-good release
     for group, (_, ecs_service) in targets.items():
         service = group.removeprefix(f"{environment}-")
         known_good = read_known_good(gateway, environment, service)
-        if known_good is None or known_good.previous is None:
+        if known_good is None:
             continue
         if running.get(ecs_service) != known_good.task_definition:
-            continue  # not on the watched release: the restore step below handles it
+            # Not on the watched release: the restore step below takes it back to it.
+            off_known_good = off_known_good or running.get(ecs_service) is not None
+            continue
+        if known_good.previous is None:
+            continue
         recorded = known_good.recorded_epoch()
         window = settings.watch_window_seconds
         # A window of 0 is off: not even a release recorded this very second is sent back.
@@ -106,7 +111,7 @@ def watch_restore(
         services=ecs_services,
     )
     steps: tuple[ServiceRestore, ...] = ()
-    if demoted or _off_known_good(gateway, environment, running, targets):
+    if demoted or off_known_good:
         steps = tuple(restore(gateway, settings, params, now, now - RESTORE_MEMORY_SECONDS))
     return WatchOutcome(tuple(demoted), steps, tuple(outside))
 
@@ -121,23 +126,6 @@ def _demote(
         f"Release of {service} restored: {failed} failed in its watch window",
     )
     logger.info("watch window: known-good demoted", extra={"service": service, "failed": failed})
-
-
-def _off_known_good(
-    gateway: AwsGateway,
-    environment: str,
-    running: dict[str, str],
-    targets: dict[str, tuple[str, str]],
-) -> bool:
-    """Whether any service runs something other than its known-good release."""
-    for group, (_, ecs_service) in targets.items():
-        known_good = read_known_good(gateway, environment, group.removeprefix(f"{environment}-"))
-        if known_good is not None and running.get(ecs_service) not in (
-            None,
-            known_good.task_definition,
-        ):
-            return True
-    return False
 
 
 def _restore_command(
