@@ -5,6 +5,7 @@ the build's registry cache tag may still be rewritten."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +102,61 @@ def test_the_build_cache_tag_may_still_be_rewritten(ecr: Any) -> None:
     )["imageDetails"]
     assert first != second
     assert image["imageDigest"] == second
+
+
+# ------------------------------------------------------------------ who can change the gates
+# The image gate runs files from the commit it gates, so each must need a code owner's review
+# (docs/security.md, "Who can change the gates"). GitHub's CODEOWNERS semantics for the forms
+# the file uses: a leading "/" anchors at the root, a trailing "/" owns a directory's tree, and
+# the last matching line wins (a line without owners leaves the path unowned).
+GATE_BUILDSPEC = "buildspecs/image-gate.yml"
+GATE_REFERENCE = re.compile(r"\b(?:buildspecs|security)/[\w./-]*\w")
+
+
+def files_the_gate_reads() -> set[str]:
+    """The gate's buildspec and every repository file it names, followed through the scripts."""
+    found: set[str] = set()
+    pending = [GATE_BUILDSPEC]
+    while pending:
+        path = pending.pop()
+        if path in found or not (REPO_ROOT / path).is_file():
+            continue
+        found.add(path)
+        pending.extend(GATE_REFERENCE.findall((REPO_ROOT / path).read_text()))
+    return found
+
+
+def code_owners(codeowners: str, path: str) -> list[str]:
+    owners: list[str] = []
+    for line in codeowners.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        pattern, *names = fields
+        anchored = pattern.lstrip("/")
+        if path == anchored or (anchored.endswith("/") and path.startswith(anchored)):
+            owners = names
+    return owners
+
+
+def test_every_file_the_image_gate_reads_needs_a_code_owner() -> None:
+    codeowners = (REPO_ROOT / ".github/CODEOWNERS").read_text()
+    gate_files = files_the_gate_reads()
+    # The walk found the buildspec, its scripts and the allow-list, not just the buildspec.
+    assert {
+        GATE_BUILDSPEC,
+        "buildspecs/scripts/gate_images.sh",
+        "buildspecs/scripts/image_gate.py",
+        "buildspecs/scripts/install_syft.sh",
+        "security/image-scan-allowlist.json",
+    } <= gate_files
+    unowned = sorted(path for path in gate_files | {".github/CODEOWNERS"}
+                     if not code_owners(codeowners, path))  # fmt: skip
+    assert unowned == []
+
+
+def test_a_gate_file_left_out_of_codeowners_is_found() -> None:
+    # Control: without the /security/ line the allow-list has no owner, and the check sees it.
+    codeowners = "/buildspecs/ @team\n/.github/CODEOWNERS @team\n"
+    assert code_owners(codeowners, "security/image-scan-allowlist.json") == []
+    assert code_owners(codeowners, "buildspecs/scripts/image_gate.py") == ["@team"]
