@@ -83,6 +83,11 @@ def _system(parameters: tuple[tuple[str, Any], ...]) -> System:
     return load_system(dict(parameters))
 
 
+def system_for(scenario: Scenario) -> System:
+    """The templates as the scenario's parameters render them (before a design is applied)."""
+    return _system(tuple(sorted(scenario.parameters.items())))
+
+
 @dataclass
 class Rehearsal:
     """One scenario's model, assembled from the templates; `running()` lets it run."""
@@ -102,7 +107,7 @@ class Rehearsal:
         if unknown:
             raise ValueError(f"{scenario.name}: unknown model setting(s) {sorted(unknown)}")
         assumptions = {**base_assumptions(), **scenario.model}
-        system = designs.apply(design, _system(tuple(sorted(scenario.parameters.items()))))
+        system = designs.apply(design, system_for(scenario))
         if not scenario.synthetic_client:
             system = designs.without_synthetic_client(system)
         world = World(
@@ -292,6 +297,20 @@ def _defective(world: World, service: str, release: str) -> bool:
     return world.behaviour(service, release).defective
 
 
+def first_signal(world: World, since: float) -> float | None:
+    """When something first named a bad release (an alarm, a hook, a verdict), from `since`."""
+    return min((at for at, _, _ in world.detections if at >= since), default=None)
+
+
+def time_to_restore(samples: list[Sample], bad_times: list[float]) -> float | None:
+    """From the first moment users were on a bad release to the first sample with none on it
+    (None: users never were, or still are at the end)."""
+    if not bad_times:
+        return None
+    restored_at = next((s.at for s in samples if s.at > bad_times[-1]), None)
+    return None if restored_at is None else restored_at - bad_times[0]
+
+
 def measure(world: World, pipeline: CodePipeline, codedeploy: CodeDeploy) -> Figures:
     samples = _production(world)
     tick = float(world.assumptions["traffic_tick_seconds"])
@@ -314,14 +333,9 @@ def measure(world: World, pipeline: CodePipeline, codedeploy: CodeDeploy) -> Fig
     detect = None
     if origin is not None:
         first_bad = min((d.created_at for d in bad_deployments), default=origin)
-        found = [at for at, _, _ in world.detections if at >= first_bad]
-        detect = min(found) - origin if found else None
-    restore = None
-    if bad_times:
-        last_bad = bad_times[-1]
-        restored_at = next((s.at for s in samples if s.at > last_bad), None)
-        if restored_at is not None:
-            restore = restored_at - bad_times[0]
+        signal = first_signal(world, since=first_bad)
+        detect = None if signal is None else signal - origin
+    restore = time_to_restore(samples, bad_times)
     final = _final_serving(world)
     still_bad = any(
         _defective(world, service, release)
