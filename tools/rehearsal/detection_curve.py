@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -40,7 +40,10 @@ KIND_TITLES = {"error_rate": "release failing this share of requests", "latency"
 DESIGN_COLOURS = {"current": "#4e79a7", "original": "#e15759"}
 DESIGN_TITLES = chart.DESIGN_TITLES
 ONE_SERVICE, EVERY_SERVICE = "one service", "every service"
-SCOPE_STYLES = {ONE_SERVICE: ("-", "o"), EVERY_SERVICE: ("--", "s")}
+SCOPE_STYLES: dict[str, tuple[Literal["-", "--"], str]] = {
+    ONE_SERVICE: ("-", "o"),
+    EVERY_SERVICE: ("--", "s"),
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def _panel(ax: Axes, series: Sequence[Series], kind: str, panel: str, *, bottom:
             )
     ax.set_xscale("log")
     values = sorted({v for line in series for v in line.values})
+    # A margin of its own: one swept value alone would make a zero-width view.
+    ax.set_xlim(values[0] / 1.25, values[-1] * 1.25)
     ax.xaxis.set_major_locator(FixedLocator(values))
     ax.xaxis.set_minor_locator(NullLocator())
     unit = "%" if kind == "error_rate" else " ms"

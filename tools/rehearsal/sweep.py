@@ -21,6 +21,7 @@ from typing import Any, Literal
 from tools.rehearsal.behaviour import HEALTHY_LATENCY_MS
 from tools.rehearsal.run import Result, first_signal, run, system_for, time_to_restore
 from tools.rehearsal.scenario import SCENARIOS, BehaviourModel, Expect, Scenario, ScenarioError
+from tools.rehearsal.world import Sample
 
 DEFAULT_BASE = SCENARIOS / "canary-5xx.yaml"
 Kind = Literal["error_rate", "latency"]
@@ -101,10 +102,12 @@ class Base:
         """The threshold of the failing service's production latency alarms, as the templates
         set it (LatencyThresholdSeconds): slower than that is a failure the figures judge."""
         spec = system_for(self.scenario).environments["production"][self.service]
-        return min(
-            alarm.threshold
-            for alarm in spec.alarms
-            if any(q.metric_name == "TargetResponseTime" for q in alarm.queries)
+        return float(
+            min(
+                alarm.threshold
+                for alarm in spec.alarms
+                if any(q.metric_name == "TargetResponseTime" for q in alarm.queries)
+            )
         )
 
 
@@ -175,7 +178,7 @@ def _on_slow_release(result: Result) -> tuple[float, float, float | None, float 
     world = result.world
     samples = [s for s in result.samples if s.environment == "production"]
 
-    def slow_share(sample: Any) -> float:
+    def slow_share(sample: Sample) -> float:
         return sum(
             share
             for release, share in sample.shares.items()
