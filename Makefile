@@ -160,8 +160,9 @@ release-clock: $(STAMP) ## Print the release timings read from the templates
 	$(call keeping_status,$(BIN)/python scripts/release_clock.py)
 
 .PHONY: charts
-charts: $(STAMP) ## Redraw the README's release charts (docs/images/) from their scenarios
+charts: $(STAMP) ## Redraw the README's release charts and the detection curve (docs/images/)
 	$(BIN)/python -m tools.rehearsal.chart
+	$(BIN)/python -m tools.rehearsal.detection_curve
 
 bench: $(STAMP) ## Run the benchmarks (figures, not pass/fail)
 	for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python "$$bench"; done

@@ -2,12 +2,14 @@
 Lambda code, this design beside the original, and print what users went through.
 
 Exit status: 0 when every scenario not marked expected_to_fail meets its `expect`, 1 otherwise,
-2 when a scenario cannot be run (a bad file).
+2 when a scenario cannot be run (a bad file). With --sweep (tools/rehearsal/sweep.py): 0 when this
+design meets issue 25's figures at every judged point, 1 otherwise, 2 for a bad base scenario.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -33,7 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="with --scenario: draw it to PATH (.svg or .png), one column per design",
     )
+    parser.add_argument(
+        "--sweep",
+        nargs="?",
+        const="both",
+        choices=["error_rate", "latency", "both"],
+        help="replay --scenario (default scenarios/canary-5xx.yaml) at every failure rate "
+        "and/or added latency, one service and all; --chart draws the detection curve",
+    )
     args = parser.parse_args(argv)
+    if args.sweep:
+        return _sweep(args)
     _check_chart(parser, args)
     paths = [args.scenario] if args.scenario else library()
     designs = ["current", "original"] if args.design == "both" else [args.design]
@@ -52,12 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.scenario:
                 print(report.timeline(result), end="\n\n")
     _draw(args.chart, results)
-    if args.json:
-        text = report.dumps(results)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+    _write_json(args.json, report.dumps(results))
     if not args.scenario and args.design == "both":
         print(report.table(list(zip(results[::2], results[1::2], strict=True))))
     elif not args.scenario:
@@ -79,6 +86,45 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 1 if missed else 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from tools.rehearsal import sweep  # noqa: PLC0415 - only a sweep needs it
+
+    try:
+        base = sweep.Base.of(load(_existing(args.scenario or sweep.DEFAULT_BASE)))
+    except ScenarioError as error:
+        print(f"rehearse: {error}", file=sys.stderr)
+        return 2
+    kinds = sweep.KINDS if args.sweep == "both" else (args.sweep,)
+    designs = sweep.DESIGNS if args.design == "both" else (args.design,)
+    rows = sweep.sweep(
+        base,
+        sweep.points(kinds, base),
+        designs,
+        progress=lambda text: print(f"rehearse: sweep {text}", file=sys.stderr, flush=True),
+    )
+    if args.chart:
+        from tools.rehearsal import detection_curve  # noqa: PLC0415 - matplotlib only when drawing
+
+        detection_curve.write(rows, args.chart)
+        print(f"rehearse: chart written to {args.chart.resolve()}", file=sys.stderr)
+    _write_json(args.json, json.dumps(sweep.as_json(rows), indent=2))
+    print(sweep.table(rows, base))
+    missed = sweep.missed(rows)
+    for row in missed:
+        print(
+            f"MISSED {row.point.label}, {row.point.scope}: {'; '.join(row.misses)}", file=sys.stderr
+        )
+    return 1 if missed else 0
+
+
+def _write_json(destination: str | None, text: str) -> None:
+    """--json: to standard output ("-") or to a file."""
+    if destination == "-":
+        print(text)
+    elif destination:
+        Path(destination).write_text(text + "\n")
 
 
 def _check_chart(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

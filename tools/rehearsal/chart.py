@@ -918,23 +918,33 @@ def style() -> AbstractContextManager[None]:
 
 
 def render(runs: Sequence[RunChart], fmt: str = "svg") -> bytes:
+    return save(lambda: draw(runs), fmt)
+
+
+def save(make: Callable[[], Figure], fmt: str = "svg") -> bytes:
+    """The figure `make` draws, as SVG or PNG bytes."""
     # Drawn deterministically so a test can compare the committed images with what the code
     # draws: a fixed salt for the ids matplotlib hashes, no date or matplotlib version in the
     # metadata (below), text kept as text (smaller, and searchable in the SVG).
     with mpl.rc_context({"svg.hashsalt": "rehearsal-chart", "svg.fonttype": "none"}), style():
-        figure = draw(runs)
+        figure = make()
         buffer = io.BytesIO()
         metadata = {"Date": None, "Creator": None} if fmt == "svg" else {}
         figure.savefig(buffer, format=fmt, metadata=metadata, dpi=100)
     return buffer.getvalue()
 
 
-def write(results: Sequence[Result], path: Path) -> None:
-    """The chart of these runs (one column each) to `path`: SVG, or PNG by the suffix."""
+def image_format(path: Path) -> str:
+    """svg or png, by the file's suffix."""
     fmt = path.suffix.lstrip(".").lower() or "svg"
     if fmt not in {"svg", "png"}:
         raise ValueError(f"{path}: the chart is written as .svg or .png")
-    path.write_bytes(render([chart_of(r) for r in results], fmt))
+    return fmt
+
+
+def write(results: Sequence[Result], path: Path) -> None:
+    """The chart of these runs (one column each) to `path`: SVG, or PNG by the suffix."""
+    path.write_bytes(render([chart_of(r) for r in results], image_format(path)))
 
 
 def readme_chart(scenario: Path) -> bytes:

@@ -282,6 +282,11 @@ class Fleet:
         served: dict[str, float] = {}
         error_rates: dict[str, float] = {}
         bad_share = 0.0
+        # The share of all the service's requests that failed because of the release serving
+        # them: only a release's own error rate counts. Were a background error rate (healthy
+        # releases fail a few requests too) ever folded into `rate`, subtract it here, or every
+        # release would be charged the background as its exposure.
+        failed_share = 0.0
         for group, share in self.shares().items():
             release = self.release_on(group)
             requests = requests_per_second * seconds * share
@@ -296,6 +301,7 @@ class Fleet:
                 error_rates[group] = rate
             if rate > 0:
                 bad_share += share
+                failed_share += share * rate
             if requests > 0 and self.healthy(group):
                 dimensions = {
                     "LoadBalancer": world.system.load_balancer.full_name,
@@ -315,7 +321,12 @@ class Fleet:
                     dimensions,
                     behaviour.latency_in(self.spec.environment) / 1000,
                 )
-        return {"served": served, "bad_share": bad_share, "error_rates": error_rates}
+        return {
+            "served": served,
+            "bad_share": bad_share,
+            "failed_share": failed_share,
+            "error_rates": error_rates,
+        }
 
     def error_rate(self, release: str, behaviour: Behaviour) -> float:
         trigger = (

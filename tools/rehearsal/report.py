@@ -37,6 +37,7 @@ def figures_line(result: Result) -> str:
     f = result.figures
     return (
         f"exposure {f.exposure_request_seconds:g} request-s, "
+        f"{f.failed_requests:g} failed requests, "
         f"peak bad share {100 * f.peak_bad_share:.0f}%, "
         f"detect {_figure(f.detect_seconds)}, restore {_figure(f.restore_seconds)}, "
         f"lead time {_figure(f.lead_time_seconds)}, acted: {', '.join(f.actors) or '-'}, "
@@ -47,7 +48,8 @@ def figures_line(result: Result) -> str:
 def table(pairs: list[tuple[Result, Result]]) -> str:
     """One row per scenario: this design's figures beside the original design's."""
     header = (
-        f"{'scenario':<34} {'met':<5} {'exposure (req-s)':>17} {'peak bad':>10} "
+        f"{'scenario':<34} {'met':<5} {'exposure (req-s)':>17} {'failed requests':>17} "
+        f"{'peak bad':>10} "
         f"{'detect':>12} {'restore':>14} {'lead time':>12}  acted (this design)"
     )
     rows = [header, "-" * len(header)]
@@ -61,6 +63,7 @@ def table(pairs: list[tuple[Result, Result]]) -> str:
         rows.append(
             f"{current.scenario.name:<34} {met:<5} "
             f"{_pair(c.exposure_request_seconds, o.exposure_request_seconds, ''):>17} "
+            f"{_pair(c.failed_requests, o.failed_requests, ''):>17} "
             f"{_pair(100 * c.peak_bad_share, 100 * o.peak_bad_share, '%'):>10} "
             f"{_pair(c.detect_seconds, o.detect_seconds):>12} "
             f"{_pair(c.restore_seconds, o.restore_seconds):>14} "

@@ -107,6 +107,8 @@ class Expect(_Strict):
     stages: dict[str, dict[str, str]] = {}
     human_needed: bool | None = None
     max_exposure_request_seconds: float | None = None
+    # User requests answered 5XX by the failing release (error rate x share x seconds x rate).
+    max_failed_requests: float | None = None
     max_peak_bad_share: float | None = None
     # Users back on a good release at most this long after the failure was first detected.
     max_reaction_seconds: float | None = None

@@ -44,6 +44,8 @@ class Sample:
     healthy_hosts: dict[str, int]  # target group colour -> healthy targets
     # Target group colour -> share of its user requests answered 5XX (colours with traffic only).
     error_rates: dict[str, float] = field(default_factory=dict)
+    # Share of the service's user requests answered 5XX by the failing release (its own errors).
+    failed_share: float = 0.0
 
 
 @dataclass
@@ -264,6 +266,7 @@ class World:
                         bad_share=result["bad_share"],
                         healthy_hosts={colours[g]: len(fleet.healthy(g)) for g in fleet.groups},
                         error_rates={colours[g]: r for g, r in result["error_rates"].items()},
+                        failed_share=result["failed_share"],
                     )
                 )
             if self.now >= next_gauge:
