@@ -29,6 +29,7 @@ ORIGINAL_DEREGISTRATION_DELAY = 300
 ORIGINAL_5XX_PERIOD = 300
 ORIGINAL_5XX_EVALUATION_PERIODS = 2
 ORIGINAL_5XX_THRESHOLD = 10
+FIVE_XX = "HTTPCode_Target_5XX_Count"
 
 
 def apply(design: str, system: System) -> System:
@@ -82,12 +83,26 @@ def without_synthetic_client(system: System) -> System:
 
 
 def _original_service(spec: ServiceEnvironment) -> ServiceEnvironment:
+    alarms = _one_5xx_alarm(spec.alarms)
+    kept = {alarm.name for alarm in alarms}
+    group = dataclasses.replace(
+        spec.deployment_group,
+        alarm_names=tuple(n for n in spec.deployment_group.alarm_names if n in kept),
+    )
     return dataclasses.replace(
         spec,
         blue=_original_target_group(spec.blue),
         green=_original_target_group(spec.green),
-        alarms=tuple(_original_alarm(alarm) for alarm in spec.alarms),
+        alarms=tuple(_original_alarm(alarm) for alarm in alarms),
+        deployment_group=group,
     )
+
+
+def _one_5xx_alarm(alarms: tuple[AlarmSpec, ...]) -> tuple[AlarmSpec, ...]:
+    """The original design had one 5XX alarm: the first of the templates' stands for it, the
+    others (the canary comparison) did not exist then."""
+    five_xx = [a for a in alarms if any(q.metric_name == FIVE_XX for q in a.queries)]
+    return tuple(a for a in alarms if a not in five_xx[1:])
 
 
 def _original_target_group(group: TargetGroupSpec) -> TargetGroupSpec:
@@ -105,7 +120,7 @@ def _original_target_group(group: TargetGroupSpec) -> TargetGroupSpec:
 
 def _original_alarm(alarm: AlarmSpec) -> AlarmSpec:
     """The 5XX alarm becomes a count over 300 s periods; the others stay as templated."""
-    five_xx = [q for q in alarm.queries if q.metric_name == "HTTPCode_Target_5XX_Count"]
+    five_xx = [q for q in alarm.queries if q.metric_name == FIVE_XX]
     if not five_xx:
         return alarm
     raw = tuple(
