@@ -1,4 +1,4 @@
-"""The rehearsal settings of the assumptions no AWS document settles (docs/assumptions.md, A1-A10).
+"""The rehearsal settings of the assumptions no AWS document settles (docs/assumptions.md, A1-A11).
 
 Each test plays the same situation under the assumed value and under the alternative, and fails
 if the model ignored the setting. The acceptance kit names these settings in its report, so the
@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from tests.integration.acceptance.assumptions import ASSUMPTIONS
-from tests.rehearsal.conftest import advance, model
+from tests.rehearsal.conftest import advance, model, scenario
+from tools.rehearsal import design as designs
 from tools.rehearsal.codedeploy import Deployment, DeploymentAlreadyCompleted, StopRefused
+from tools.rehearsal.fleet import with_background
 from tools.rehearsal.run import Rehearsal, base_assumptions
 from tools.rehearsal.world import World
 
@@ -203,3 +205,49 @@ def test_a10_stopping_a_rollback_deployment_stops_it_or_is_refused(
             rehearsal.codedeploy.stop(rollback.id, rollback=False, reason="test")
         _finish(world, rollback)
         assert rollback.status == ("Succeeded" if refused else "Stopped")
+
+
+# ---------------------------------------------------------------- A11
+def _five_xx_share(world: World, environment: str, service: str) -> tuple[float, float]:
+    """(5XX answered, requests) of a fleet's production target groups over the metrics so far."""
+    fleet = world.fleet(environment, service)
+    totals = {"HTTPCode_Target_5XX_Count": 0.0, "RequestCount": 0.0}
+    for (namespace, name, dimensions), points in world.metrics.series.items():
+        groups = {fleet.groups[g].full_name for g in fleet.groups}
+        if (
+            namespace == "AWS/ApplicationELB"
+            and name in totals
+            and dict(dimensions).get("TargetGroup") in groups
+        ):
+            totals[name] += sum(point.total for point in points.values())
+    return totals["HTTPCode_Target_5XX_Count"], totals["RequestCount"]
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.001, 0.005])
+def test_a11_a_healthy_release_answers_the_background_share_of_5xx_and_no_user_counts_as_bad(
+    rate: float,
+) -> None:
+    with model(model={"background_error_rate": rate}) as (_, world):
+        advance(world, 300)
+        errors, requests = _five_xx_share(world, "production", "api-service")
+        # the load balancer's metrics carry the background, exactly
+        assert requests > 0
+        assert errors == pytest.approx(rate * requests)
+        # and the figures count no user on a bad release: the background is no release's fault
+        assert all(sample.bad_share == 0 for sample in world.samples)
+
+
+def test_a11_background_adds_to_a_failing_releases_own_errors_among_what_it_answers() -> None:
+    # 1 - (1 - 0.02) * (1 - 0.001): the release's 2 %, and the background among the rest
+    assert with_background(0.02, 0.001) == pytest.approx(0.02 + 0.98 * 0.001)
+    assert with_background(0.0, 0.001) == pytest.approx(0.001)
+    assert with_background(1.0, 0.001) == pytest.approx(1.0)
+
+
+def test_a11_the_original_design_is_played_without_the_background_it_could_not_bear() -> None:
+    # The original count alarm (> 10 in each of two 300 s) would stand in ALARM from ~0.07 %.
+    settings = {**base_assumptions(), "background_error_rate": 0.005}
+    assert designs.assumptions("original", settings)["background_error_rate"] == 0.0
+    assert designs.assumptions("current", settings)["background_error_rate"] == 0.005
+    rehearsal = Rehearsal.build(scenario(model={"background_error_rate": 0.005}), "original")
+    assert rehearsal.world.assumptions["background_error_rate"] == 0.0

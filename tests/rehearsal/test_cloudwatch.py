@@ -38,11 +38,12 @@ def _query(alarm: AlarmSpec, query_id: str) -> MetricQuery:
 
 
 def test_5xx_rate_alarm_fires_on_one_bad_minute_of_the_templates_metric_math() -> None:
-    # GIVEN the template's 5XX-rate alarm and a minute where green answered 30 of 100 with 5XX
+    # GIVEN the template's 5XX-rate alarm and a minute where green answered 90 of 300 with 5XX
+    # (above production's request floor of 200)
     alarm = _alarm("5xx-rate")
     store = MetricStore(delay=60)
-    _put(store, _query(alarm, "greenrequests"), minute=10, value=100)
-    _put(store, _query(alarm, "green5xx"), minute=10, value=30)
+    _put(store, _query(alarm, "greenrequests"), minute=10, value=300)
+    _put(store, _query(alarm, "green5xx"), minute=10, value=90)
     # WHEN it is evaluated once that minute's datapoint has arrived (end of minute 11 + delay)
     state, reason = next_state(AlarmState(alarm), store, now=12 * 60)
     # THEN one breaching datapoint of one is enough
@@ -52,10 +53,12 @@ def test_5xx_rate_alarm_fires_on_one_bad_minute_of_the_templates_metric_math() -
 def test_datapoint_is_not_seen_before_the_metric_delay_has_passed() -> None:
     alarm = _alarm("5xx-rate")
     store = MetricStore(delay=60)
-    _put(store, _query(alarm, "greenrequests"), minute=10, value=100)
-    _put(store, _query(alarm, "green5xx"), minute=10, value=30)
+    _put(store, _query(alarm, "greenrequests"), minute=10, value=300)
+    _put(store, _query(alarm, "green5xx"), minute=10, value=90)
     state, _ = next_state(AlarmState(alarm), store, now=11 * 60 + 30)
     assert state != "ALARM"
+    # and is, once it has
+    assert next_state(AlarmState(alarm), store, now=12 * 60)[0] == "ALARM"
 
 
 def test_volume_floor_keeps_a_few_failed_requests_from_alarming() -> None:
@@ -108,3 +111,57 @@ def test_if_evaluates_only_the_branch_it_takes() -> None:
 def test_unmodelled_metric_math_is_an_error_not_a_guess() -> None:
     with pytest.raises(MathError, match="not modelled"):
         evaluate("ANOMALY_DETECTION_BAND(a)", {"a": 1.0}, present=True)
+
+
+def _minute(alarm: AlarmSpec, **counts: float) -> MetricStore:
+    """One minute (minute 10) of the given load-balancer counts, e.g. greenrequests=300."""
+    store = MetricStore(delay=0)
+    for query_id, value in counts.items():
+        _put(store, _query(alarm, query_id), minute=10, value=value)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("canary", "baseline"), [("green", "blue"), ("blue", "green")], ids=["green-new", "blue-new"]
+)
+def test_canary_alarm_judges_the_smaller_group_against_the_larger_whichever_colour(
+    canary: str, baseline: str
+) -> None:
+    # GIVEN a 10 % canary at 50 requests a second: 300 requests a minute on the new group
+    # failing 2 % (+0.1 % background), 2700 on the one it replaces at the background
+    alarm = _alarm("5xx-canary")
+    store = _minute(
+        alarm,
+        **{f"{canary}requests": 300, f"{canary}5xx": 6.3},
+        **{f"{baseline}requests": 2700, f"{baseline}5xx": 2.7},
+    )
+    # WHEN that minute is evaluated THEN the canary's 2 points above the baseline breach the margin
+    state, reason = next_state(AlarmState(alarm), store, now=11 * 60)
+    assert state == "ALARM", reason
+
+
+def test_canary_alarm_ignores_a_canary_no_worse_than_what_it_replaces() -> None:
+    # GIVEN both groups at a noisy 0.5 % background
+    alarm = _alarm("5xx-canary")
+    store = _minute(alarm, greenrequests=300, green5xx=1.5, bluerequests=2700, blue5xx=13.5)
+    # THEN nothing breaches: the comparison is relative, not an absolute zero
+    assert next_state(AlarmState(alarm), store, now=11 * 60)[0] == "OK"
+
+
+def test_canary_alarm_reads_zero_when_one_group_is_below_the_floor() -> None:
+    # GIVEN all traffic on green (after the shift), failing 3 %: blue has no requests
+    alarm = _alarm("5xx-canary")
+    store = _minute(alarm, greenrequests=3000, green5xx=90)
+    # THEN there is no canary to compare (the 5xx-rate alarm and the traffic guard judge green)
+    state, reason = next_state(AlarmState(alarm), store, now=11 * 60)
+    assert (state, reason) == ("OK", "datapoints [0] within the threshold 1")
+
+
+def test_5xx_rate_alarm_is_not_diluted_by_the_group_the_canary_shares_traffic_with() -> None:
+    # GIVEN a 10 % canary failing 40 %: 4 % of blue's and green's requests added up, under 5 %
+    alarm = _alarm("5xx-rate")
+    store = _minute(alarm, greenrequests=300, green5xx=120, bluerequests=2700, blue5xx=0)
+    # THEN green's own rate, 40 %, decides
+    state, reason = next_state(AlarmState(alarm), store, now=11 * 60)
+    assert state == "ALARM", reason
+    assert "40" in reason

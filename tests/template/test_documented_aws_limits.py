@@ -54,3 +54,19 @@ def test_the_pipeline_role_holds_the_documented_lambda_invoke_permissions() -> N
     }
 
     assert {"lambda:InvokeFunction", "lambda:ListFunctions"} <= actions
+
+
+# CodeDeploy AlarmConfiguration: "A list of alarms configured for the deployment or deployment
+# group. A maximum of 10 alarms can be added."
+# https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_AlarmConfiguration.html
+ALARMS_PER_DEPLOYMENT_GROUP = 10
+
+
+def test_every_deployment_group_lists_at_most_codedeploys_ten_alarms() -> None:
+    service = load_template(PIPELINE_DIR / "service.yaml")
+    groups = resources_of_type(service, "AWS::CodeDeploy::DeploymentGroup")
+
+    assert groups
+    for logical_id, group in groups.items():
+        alarms = group["Properties"]["AlarmConfiguration"]["Alarms"]
+        assert 0 < len(alarms) <= ALARMS_PER_DEPLOYMENT_GROUP, logical_id

@@ -104,9 +104,29 @@ def test_traffic_guard_timeout_covers_settling_watching_and_the_reporting_margin
     resources: dict[str, Any],
 ) -> None:
     properties = resources["TrafficGuardHookFunction"]["Properties"]
-    settings = Settings.from_environ(properties["Environment"]["Variables"])
+    settings = Settings.from_environ(with_defaults(properties["Environment"]["Variables"]))
     needed = settings.target_settle_seconds + settings.watch_seconds + SAFETY_MARGIN_SECONDS
     assert properties["Timeout"] > needed
+
+
+def with_defaults(variables: dict[str, Any]) -> dict[str, str]:
+    """Environment variables with each root-parameter Ref at the parameter's default."""
+    parameters = load_template(REPO_ROOT / "template.yaml")["Parameters"]
+    return {
+        name: str(parameters[value["Ref"]]["Default"]) if isinstance(value, dict) else value
+        for name, value in variables.items()
+    }
+
+
+def test_traffic_guard_judges_green_by_the_5xx_rate_alarms_threshold(
+    resources: dict[str, Any],
+) -> None:
+    # The bake's limit on green's own rate is the root's threshold, not a second copy of it.
+    variables = resources["TrafficGuardHookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["GREEN_MAX_5XX_PERCENT"] == {"Ref": "ErrorRateThresholdPercent"}
+    assert variables["GREEN_MIN_REQUESTS_PER_MINUTE"] == {"Ref": "StagingRequestFloor"}
+    settings = Settings.from_environ(with_defaults(variables))
+    assert (settings.green_max_5xx_percent, settings.green_min_requests_per_minute) == (5, 10)
 
 
 def test_smoke_test_timeout_covers_every_retry_and_the_reporting_margin(

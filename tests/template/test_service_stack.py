@@ -23,6 +23,9 @@ CHECKS = (
     "synthetic-flow",
     "synthetic-latency",
 )
+# The canary compared with the group it replaces: production only, where both groups serve users
+# during a deployment (staging has none and shifts all at once).
+CHECKS_OF = {"Staging": CHECKS, "Production": (*CHECKS, "5xx-canary")}
 # Issue 3: healthy within 15 s of health checking, drained within 30 s, a bad release detected
 # within 2 minutes.
 MAX_SECONDS_TO_HEALTHY = 15
@@ -835,7 +838,7 @@ def test_deployment_group_rolls_back_on_failure_and_on_alarms_about_what_the_rel
     listed = {item["Name"]["Ref"] for item in group["AlarmConfiguration"]["Alarms"]}
     assert listed == about_the_release
     assert {f"{environment}ErrorRateAlarm", f"{environment}LatencyAlarm"} <= listed
-    assert len(alarms) == len(CHECKS)
+    assert len(alarms) == len(CHECKS_OF[environment])
 
 
 # ------------------------------------------------------------------ alarms
@@ -856,7 +859,9 @@ def test_alarm_names_share_the_environment_prefix(
     names = set(alarms_of(service, environment))
 
     # THEN they are {suffix}-{environment}-{service}-{check}
-    assert names == {f"{SUFFIX}-{environment.lower()}-{SERVICE}-{check}" for check in CHECKS}
+    assert names == {
+        f"{SUFFIX}-{environment.lower()}-{SERVICE}-{check}" for check in CHECKS_OF[environment]
+    }
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -943,23 +948,77 @@ def test_load_balancer_alarms_watch_both_target_groups(
     ]
 
 
+def five_xx_queries(alarm: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Id -> (metric name, target group logical id) of the alarm's load-balancer metrics."""
+    found = {}
+    for item in alarm["Metrics"]:
+        if "MetricStat" in item:
+            metric = item["MetricStat"]["Metric"]
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            found[item["Id"]] = (metric["MetricName"], dimensions["TargetGroup"]["Fn::GetAtt"][0])
+    return found
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_error_rate_alarm_divides_target_5xx_by_requests(
+def test_error_rate_alarm_takes_the_worse_of_each_target_groups_own_rate(
     service: dict[str, Any], environment: str
 ) -> None:
-    # GIVEN the error-rate alarm
+    # GIVEN the error-rate alarm, as the stack renders it
     alarm = alarms_of(service, environment)[f"{SUFFIX}-{environment.lower()}-{SERVICE}-5xx-rate"]
-    metrics = {item["Id"]: item for item in alarm["Metrics"]}
-
-    # THEN it is a percentage of 5XX over requests, above 5 %
-    names = {
-        item["MetricStat"]["Metric"]["MetricName"]
-        for item in metrics.values()
-        if "MetricStat" in item
+    stack = renderer(service)
+    expressions = {
+        item["Id"]: stack.render(item["Expression"])
+        for item in alarm["Metrics"]
+        if "Expression" in item
     }
-    assert names == {"HTTPCode_Target_5XX_Count", "RequestCount"}
-    assert "100 * errors / requests" in metrics["rate"]["Expression"]
-    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 5)
+    floor = service["Parameters"][f"{environment}RequestFloor"]["Default"]
+
+    # THEN each group's 5XX count is divided by that group's own requests, above its own floor,
+    # and the worse group decides: blue's and green's added up would dilute a 10 % canary
+    queries = five_xx_queries(alarm)
+    assert queries == {
+        f"{colour}{kind}": (metric, f"{environment}{colour.capitalize()}TargetGroup")
+        for colour in ("blue", "green")
+        for kind, metric in (("5xx", "HTTPCode_Target_5XX_Count"), ("requests", "RequestCount"))
+    }
+    for colour in ("blue", "green"):
+        assert expressions[f"{colour}rate"] == (
+            f"IF(FILL({colour}requests, 0) >= {floor}, "
+            f"100 * FILL({colour}5xx, 0) / {colour}requests, 0)"
+        )
+    assert expressions["rate"] == "MAX([bluerate, greenrate])"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanThreshold",
+        ref("ErrorRateThresholdPercent"),
+    )
+
+
+def test_canary_alarm_compares_the_smaller_group_with_the_larger_in_production_only(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN the 5xx-canary alarm
+    alarm = alarms_of(service, "Production")[f"{SUFFIX}-production-{SERVICE}-5xx-canary"]
+    stack = renderer(service)
+    expression = stack.render(alarm["Metrics"][0]["Expression"])
+    floor = service["Parameters"]["ProductionRequestFloor"]["Default"]
+
+    # THEN while both groups serve at least the floor, the group with fewer requests (the
+    # canary, whichever colour it is) is judged against the other, by a margin in points
+    assert set(five_xx_queries(alarm).values()) == {
+        (metric, f"Production{colour}TargetGroup")
+        for colour in ("Blue", "Green")
+        for metric in ("HTTPCode_Target_5XX_Count", "RequestCount")
+    }
+    assert expression == (
+        f"IF(MIN([FILL(bluerequests, 0), FILL(greenrequests, 0)]) >= {floor}, "
+        "IF(FILL(bluerequests, 0) < FILL(greenrequests, 0), "
+        "bluerate - greenrate, greenrate - bluerate), 0)"
+    )
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanThreshold",
+        ref("CanaryErrorMarginPercent"),
+    )
+    assert not any(name.endswith("-5xx-canary") for name in alarms_of(service, "Staging"))
 
 
 # ------------------------------------------------------------------ outputs

@@ -106,7 +106,7 @@ class Rehearsal:
         unknown = set(scenario.model) - set(base_assumptions())
         if unknown:
             raise ValueError(f"{scenario.name}: unknown model setting(s) {sorted(unknown)}")
-        assumptions = {**base_assumptions(), **scenario.model}
+        assumptions = designs.assumptions(design, {**base_assumptions(), **scenario.model})
         system = designs.apply(design, system_for(scenario))
         if not scenario.synthetic_client:
             system = designs.without_synthetic_client(system)
