@@ -460,11 +460,7 @@ class FakeAws:
                 "status": d.status,
                 "creator": d.aws_creator,
                 "createTime": self._scenario_time(d.created_at),
-                **(
-                    {"completeTime": self._scenario_time(d.completed_at)}
-                    if d.completed_at
-                    else {}
-                ),
+                **({"completeTime": self._scenario_time(d.completed_at)} if d.completed_at else {}),
                 "description": d.description,
                 "rollbackInfo": d.rollback_info(),
                 # All traffic on the replacement, the original task set in its termination wait

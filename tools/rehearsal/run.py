@@ -178,6 +178,7 @@ def _until_quiet(
 ) -> Generator[simpy.Event, Any, None]:
     last_commit = max(c.at for c in scenario.commits)
     yield world.env.timeout(WARMUP_SECONDS + last_commit + QUIET_CHECK_SECONDS)
+
     def busy() -> bool:
         return (
             any(e.status == "InProgress" for e in pipeline.executions)
