@@ -20,6 +20,7 @@ blue termination wait are reported without a goal: they follow from the choices 
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,15 @@ from cfnlint.decode import cfn_yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT_TEMPLATE = REPO_ROOT / "template.yaml"
 SERVICE_TEMPLATE = REPO_ROOT / "pipeline" / "service.yaml"
+DELIVERY_TEMPLATE = REPO_ROOT / "pipeline" / "delivery.yaml"
 
 GOAL_TIME_TO_HEALTHY_S = 15
 GOAL_DEREGISTRATION_S = 30
 GOAL_5XX_DETECTION_S = 120
+# The validator's bake starts at the first poll that sees traffic moved and ends at the first
+# poll after bake_seconds: CodePipeline re-invokes a continuation about once a minute
+# (assumption A5), so up to two intervals beyond the bake.
+VALIDATION_POLL_SLACK_S = 120
 
 # Seconds from process start to the first 200 on /health. benchmarks/load_bench.py measured
 # 0.6 s for api-service on a 2-core development machine; a 0.25 vCPU Fargate task imports
@@ -206,18 +212,54 @@ def root_figures(root: dict[str, Any]) -> list[Figure]:
         figures.append(Figure(f"{environment.lower()} traffic shift ({short})", shown, "-", None))
     wait_minutes = as_number(parameter_default(root, "BlueTerminationWaitMinutes"))
     figures.append(
-        Figure("blue termination wait", f"{wait_minutes * 60:.0f} s", "not specified", None)
+        Figure("staging blue termination wait", f"{wait_minutes * 60:.0f} s", "not specified", None)
     )
     return figures
 
 
+def production_validation_figures(root: dict[str, Any], delivery: dict[str, Any]) -> list[Figure]:
+    """Production's ValidateHealth bakes beside the deployments, while blue runs: the blue
+    termination wait must cover the bake and its polling slack, or a failure found late in the
+    bake is a redeploy instead of a traffic move."""
+    wait_s = 60 * as_number(parameter_default(root, "ProductionBlueTerminationWaitMinutes"))
+    bake_s = validation_bake(delivery, "Production")
+    needed = bake_s + VALIDATION_POLL_SLACK_S
+    return [
+        Figure(
+            "production blue termination wait (covers the bake)",
+            f"{wait_s:.0f} s (needs {needed:.0f} s)",
+            "not specified",
+            wait_s >= needed,
+        )
+    ]
+
+
+def validation_bake(delivery: dict[str, Any], stage: str) -> float:
+    """bake_seconds of the stage's ValidateHealth, which must run beside its deployments."""
+    stages = delivery["Resources"]["Pipeline"]["Properties"]["Stages"]
+    [actions] = [s["Actions"] for s in stages if s["Name"] == stage]
+    [validate] = [a for a in actions if a["Name"] == "ValidateHealth"]
+    raw = validate["Configuration"]["UserParameters"]
+    text = raw["Fn::Sub"] if isinstance(raw, dict) else raw
+    parameters = json.loads(text)
+    if parameters.get("beside_deployments") is not True:
+        raise ValueError(f"{stage}.ValidateHealth does not run beside the deployments")
+    return as_number(parameters.get("bake_seconds", 300))
+
+
 def main() -> int:
-    missing = [path for path in (ROOT_TEMPLATE, SERVICE_TEMPLATE) if not path.is_file()]
+    templates = (ROOT_TEMPLATE, SERVICE_TEMPLATE, DELIVERY_TEMPLATE)
+    missing = [path for path in templates if not path.is_file()]
     if missing:
         print(f"cannot time a release: {', '.join(str(p) for p in missing)} missing")
         return 1
     try:
-        figures = service_figures(load(SERVICE_TEMPLATE)) + root_figures(load(ROOT_TEMPLATE))
+        root = load(ROOT_TEMPLATE)
+        figures = (
+            service_figures(load(SERVICE_TEMPLATE))
+            + root_figures(root)
+            + production_validation_figures(root, load(DELIVERY_TEMPLATE))
+        )
     except (KeyError, TypeError, ValueError) as error:
         print(f"cannot time a release: {error}")
         return 1

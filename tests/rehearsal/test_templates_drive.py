@@ -31,11 +31,14 @@ def test_deployment_configuration_and_termination_wait_come_from_parameters() ->
         {
             "ProductionTrafficShift": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
             "BlueTerminationWaitMinutes": "9",
+            "ProductionBlueTerminationWaitMinutes": "13",
         }
     )
     group = system.environments["production"]["auth-service"].deployment_group
     assert group.config_name == "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"
-    assert group.termination_wait_seconds == 9 * 60
+    assert group.termination_wait_seconds == 13 * 60
+    staging = system.environments["staging"]["auth-service"].deployment_group
+    assert staging.termination_wait_seconds == 9 * 60
 
 
 def test_pipeline_stages_and_run_orders_come_from_the_delivery_template() -> None:

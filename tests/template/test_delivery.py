@@ -434,9 +434,14 @@ def test_deployments_are_parallel_codedeploy_to_ecs_with_the_environment_templat
     }
 
 
-@pytest.mark.parametrize("environment", ["Staging", "Production"])
-def test_health_validation_follows_the_deployments_with_contract_user_parameters(
-    pipeline: dict[str, Any], environment: str
+# Staging validates after its deployments, beside the synthetic load (no users there); production
+# beside its deployments, while blue runs (docs/pipeline.md#validation).
+@pytest.mark.parametrize(
+    ("environment", "run_order", "beside"),
+    [("Staging", 3, {}), ("Production", 2, {"beside_deployments": True})],
+)
+def test_health_validation_runs_after_or_beside_the_deployments_with_contract_user_parameters(
+    pipeline: dict[str, Any], environment: str, run_order: int, beside: dict[str, bool]
 ) -> None:
     actions = stage(pipeline, environment)["Actions"]
     action = actions_by_name(pipeline, environment)["ValidateHealth"]
@@ -446,7 +451,7 @@ def test_health_validation_follows_the_deployments_with_contract_user_parameters
         "Provider": "Lambda",
         "Version": "1",
     }
-    assert action["RunOrder"] == 3 == max(a["RunOrder"] for a in actions)
+    assert action["RunOrder"] == run_order == max(a["RunOrder"] for a in actions)
     assert action["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
     env = environment.lower()
     assert json.loads(substituted(action["Configuration"]["UserParameters"])) == {
@@ -455,6 +460,7 @@ def test_health_validation_follows_the_deployments_with_contract_user_parameters
         "bake_seconds": 300,
         "cluster": f"{env}-cluster-{SUFFIX}",
         "services": [f"{service}-{SUFFIX}" for service in SERVICES],
+        **beside,
     }
 
 

@@ -218,6 +218,7 @@ SAMPLE_CHANGES: dict[str, list[dict[str, Any]]] = {
     "DesiredCount": [{"DesiredCount": 1}, {"DesiredCount": 5}],
     "ProductionMaxCount": [{"ProductionMaxCount": 10}],
     "BlueTerminationWaitMinutes": [{"BlueTerminationWaitMinutes": 60}],
+    "ProductionBlueTerminationWaitMinutes": [{"ProductionBlueTerminationWaitMinutes": 60}],
     "WatchWindowMinutes": [{"WatchWindowMinutes": "120"}],
     "LatencyThresholdSeconds": [{"LatencyThresholdSeconds": "1.5"}],
     "ErrorRateThresholdPercent": [{"ErrorRateThresholdPercent": "2"}],
@@ -354,6 +355,7 @@ def test_egress_mode_reaches_the_services_only_to_or_from_public_subnets(
             {"StagingTrafficShift": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"},
             {"StagingDeploymentGroup"},
         ),
+        ({"ProductionBlueTerminationWaitMinutes": 15}, {"ProductionDeploymentGroup"}),
     ],
 )
 def test_capacity_and_release_settings_change_only_what_ecs_and_codedeploy_accept(

@@ -82,3 +82,34 @@ def test_a_slow_health_check_misses_the_goal() -> None:
 
 def test_the_repository_templates_meet_every_release_goal() -> None:
     assert release_clock.main() == 0
+
+
+def test_production_blue_outlives_the_validation_bake_beside_its_deployments() -> None:
+    # GIVEN the templates as they are: production's termination wait and ValidateHealth's bake
+    root = release_clock.load(release_clock.ROOT_TEMPLATE)
+    delivery = release_clock.load(release_clock.DELIVERY_TEMPLATE)
+    # WHEN the release clock times production's validation
+    [figure] = release_clock.production_validation_figures(root, delivery)
+    # THEN blue still runs when the bake (and its polling slack) ends: a failure found in the
+    # bake is a traffic move back, not a redeploy
+    assert figure.ok, figure.render()
+
+
+def test_a_termination_wait_shorter_than_the_bake_misses_the_goal() -> None:
+    root = {"Parameters": {"ProductionBlueTerminationWaitMinutes": {"Default": 5}}}
+    delivery = release_clock.load(release_clock.DELIVERY_TEMPLATE)
+    [figure] = release_clock.production_validation_figures(root, delivery)
+    assert figure.ok is False
+
+
+def test_a_validation_after_the_deployments_is_refused_by_the_clock() -> None:
+    # GIVEN a production ValidateHealth that does not run beside the deployments
+    stage = {
+        "Name": "Production",
+        "Actions": [
+            {"Name": "ValidateHealth", "Configuration": {"UserParameters": '{"bake_seconds": 300}'}}
+        ],
+    }
+    delivery = {"Resources": {"Pipeline": {"Properties": {"Stages": [stage]}}}}
+    with pytest.raises(ValueError, match="beside"):
+        release_clock.validation_bake(delivery, "Production")

@@ -765,7 +765,12 @@ def test_deployment_group_shifts_traffic_per_environment_parameter(
     assert blue_green["DeploymentReadyOption"]["ActionOnTimeout"] == "CONTINUE_DEPLOYMENT"
     assert blue_green["TerminateBlueInstancesOnDeploymentSuccess"] == {
         "Action": "TERMINATE",
-        "TerminationWaitTimeInMinutes": ref("BlueTerminationWaitMinutes"),
+        # Production's covers the health check's bake beside its deployments.
+        "TerminationWaitTimeInMinutes": ref(
+            "ProductionBlueTerminationWaitMinutes"
+            if environment == "Production"
+            else "BlueTerminationWaitMinutes"
+        ),
     }
 
 

@@ -22,7 +22,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib as mpl
@@ -35,6 +35,7 @@ from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 from matplotlib.transforms import Affine2D, Transform
 
+from tools.rehearsal import restores
 from tools.rehearsal.run import Result, run
 from tools.rehearsal.scenario import load
 from tools.rehearsal.system import System
@@ -72,6 +73,7 @@ LABEL_OFFSET = 4.0  # points between an event label's symbol and its text
 UNIT_INCHES = 0.124  # the height of one lane of events, or of one row of their labels
 # An environment's panels, top to bottom (their SVG ids end in these).
 PANELS = ("traffic", "5xx-rate", "healthy-hosts", "alarms", "events")
+WATCH_COLOUR = "#e0b000"  # the watch window's band
 WINDOW_MARGIN = 60.0  # seconds shown before an environment's first marker and after its last
 # Time ticks: whole minutes apart, the shortest of these steps that makes at most MOST_TICKS.
 TICK_STEPS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 86400.0)
@@ -108,6 +110,9 @@ class EnvironmentChart:
     healthy_hosts: dict[str, dict[str, list[Point]]] = field(default_factory=dict)
     alarms: dict[str, list[Band]] = field(default_factory=dict)
     markers: list[Marker] = field(default_factory=list)
+    # From each release's end (its validation passed) for WatchWindowMinutes: an alarm then
+    # restores the release before at once (restores.py).
+    watch_windows: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -146,8 +151,21 @@ def chart_of(result: Result) -> RunChart:
                 history = world.alarms[alarm.name].history
                 env.alarms[str(alarm.name)] = bands(history, world.origin, end)
         environments[env.environment] = env
-    for marker in markers(result.events, system):
-        environments[marker.environment].markers.append(marker)
+    # Who restored (restores.py): CodeDeploy's rollbacks are restore markers already; a redeploy
+    # of the known-good release is one too.
+    restorers = {(r.at, r.environment, r.service): r for r in restores.restores(result.events)}
+    for read in markers(result.events, system):
+        key = (read.at, read.environment, read.label.split(" ", 1)[0])
+        found = restorers.pop(key, None) if read.kind == "restore" else None
+        shown = read if found is None else replace(read, label=f"{read.label} ({found.actor})")
+        environments[read.environment].markers.append(shown)
+    for found in restorers.values():
+        label = f"{found.service} -> {found.to} ({found.actor})"
+        environments[found.environment].markers.append(
+            Marker(found.at, found.environment, "restore", "ok", label)
+        )
+    for window in restores.watch_windows(result.events, system):
+        environments[window.environment].watch_windows.append((window.start, window.end))
     return RunChart(
         scenario=str(result.scenario.name),
         description=str(result.scenario.description),
@@ -540,6 +558,7 @@ def _environment(
     _markers(axes[4], env, ids)
     for ax in axes:
         _guides(ax, env)
+        _watch_windows(ax, env, ids)
     start, stop = window
     axes[0].set_title(
         f"{env.environment}: minutes {start / 60:.0f}-{stop / 60:.0f}",
@@ -558,6 +577,13 @@ def _environment(
             ax.set_ylabel(text, rotation=0, ha="right", va="center")
         else:
             ax.set_yticklabels([])
+
+
+def _watch_windows(ax: Axes, env: EnvironmentChart, ids: tuple[str, ...]) -> None:
+    """A light band over every panel for each watch window."""
+    for number, (start, end) in enumerate(env.watch_windows):
+        band = ax.axvspan(start, end, color=WATCH_COLOUR, alpha=0.12, zorder=0, lw=0)
+        band.set_gid(gid(*ids, "watch-window", str(number)))
 
 
 def _releases(runs: Sequence[RunChart]) -> list[str]:

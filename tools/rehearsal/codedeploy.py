@@ -124,6 +124,8 @@ class Deployment:
     rollback_id: str | None = None
     # Traffic is on the replacement and the original task set waits out its termination.
     in_termination_wait: bool = False
+    # The termination wait has started (GetDeployment's instanceTerminationWaitTimeStarted).
+    termination_wait_started: bool = False
     # CodeDeploy failed it from outside its lifecycle (a scaling event it did not survive).
     forced_failure: str = ""
 
@@ -304,7 +306,7 @@ class CodeDeploy:
                 "CodeDeploy",
                 f"{d.id}: traffic on {d.release}; original task set terminates in {wait:g} s",
             )
-            d.in_termination_wait = True
+            d.in_termination_wait = d.termination_wait_started = True
             yield d.stop_event | world.env.timeout(wait)
             d.in_termination_wait = False
         if d.forced_failure:

@@ -444,6 +444,11 @@ class FakeAws:
             )
         return deployment
 
+    def _scenario_time(self, t: float) -> dt.datetime:
+        """A deployment's times are kept in scenario time (`world.t`); the functions' clock and
+        the alarms' timestamps run on simulation time, warm-up included."""
+        return _timestamp(self.world.origin + t)
+
     def get_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         d = self._deployment(params["deploymentId"])
         return {
@@ -454,10 +459,13 @@ class FakeAws:
                 "computePlatform": "ECS",
                 "status": d.status,
                 "creator": d.aws_creator,
-                "createTime": _timestamp(d.created_at),
-                **({"completeTime": _timestamp(d.completed_at)} if d.completed_at else {}),
+                "createTime": self._scenario_time(d.created_at),
+                **({"completeTime": self._scenario_time(d.completed_at)} if d.completed_at else {}),
                 "description": d.description,
                 "rollbackInfo": d.rollback_info(),
+                # All traffic on the replacement, the original task set in its termination wait
+                # (it stays true once the wait started, as AWS's flag does).
+                "instanceTerminationWaitTimeStarted": d.termination_wait_started,
             }
         }
 
@@ -503,12 +511,16 @@ class FakeAws:
     def list_deployments(self, params: dict[str, Any]) -> dict[str, Any]:
         statuses = set(params.get("includeOnlyStatuses") or [])
         group = params.get("deploymentGroupName")
+        created = params.get("createTimeRange") or {}
+        start, end = created.get("start"), created.get("end")
         return {
             "deployments": [
                 d.id
                 for d in self.codedeploy.deployments.values()
                 if (group is None or d.group.name == group)
                 and (not statuses or d.status in statuses)
+                and (start is None or self._scenario_time(d.created_at) >= start)
+                and (end is None or self._scenario_time(d.created_at) <= end)
             ]
         }
 

@@ -34,6 +34,7 @@ class FleetHost(Protocol):
     assumptions: dict[str, Any]
     env: simpy.Environment
     task_definition_releases: dict[str, str]
+    pulled_images: set[tuple[str, str]]
 
     @property
     def now(self) -> float: ...
@@ -115,6 +116,9 @@ class Fleet:
         self.first_traffic: dict[str, float] = {}
         self.full_traffic: dict[str, float] = {}
         initial = self.create_task_set(release, spec.blue.arn, status="PRIMARY", start_now=True)
+        # It ran before the rehearsal began: its image was pulled then, so a restore to it (or a
+        # replacement task) is not a first pull.
+        world.pulled_images.add((spec.service, release))
         self.primary = initial
 
     # ------------------------------------------------------------ ECS

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from tools.rehearsal import restores
 from tools.rehearsal.run import Result
 
 
@@ -18,6 +19,7 @@ def _clock(seconds: float) -> str:
 def timeline(result: Result) -> str:
     lines = [f"== {result.scenario.name} ({result.design} design): {result.scenario.description}"]
     lines += [f"{_clock(e.at):>8}  {e.actor:<26} {e.text}" for e in result.events]
+    lines += restores.describe(result.events, result.world.system, _clock)
     lines.append(figures_line(result))
     if result.unmodelled_calls:
         lines.append(f"unmodelled AWS calls: {', '.join(result.unmodelled_calls)}")

@@ -38,6 +38,10 @@ class DeploymentFact:
     # rollbackInfo.rollbackTriggeringDeploymentId: this deployment rolls that one back.
     rollback_of: str | None = None
     created_at: float | None = None
+    # DeploymentInfo.instanceTerminationWaitTimeStarted: all traffic is on the replacement and
+    # the original task set waits out its termination (a stop with rollback still moves traffic
+    # back then: assumption A8).
+    traffic_moved: bool = False
 
     @property
     def is_rollback(self) -> bool:

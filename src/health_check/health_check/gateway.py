@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +125,19 @@ class AwsGateway:
                     includeOnlyStatuses=ACTIVE_DEPLOYMENT_STATUSES,
                 ):
                     ids += page.get("deployments", [])
+        return ids
+
+    def deployments_created_since(self, application: str, group: str, since: float) -> list[str]:
+        """Ids of the group's deployments created at or after `since` (epoch seconds), whatever
+        their status (ListDeployments' createTimeRange)."""
+        ids: list[str] = []
+        with _aws_call("codedeploy:ListDeployments"):
+            for page in self.clients.codedeploy.get_paginator("list_deployments").paginate(
+                applicationName=application,
+                deploymentGroupName=group,
+                createTimeRange={"start": datetime.fromtimestamp(since, tz=UTC)},
+            ):
+                ids += page.get("deployments", [])
         return ids
 
     def stop_deployment(self, deployment_id: str) -> bool:
@@ -255,6 +268,7 @@ class AwsGateway:
                         "rollbackTriggeringDeploymentId"
                     ),
                     created_at=_epoch(deployment.get("createTime")),
+                    traffic_moved=deployment.get("instanceTerminationWaitTimeStarted") is True,
                 )
             )
         return facts

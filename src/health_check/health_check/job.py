@@ -28,7 +28,8 @@ from health_check.params import (
     new_token,
     parse_user_parameters,
 )
-from health_check.release import record_known_good, restore
+from health_check.release import record_known_good, restore, suffix_of
+from health_check.rollout import judge, observe
 from health_check.scaling import resume_environment
 from health_check.settings import Settings
 from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
@@ -165,7 +166,7 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
     with gateway.within(lambda: clock.monotonic() >= deadline):
         try:
             settings = Settings.from_environ(runtime.environ)
-            params, token, result = _check(job, gateway, clock.time())
+            params, token, result = _check(job, gateway, settings, clock.time())
             if params.check == "idle":
                 result = _idle_gate(
                     gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
@@ -223,10 +224,11 @@ def _seconds_left(remaining_millis: Callable[[], int]) -> float:
 
 
 def _check(
-    job: CodePipelineJobEvent, gateway: AwsGateway, checked_at: float
+    job: CodePipelineJobEvent, gateway: AwsGateway, settings: Settings, checked_at: float
 ) -> tuple[CheckParameters, BakeToken, JobResult]:
     """The verdict as a job result; the token it came with, or the one a failed environment's
-    restore goes on with (`restoring_since` set), in which case nothing is decided again."""
+    restore goes on with (`restoring_since` set), in which case nothing is decided again. A
+    check beside the stage's deployments judges their rollout too (rollout.py)."""
     raw_parameters, raw_token = _job_inputs(job)
     params = parse_user_parameters(raw_parameters)
     logger.append_keys(environment=params.environment)
@@ -241,8 +243,22 @@ def _check(
     if token.restoring_since is not None:
         return params, token, JobResult(job.get_id, Outcome.RESTORING, token.cause)
     alarms, services = collect_facts(gateway, params)
-    clock = BakeClock(checked_at, token.started_at, token.healthy_since)
-    verdict = decide(alarms, services, params.bake_seconds, clock)
+    if params.beside_deployments:
+        rollout = observe(gateway, settings, params, token.started_at)
+        suffix = suffix_of(settings.codedeploy_application)
+        verdict, moved_at = judge(
+            alarms,
+            services,
+            params=params,
+            token=token,
+            now=checked_at,
+            rollout=rollout,
+            suffix=suffix,
+        )
+        token = token.with_move(moved_at)
+    else:
+        clock = BakeClock(checked_at, token.started_at, token.healthy_since)
+        verdict = decide(alarms, services, params.bake_seconds, clock)
     if verdict.outcome.environment_unhealthy:
         breached = ", ".join(verdict.breached_alarms) or "none"
         cause = f"{verdict.message} (breached alarms: {breached})"

@@ -21,7 +21,9 @@ MAX_BAKE_SECONDS = 86_400
 # would count time spent waiting (no data, unsteady services) as healthy, the very defect v2 fixed.
 # 3: the token also carries the restore phase (when this check began restoring a failed
 # environment, why and how it failed). Older tokens are refused like v1: retry the stage.
-TOKEN_VERSION = 3
+# 4: the token also carries when traffic was first seen fully on this stage's deployments (a
+# check beside them, `beside_deployments`): its bake is measured from then.
+TOKEN_VERSION = 4
 # How much of the failure the token keeps for the final report, counted as the token's JSON
 # writes it (a token is at most 2048 characters, and JSON writes a non-ASCII character as six).
 TOKEN_CAUSE_CHARS = 600
@@ -39,7 +41,15 @@ TOKEN_CLOCK_SKEW_SECONDS = 60
 # other name would match nothing and could only ever pass on alarms alone.
 ENVIRONMENTS = ("staging", "production")
 _KNOWN_KEYS = frozenset(
-    {"check", "environment", "alarm_prefix", "bake_seconds", "cluster", "services"}
+    {
+        "check",
+        "environment",
+        "alarm_prefix",
+        "bake_seconds",
+        "cluster",
+        "services",
+        "beside_deployments",
+    }
 )
 # What a job checks: the environment's health (ValidateHealth), or (WaitForIdle, before a stage's
 # deployments) that none of the environment's deployment groups is busy with a deployment, a
@@ -55,6 +65,10 @@ class CheckParameters:
     cluster: str | None = None
     services: tuple[str, ...] = ()
     check: str = "health"
+    # The action runs beside the stage's deployment actions (same RunOrder): it waits until each
+    # service's deployment of this stage has moved all traffic, bakes while the original task
+    # sets wait out their termination, and passes once the deployments succeeded (rollout.py).
+    beside_deployments: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,8 @@ class BakeToken:
     cause: str = ""
     # The verdict's outcome (one of RESTORED_FAILURES): what the job reports once restored.
     failed_as: str = ""
+    # Beside the deployments: when traffic was first seen fully on all of them (None before).
+    moved_at: int | None = None
 
     def restoring(self, since: float, cause: str, failed_as: Outcome) -> BakeToken:
         return replace(
@@ -80,6 +96,10 @@ class BakeToken:
             cause=_bounded(cause),
             failed_as=failed_as.value,
         )
+
+    def with_move(self, moved_at: float | None) -> BakeToken:
+        """Rounded up, like the streak: the bake never counts time before traffic moved."""
+        return replace(self, moved_at=None if moved_at is None else math.ceil(moved_at))
 
     def with_streak(self, healthy_since: float | None) -> BakeToken:
         """Rounded up, so the stored streak is never longer than the one observed."""
@@ -116,11 +136,19 @@ def parse_user_parameters(raw: object) -> CheckParameters:
             bake_seconds=_bake_seconds(data.get("bake_seconds", DEFAULT_BAKE_SECONDS)),
             check=check,
         )
+    beside = data.get("beside_deployments", False)
+    if not isinstance(beside, bool):
+        raise ParameterError("UserParameters.beside_deployments must be true or false")
+    target = _ecs_target(data)
+    if beside and not target:
+        # Without the services there are no deployment groups to wait for.
+        raise ParameterError("UserParameters.beside_deployments needs .cluster and .services")
     return CheckParameters(
         environment=environment,
         alarm_prefix=_required_string(data, "alarm_prefix"),
         bake_seconds=_bake_seconds(data.get("bake_seconds", DEFAULT_BAKE_SECONDS)),
-        **_ecs_target(data),
+        beside_deployments=beside,
+        **target,
     )
 
 
@@ -178,6 +206,7 @@ _TOKEN_FIELDS = (
     "restoring_since",
     "cause",
     "failed_as",
+    "moved_at",
 )
 
 
@@ -191,6 +220,7 @@ def encode_token(token: BakeToken) -> str:
         "restoring_since": token.restoring_since,
         "cause": token.cause,
         "failed_as": token.failed_as,
+        "moved_at": token.moved_at,
     }
     return json.dumps({**body, "digest": _digest(body)}, sort_keys=True, separators=(",", ":"))
 
@@ -205,7 +235,7 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise TokenError("continuation token is not JSON") from None
-    if isinstance(data, dict) and data.get("v") in (1, 2):
+    if isinstance(data, dict) and data.get("v") in (1, 2, 3):
         raise TokenError(
             f"continuation token is version {data.get('v')}, written by an earlier version of "
             "this function: retry the stage"
@@ -228,9 +258,12 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         raise TokenError("continuation token has no readable failure")
     if body["environment"] != params.environment or body["bake_seconds"] != params.bake_seconds:
         raise TokenError("continuation token belongs to a different check")
-    phase_start = started_at if healthy_since is None else healthy_since
-    if restoring_since is not None:
-        phase_start = restoring_since
+    moved_at = _moved_at(body, started_at)
+    # The current phase began at the latest of these that is set: the restore, the healthy
+    # streak, the traffic move, the first invocation.
+    phase_start = next(
+        when for when in (restoring_since, healthy_since, moved_at, started_at) if when is not None
+    )
     if phase_start > now + TOKEN_CLOCK_SKEW_SECONDS:
         raise TokenError("continuation token starts its bake in the future")
     if now - phase_start > params.bake_seconds + TOKEN_MAX_LATENESS_SECONDS:
@@ -243,6 +276,7 @@ def decode_token(raw: str, params: CheckParameters, now: float) -> BakeToken:
         restoring_since,
         cause,
         failed_as,
+        moved_at,
     )
 
 
@@ -253,6 +287,13 @@ def _bounded(cause: str) -> str:
     while len(json.dumps(kept)) - 2 > TOKEN_CAUSE_CHARS:
         kept = kept[:-1]
     return kept
+
+
+def _moved_at(body: dict[str, Any], started_at: int) -> int | None:
+    moved_at = body["moved_at"]
+    if moved_at is not None and not (_is_int(moved_at) and moved_at >= started_at):
+        raise TokenError("continuation token has a traffic move that is not after its start")
+    return moved_at
 
 
 def _restore_phase(body: dict[str, Any], started_at: int) -> tuple[int | None, str]:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 NOW = 1_800_000_000.0
 PARAMS = CheckParameters(environment="staging", alarm_prefix="dev-staging-", bake_seconds=300)
 _BODY: dict[str, object] = {
-    "v": 3,
+    "v": 4,
     "started_at": int(NOW),
     "healthy_since": None,
     "environment": "staging",
@@ -31,6 +31,7 @@ _BODY: dict[str, object] = {
     "restoring_since": None,
     "cause": "",
     "failed_as": "",
+    "moved_at": None,
 }
 
 
@@ -156,7 +157,7 @@ def test_a_token_round_trips_with_its_bake_start() -> None:
     [
         (lambda raw: raw[:-5], "not JSON"),
         (lambda raw: "[]", "unknown format"),
-        (lambda raw: raw.replace('"v":3', '"v":4'), "unknown format"),
+        (lambda raw: raw.replace('"v":4', '"v":5'), "unknown format"),
         (lambda raw: raw.replace(f'"started_at":{int(NOW)}', '"started_at":1'), "integrity"),
         (lambda raw: raw.replace('"digest":"', '"digest":"0'), "integrity"),
         (lambda raw: raw[:-1] + ',"extra":1}', "integrity"),
@@ -317,3 +318,41 @@ def test_an_encoded_token_fits_codepipelines_2048_character_limit() -> None:
 def test_arbitrary_text_is_never_accepted_as_a_token(raw: str) -> None:
     with pytest.raises(TokenError):
         decode_token(raw, PARAMS, NOW)
+
+
+def test_a_version_3_token_is_refused_naming_the_version() -> None:
+    # GIVEN a token written before the traffic move was carried (no moved_at)
+    v3 = {key: value for key, value in _BODY.items() if key != "moved_at"}
+    # WHEN / THEN it is refused: the stage is retried rather than read with a guessed move
+    with pytest.raises(TokenError, match="version 3"):
+        decode_token(_signed({**v3, "v": 3}), PARAMS, NOW + 60)
+
+
+def test_a_token_round_trips_with_its_traffic_move_rounded_up() -> None:
+    token = new_token(PARAMS, started_at=int(NOW)).with_move(NOW + 600.2)
+    decoded = decode_token(encode_token(token), PARAMS, NOW + 660)
+    assert decoded.moved_at == int(NOW) + 601
+
+
+def test_a_token_whose_traffic_move_is_before_its_start_is_refused() -> None:
+    with pytest.raises(TokenError, match="traffic move"):
+        decode_token(_signed({**_BODY, "moved_at": int(NOW) - 1}), PARAMS, NOW)
+
+
+def test_a_token_is_stale_an_hour_after_the_move_not_after_its_start() -> None:
+    # GIVEN a check beside a slow rollout: traffic moved 50 minutes after the first invocation
+    moved = new_token(PARAMS, started_at=int(NOW)).with_move(NOW + 3000)
+    # WHEN it is read 10 minutes after the move (over an hour after its start) THEN it is live
+    assert decode_token(encode_token(moved), PARAMS, NOW + 3600).moved_at == int(NOW) + 3000
+
+
+def test_beside_deployments_is_read_and_needs_the_services() -> None:
+    base = {"environment": "production", "alarm_prefix": "dev-production-"}
+    target = {"cluster": "production-cluster-dev", "services": ["api-service-dev"]}
+    parsed = parse_user_parameters(json.dumps({**base, **target, "beside_deployments": True}))
+    assert parsed.beside_deployments
+    assert not parse_user_parameters(json.dumps({**base, **target})).beside_deployments
+    with pytest.raises(ParameterError, match=r"needs \.cluster"):
+        parse_user_parameters(json.dumps({**base, "beside_deployments": True}))
+    with pytest.raises(ParameterError, match="true or false"):
+        parse_user_parameters(json.dumps({**base, **target, "beside_deployments": "yes"}))

@@ -1,0 +1,154 @@
+"""ValidateHealth beside the deployments: the rollout's phase and the verdict on it, as pure
+functions of deployment, alarm and service facts."""
+
+from __future__ import annotations
+
+from health_check.deployments import DeploymentFact
+from health_check.params import CheckParameters, new_token
+from health_check.rollout import SHIFT_LIMIT_SECONDS, Phase, Rollout, judge, rollout_of
+from health_check.verdict import AlarmFact, Outcome, ServiceFact
+
+NOW = 1_800_000_000.0
+API, AUTH = "production-api-service", "production-auth-service"
+PARAMS = CheckParameters(
+    environment="production",
+    alarm_prefix="dev-production-",
+    bake_seconds=300,
+    cluster="production-cluster-dev",
+    services=("api-service-dev", "auth-service-dev"),
+    beside_deployments=True,
+)
+OK = [AlarmFact("dev-production-api-service-5xx-rate", "OK", updated_at=NOW - 3600)]
+# During the termination wait the original task set is still there beside the new one.
+IN_WAIT = [
+    ServiceFact("api-service-dev", "ACTIVE", 2, 2, primary_deployments=1, other_deployments=1),
+    ServiceFact("auth-service-dev", "ACTIVE", 2, 2, primary_deployments=1, other_deployments=1),
+]
+STEADY = [
+    ServiceFact("api-service-dev", "ACTIVE", 2, 2),
+    ServiceFact("auth-service-dev", "ACTIVE", 2, 2),
+]
+
+
+def deployment(
+    id_: str, group: str, status: str = "InProgress", moved: bool = False
+) -> DeploymentFact:
+    return DeploymentFact(id=id_, group=group, status=status, traffic_moved=moved)
+
+
+def test_a_group_without_its_deployment_yet_is_still_shifting() -> None:
+    rollout = rollout_of({API: [deployment("d-1", API, moved=True)], AUTH: []})
+    assert rollout.phase is Phase.SHIFTING
+    assert "no deployment of this stage yet" in rollout.note
+
+
+def test_traffic_not_yet_moved_everywhere_is_still_shifting() -> None:
+    rollout = rollout_of(
+        {API: [deployment("d-1", API, moved=True)], AUTH: [deployment("d-2", AUTH)]}
+    )
+    assert rollout.phase is Phase.SHIFTING
+
+
+def test_every_deployment_in_its_termination_wait_is_moved_with_blue_waiting() -> None:
+    rollout = rollout_of(
+        {API: [deployment("d-1", API, moved=True)], AUTH: [deployment("d-2", AUTH, moved=True)]}
+    )
+    assert (rollout.phase, rollout.blue_waiting, rollout.complete) == (
+        Phase.MOVED,
+        (API, AUTH),
+        False,
+    )
+
+
+def test_every_deployment_succeeded_is_a_complete_rollout() -> None:
+    rollout = rollout_of(
+        {API: [deployment("d-1", API, "Succeeded")], AUTH: [deployment("d-2", AUTH, "Succeeded")]}
+    )
+    assert rollout.complete
+
+
+def test_a_stopped_deployment_fails_the_rollout_naming_it() -> None:
+    rollout = rollout_of(
+        {API: [deployment("d-1", API, "Stopped")], AUTH: [deployment("d-2", AUTH, moved=True)]}
+    )
+    assert rollout.phase is Phase.FAILED
+    assert "d-1" in rollout.note
+
+
+def test_two_deployments_in_one_group_are_refused_as_ambiguous() -> None:
+    rollout = rollout_of({API: [deployment("d-1", API), deployment("d-9", API)], AUTH: []})
+    assert rollout.phase is Phase.AMBIGUOUS
+
+
+def _judge(rollout: Rollout, *, alarms=OK, services=IN_WAIT, token=None, now=NOW):  # type: ignore[no-untyped-def]
+    token = token or new_token(PARAMS, int(NOW) - 600)
+    return judge(
+        alarms, services, params=PARAMS, token=token, now=now, rollout=rollout, suffix="dev"
+    )
+
+
+def test_while_shifting_nothing_bakes_and_the_move_is_not_recorded() -> None:
+    verdict, moved_at = _judge(Rollout(Phase.SHIFTING, "d-2 traffic moving"))
+    assert (verdict.outcome, verdict.healthy_since, moved_at) == (Outcome.WAITING, None, None)
+
+
+def test_an_alarm_gone_into_alarm_while_shifting_fails_the_check_at_once() -> None:
+    firing = [AlarmFact("dev-production-api-service-5xx-rate", "ALARM", updated_at=NOW - 60)]
+    verdict, _ = _judge(Rollout(Phase.SHIFTING, "moving"), alarms=firing)
+    assert verdict.outcome is Outcome.FAILED_ALARM
+
+
+def test_an_alarm_in_alarm_since_before_the_check_is_waited_on_while_shifting() -> None:
+    # GIVEN a new stack's liveness alarm, in ALARM since before the check began (600 s ago)
+    standing = [
+        AlarmFact("dev-production-api-service-running-tasks", "ALARM", updated_at=NOW - 7200)
+    ]
+    verdict, _ = _judge(Rollout(Phase.SHIFTING, "moving"), alarms=standing)
+    # THEN the rollout is waited for: the bake after the move needs it OK
+    assert verdict.outcome is Outcome.WAITING
+
+
+def test_a_missing_service_while_shifting_fails_the_check_as_misconfigured() -> None:
+    missing = [ServiceFact("api-service-dev", "MISSING"), STEADY[1]]
+    verdict, _ = _judge(Rollout(Phase.SHIFTING, "moving"), services=missing)
+    assert verdict.outcome is Outcome.FAILED_MISCONFIGURED
+
+
+def test_a_rollout_that_never_moves_traffic_fails_after_the_limit() -> None:
+    token = new_token(PARAMS, int(NOW) - SHIFT_LIMIT_SECONDS)
+    verdict, _ = _judge(Rollout(Phase.SHIFTING, "moving"), token=token)
+    assert verdict.outcome is Outcome.FAILED_UNHEALTHY
+
+
+def test_the_bake_starts_when_traffic_is_first_seen_moved_and_blue_is_tolerated() -> None:
+    # GIVEN every deployment in its termination wait, first seen now (the job began 600 s ago)
+    verdict, moved_at = _judge(Rollout(Phase.MOVED, "blue waits", (API, AUTH)))
+    # THEN the bake starts now: the original task sets beside the new ones are no unsteadiness
+    assert (verdict.outcome, verdict.healthy_since, moved_at) == (Outcome.BAKING, NOW, NOW)
+
+
+def test_a_finished_bake_keeps_watching_until_the_deployments_succeed() -> None:
+    token = new_token(PARAMS, int(NOW) - 900).with_move(NOW - 301).with_streak(NOW - 301)
+    # GIVEN auth-service's deployment succeeded (its original is gone), api-service's waits
+    services = [IN_WAIT[0], STEADY[1]]
+    verdict, _ = _judge(Rollout(Phase.MOVED, "blue waits", (API,)), token=token, services=services)
+    assert verdict.outcome is Outcome.BAKING
+    assert "watching" in verdict.message
+
+
+def test_a_finished_bake_with_every_deployment_succeeded_passes() -> None:
+    token = new_token(PARAMS, int(NOW) - 900).with_move(NOW - 301).with_streak(NOW - 301)
+    verdict, _ = _judge(Rollout(Phase.MOVED, "done"), token=token, services=STEADY)
+    assert verdict.outcome is Outcome.SUCCEEDED
+
+
+def test_a_failed_deployment_fails_the_check_as_an_unhealthy_environment() -> None:
+    verdict, _ = _judge(Rollout(Phase.FAILED, "d-1 ended Stopped"))
+    # environment_unhealthy: the check's restore step then waits for CodeDeploy's rollbacks
+    assert verdict.outcome.environment_unhealthy
+
+
+def test_an_ambiguous_rollout_fails_closed_without_a_restore() -> None:
+    verdict, _ = _judge(Rollout(Phase.AMBIGUOUS, "two deployments"))
+    assert verdict.outcome is Outcome.FAILED_MISCONFIGURED
+    assert not verdict.outcome.environment_unhealthy
