@@ -92,7 +92,7 @@ def _connection(
 
     # http.client opens its socket through this attribute; HTTPSConnection then wraps the socket
     # with server_hostname=host, so the certificate is checked against the URL's host name.
-    connection._create_connection = connect  # type: ignore[attr-defined]  # noqa: SLF001
+    connection._create_connection = connect  # type: ignore[attr-defined]
     return connection
 
 

@@ -10,7 +10,10 @@ from synthetic_client.run import Route
 SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:synthetic-client-staging-dev-AbCdEf"
 )
-LOAD_BALANCER_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/microservices-dev/50dc6c495c0c9188"
+LOAD_BALANCER_ARN = (
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:"
+    "loadbalancer/app/microservices-dev/50dc6c495c0c9188"
+)
 STAGING = {
     "ENVIRONMENT_NAME": "staging",
     "CLIENT_SECRET_ARN": SECRET_ARN,

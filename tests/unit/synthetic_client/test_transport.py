@@ -58,7 +58,7 @@ def test_the_request_goes_to_the_private_address_naming_the_endpoints_host(port:
     # WHEN it is requested, THEN the private address answered, asked for the endpoint's host
     reply = pinned(2)("GET", f"http://{DNS}:{port}/health", {}, None)
     assert reply.status == 200
-    assert SEEN_HOSTS == [f"{DNS}:{port}"]
+    assert [f"{DNS}:{port}"] == SEEN_HOSTS
 
 
 def test_another_host_gets_no_connection(port: int) -> None:
