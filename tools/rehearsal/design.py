@@ -3,8 +3,10 @@
 `current` is the templates as they are. `original` is the design this project started from, for
 comparison in the same run: target-group health checks every 30 s with 5 checks to healthy, a 300 s
 deregistration delay, a 5XX alarm of "count > 10 over 2 x 300 s", no lifecycle hooks, and the
-validator after the deployments (as the pipeline template already places it). Everything else
-(pipeline, deployment groups, traffic shifting) is the templates'.
+validator after the deployments (as the pipeline template already places it), and no alarm on the
+synthetic client's replacement route (issue 25: the client's checks through the test listeners,
+whose results are then published but read by no alarm). Everything else (pipeline, deployment
+groups, traffic shifting) is the templates'.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from tools.rehearsal.synthetic import NAMESPACE as SYNTHETICS_NAMESPACE
+from tools.rehearsal.synthetic import REPLACEMENT
 from tools.rehearsal.system import (
     AlarmSpec,
     HealthCheck,
@@ -82,11 +85,25 @@ def without_synthetic_client(system: System) -> System:
 
 
 def _original_service(spec: ServiceEnvironment) -> ServiceEnvironment:
+    alarms = tuple(_original_alarm(a) for a in spec.alarms if not _reads_replacement_route(a))
+    kept = {alarm.name for alarm in alarms}
+    group = dataclasses.replace(
+        spec.deployment_group,
+        alarm_names=tuple(n for n in spec.deployment_group.alarm_names if n in kept),
+    )
     return dataclasses.replace(
         spec,
         blue=_original_target_group(spec.blue),
         green=_original_target_group(spec.green),
-        alarms=tuple(_original_alarm(alarm) for alarm in spec.alarms),
+        alarms=alarms,
+        deployment_group=group,
+    )
+
+
+def _reads_replacement_route(alarm: AlarmSpec) -> bool:
+    return any(
+        query.namespace == SYNTHETICS_NAMESPACE and ("Route", REPLACEMENT) in query.dimensions
+        for query in alarm.queries
     )
 
 
