@@ -16,6 +16,8 @@ import http.client
 import socket
 import ssl
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -70,6 +72,28 @@ class PinnedHttp:
             return Reply(None, b"", _since(started), error=f"{type(error).__name__}: {error}")
         finally:
             connection.close()
+
+
+class UrllibHttp:
+    """Plain urllib to whatever host a URL names: the staging load test's client
+    (buildspecs/scripts/load_test.py), which runs in CodeBuild, not in the VPC. The synthetic
+    client itself uses PinnedHttp."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._timeout = timeout_seconds
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)  # noqa: S310 (the URLs are validated http(s) endpoints)
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+                return Reply(response.status, response.read(MAX_BODY), _since(started))
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.read(MAX_BODY), _since(started))
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            return Reply(None, b"", _since(started), error=f"{type(error).__name__}: {error}")
 
 
 def _connection(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from synthetic_client.transport import LoadBalancerAddresses, PinnedHttp
+from synthetic_client.transport import LoadBalancerAddresses, PinnedHttp, UrllibHttp
 
 from tests.support import serving
 
@@ -104,3 +104,18 @@ def test_https_checks_the_certificate_against_the_endpoints_host(port: int) -> N
     assert reply.status is None
     assert SEEN_HOSTS == []
     assert ssl.SSLError.__name__ in reply.error or "SSL" in reply.error
+
+
+# ---------------------------------------------------------------- the load test's plain client
+def test_urllib_client_success_error_and_refusal(port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    assert UrllibHttp(2)("GET", f"{base}/health", {}, None).json() == {"path": "/health"}
+    assert UrllibHttp(2)("GET", f"{base}/down", {}, None).status == 503
+    refused = UrllibHttp(1)("GET", "http://127.0.0.1:9/health", {}, None)
+    assert (refused.status, bool(refused.error)) == (None, True)
+
+
+def test_urllib_client_timeout_is_no_answer(port: int) -> None:
+    reply = UrllibHttp(0.2)("GET", f"http://127.0.0.1:{port}/slow", {}, None)
+    assert reply.status is None
+    assert "timed out" in reply.error
