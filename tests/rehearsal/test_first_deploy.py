@@ -25,10 +25,15 @@ from tools.rehearsal.world import World
 FIRST_DEPLOY = {"first_deploy": True, "baseline": "bootstrap", "commits": []}
 
 
-def synthetic_success(world: World, environment: str, service: str) -> set[float]:
-    """Every SyntheticSuccess value the client published for the service (per minute)."""
+def synthetic_success(
+    world: World, environment: str, service: str, route: str = "live"
+) -> set[float]:
+    """Every SyntheticSuccess value the client published for the service through one route
+    (per minute)."""
     key = metric_key(
-        NAMESPACE, "SyntheticSuccess", {"Environment": environment, "Service": service}
+        NAMESPACE,
+        "SyntheticSuccess",
+        {"Environment": environment, "Service": service, "Route": route},
     )
     return {
         value
@@ -51,8 +56,12 @@ def test_in_vpc_endpoints_mode_no_bootstrap_task_ever_runs_and_the_liveness_alar
         for check in ("running-tasks", "healthy-hosts", "synthetic-flow"):
             assert states[prefix + check] == "ALARM", check
         assert states[prefix + "5xx-rate"] != "ALARM"
-        # AND the synthetic client failed its checks (the load balancer's own 503)
-        assert set(synthetic_success(world, "staging", "api-service")) == {0.0}
+        # AND the synthetic client failed its checks on both routes (the load balancer's own
+        # 503), which the replacement alarm, in the deployment group's list, does not read as a
+        # broken release: it would stop the release that makes the environment run
+        for route in ("live", "replacement"):
+            assert set(synthetic_success(world, "staging", "api-service", route)) == {0.0}
+        assert states[prefix + "synthetic-replacement"] == "OK"
 
 
 @pytest.mark.parametrize("mode", ["NatGateway", "PublicSubnets"])
@@ -65,7 +74,8 @@ def test_with_an_internet_path_the_bootstrap_runs_and_the_client_does_not_judge_
         assert fleet.running_tasks() == fleet.spec.desired_count
         assert fleet.release_on(fleet.spec.blue.arn) == "bootstrap"
         # The client recognises the bootstrap image and publishes no verdict on it.
-        assert synthetic_success(world, "staging", "api-service") == set()
+        for route in ("live", "replacement"):
+            assert synthetic_success(world, "staging", "api-service", route) == set()
         states = {name: alarm.state for name, alarm in world.alarms.items()}
         assert "ALARM" not in {
             states[f"dev-staging-api-service-{c}"] for c in ("running-tasks", "healthy-hosts")

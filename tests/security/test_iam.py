@@ -552,11 +552,14 @@ def test_each_synthetic_client_reads_only_its_own_secret_and_configuration(
     ]
     granted = {action: s.body["Resource"] for s in statements for action in s.actions}
     # THEN it reads its environment's synthetic-client secret (never the other environment's,
-    # never auth-service's signing secrets) and its environment's service configuration, and
-    # writes nothing
+    # never auth-service's signing secrets) and its environment's service configuration, finds
+    # the load balancer's private addresses (two describe calls IAM authorises on "*" only),
+    # and writes nothing
     assert granted == {
         "secretsmanager:GetSecretValue": {"Ref": f"{environment.title()}SyntheticClientSecret"},
         "ssm:GetParameters": {"Fn::Sub": f"{SSM_ARN}:parameter/pipeline/{environment}/*/config"},
+        "elasticloadbalancing:DescribeLoadBalancers": "*",
+        "ec2:DescribeNetworkInterfaces": "*",
     }
 
 

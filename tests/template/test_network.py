@@ -11,6 +11,11 @@ from tests.support import PIPELINE_DIR, load_template, resources_of_type
 INTERNET = "0.0.0.0/0"
 TASK_ENDPOINTS = {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "sns"}
 HOOK_ENDPOINTS = {"ssm", "codedeploy", "elasticloadbalancing", "monitoring", "ec2"}
+# The synthetic clients also run in the private subnets and read their client secret.
+SYNTHETIC_CLIENT_ENDPOINTS = {"secretsmanager"}
+STAGING_CLIENT = {"Ref": "StagingSyntheticClientSecurityGroup"}
+PRODUCTION_CLIENT = {"Ref": "ProductionSyntheticClientSecurityGroup"}
+HOOKS = {"Ref": "HookSecurityGroup"}
 CONTRACT_OUTPUTS = {
     "VpcId",
     "PublicSubnetIds",
@@ -210,11 +215,14 @@ def test_nat_gateway_mode_routes_private_subnets_through_one_nat_in_the_first_pu
     assert endpoint_services(resources, "Interface") == set()
 
 
-def test_public_subnets_mode_keeps_only_the_hook_endpoints(network: dict[str, Any]) -> None:
-    # Lambda functions never get a public IP, so the hooks still need a private path to AWS APIs.
+def test_public_subnets_mode_keeps_only_the_hook_and_synthetic_client_endpoints(
+    network: dict[str, Any],
+) -> None:
+    # Lambda functions never get a public IP, so the hooks and the synthetic clients still need
+    # a private path to AWS APIs.
     resources = existing(network, {"EgressMode": "PublicSubnets"})
 
-    assert endpoint_services(resources, "Interface") == HOOK_ENDPOINTS
+    assert endpoint_services(resources, "Interface") == HOOK_ENDPOINTS | SYNTHETIC_CLIENT_ENDPOINTS
     assert not resources_of_type({"Resources": resources}, "AWS::EC2::NatGateway")
 
 
@@ -263,7 +271,11 @@ def staging_listener_sources(resources: dict[str, dict[str, Any]]) -> list[dict[
         and resource["Properties"]["GroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
     ]
     return [
-        {key: rule[key] for key in ("CidrIp", "SourcePrefixListId") if key in rule}
+        {
+            key: rule[key]
+            for key in ("CidrIp", "SourcePrefixListId", "SourceSecurityGroupId")
+            if key in rule
+        }
         for rule in [*group, *standalone]
         if rule["FromPort"] <= 8189 and rule["ToPort"] >= 8180
     ]
@@ -275,8 +287,9 @@ def test_staging_listeners_are_reachable_from_nowhere_by_default(
     # WHEN the network is created with the default parameters
     resources = existing(network, {})
 
-    # THEN no rule admits anyone to the staging listener ports
-    assert staging_listener_sources(resources) == []
+    # THEN no rule admits anyone outside the VPC to the staging listener ports: only the staging
+    # synthetic client's security group, inside it
+    assert staging_listener_sources(resources) == [{"SourceSecurityGroupId": STAGING_CLIENT}]
 
 
 def test_staging_listeners_admit_exactly_the_configured_cidr_and_prefix_list(
@@ -288,8 +301,10 @@ def test_staging_listeners_admit_exactly_the_configured_cidr_and_prefix_list(
         {"StagingIngressCidr": "203.0.113.0/24", "StagingIngressPrefixListId": "pl-0123abcd"},
     )
 
-    # THEN the staging listeners admit those two sources and nothing else
+    # THEN the staging listeners admit those two sources and nothing else but the staging
+    # synthetic client
     assert staging_listener_sources(resources) == [
+        {"SourceSecurityGroupId": STAGING_CLIENT},
         {"CidrIp": {"Ref": "StagingIngressCidr"}},
         {"SourcePrefixListId": {"Ref": "StagingIngressPrefixListId"}},
     ]
@@ -305,14 +320,48 @@ def test_load_balancer_waits_for_the_internet_gateway_attachment_and_public_rout
     assert {"InternetGatewayAttachment", "PublicDefaultRoute"} <= set(depends_on)
 
 
-def test_test_listener_ports_accept_only_the_hook_security_group(network: dict[str, Any]) -> None:
+def test_test_listener_ports_accept_only_the_hooks_and_their_environments_synthetic_client(
+    network: dict[str, Any],
+) -> None:
+    # Green is reachable through the test listeners before any user gets it: never from the
+    # internet, only from the hook functions and the environment's own synthetic client.
     rules = ingress_rules(network, "LoadBalancerSecurityGroup")
 
     test_port_rules = [rule for rule in rules if rule["FromPort"] >= 9000]
-    assert {(r["FromPort"], r["ToPort"]) for r in test_port_rules} == {(9080, 9089), (9180, 9189)}
-    for rule in test_port_rules:
-        assert rule["SourceSecurityGroupId"] == {"Ref": "HookSecurityGroup"}
-        assert "CidrIp" not in rule
+    sources = {
+        (r["FromPort"], r["ToPort"], r["SourceSecurityGroupId"]["Ref"]) for r in test_port_rules
+    }
+    assert sources == {
+        (9080, 9089, "HookSecurityGroup"),
+        (9180, 9189, "HookSecurityGroup"),
+        (9080, 9089, "ProductionSyntheticClientSecurityGroup"),
+        (9180, 9189, "StagingSyntheticClientSecurityGroup"),
+    }
+    assert all(
+        "CidrIp" not in rule and "SourcePrefixListId" not in rule for rule in test_port_rules
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "ports"),
+    [("Staging", {(8180, 8189), (9180, 9189)}), ("Production", {(8080, 8089), (9080, 9089)})],
+)
+def test_each_synthetic_client_reaches_only_its_environments_listeners_and_aws_apis(
+    network: dict[str, Any], environment: str, ports: set[tuple[int, int]]
+) -> None:
+    group = f"{environment}SyntheticClientSecurityGroup"
+    rules = egress_rules(network, group)
+
+    to_load_balancer = {
+        (rule["FromPort"], rule["ToPort"])
+        for rule in rules
+        if rule.get("DestinationSecurityGroupId") == {"Ref": "LoadBalancerSecurityGroup"}
+    }
+    assert to_load_balancer == ports
+    others = [rule for rule in rules if "DestinationSecurityGroupId" not in rule]
+    assert [(rule["FromPort"], rule["ToPort"]) for rule in others] == [(443, 443)]
+    # Nothing may connect to it.
+    assert ingress_rules(network, group) == []
 
 
 def test_hooks_may_reach_the_test_listeners_and_https_only(network: dict[str, Any]) -> None:
@@ -421,13 +470,15 @@ def test_service_listener_ports_fall_in_the_ranges_the_security_groups_open(
         ]
 
     # THEN production listeners are open to the internet, staging listeners to the configured
-    # sources only, and test listeners only to the hooks
+    # sources and its synthetic client only, and test listeners only to the hooks and the
+    # environment's synthetic client
     assert len(ports) == 10
     for listener_ports in ports.values():
         assert opened_to(listener_ports["Production"]) == [INTERNET]
         assert opened_to(listener_ports["Staging"]) == [
+            STAGING_CLIENT,
             {"Ref": "StagingIngressCidr"},
             {"Ref": "StagingIngressPrefixListId"},
         ]
-        assert opened_to(listener_ports["ProductionTest"]) == [{"Ref": "HookSecurityGroup"}]
-        assert opened_to(listener_ports["StagingTest"]) == [{"Ref": "HookSecurityGroup"}]
+        assert opened_to(listener_ports["ProductionTest"]) == [HOOKS, PRODUCTION_CLIENT]
+        assert opened_to(listener_ports["StagingTest"]) == [HOOKS, STAGING_CLIENT]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import PIPELINE_DIR, load_template, resources_of_type
 from tools.cfn_render import Renderer
+from tools.rehearsal.cloudwatch import evaluate
 
 ENVIRONMENTS = ("Staging", "Production")
 SERVICE = "auth-service"
@@ -22,6 +23,7 @@ CHECKS = (
     "latency-p95",
     "synthetic-flow",
     "synthetic-latency",
+    "synthetic-replacement",
 )
 # The canary compared with the group it replaces: production only, where both groups serve users
 # during a deployment (staging has none and shifts all at once).
@@ -813,6 +815,34 @@ def metric_names(alarm: dict[str, Any]) -> set[str]:
     return names
 
 
+_BREACHES = {
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+
+
+def stands_in_alarm_while_nothing_runs(alarm: dict[str, Any]) -> bool:
+    """An alarm on a metric of an empty environment does, unless it is metric math whose
+    returned value, with those metrics at 0 and every other metric without data, does not
+    breach (the synthetic-replacement alarm: both routes fail alike while nothing runs)."""
+    if not metric_names(alarm) & METRICS_OF_AN_EMPTY_ENVIRONMENT:
+        return False
+    if "Metrics" not in alarm:
+        return True
+    values: dict[str, float | None] = {}
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            name = query["MetricStat"]["Metric"]["MetricName"]
+            values[query["Id"]] = 0.0 if name in METRICS_OF_AN_EMPTY_ENVIRONMENT else None
+    (returned,) = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
+    value = evaluate(returned["Expression"], values, present=True)
+    if value is None:
+        return alarm.get("TreatMissingData") == "breaching"
+    return _BREACHES[alarm["ComparisonOperator"]](value, float(alarm["Threshold"]))
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_deployment_group_rolls_back_on_failure_and_on_alarms_about_what_the_release_answers(
     service: dict[str, Any], environment: str
@@ -828,7 +858,7 @@ def test_deployment_group_rolls_back_on_failure_and_on_alarms_about_what_the_rel
     about_the_release = {
         logical_id
         for logical_id, alarm in alarms.items()
-        if not metric_names(alarm) & METRICS_OF_AN_EMPTY_ENVIRONMENT
+        if not stands_in_alarm_while_nothing_runs(alarm)
     }
 
     # THEN both rollback events are on, and CodeDeploy watches exactly the alarms on what a
@@ -1061,3 +1091,49 @@ def test_endpoints_are_load_balancer_dns_plus_port(
 
     # THEN they are scheme://dns:port on the service's ports
     assert (staging, production) == (f"{scheme}://{dns}:8181", f"{scheme}://{dns}:8081")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize(
+    ("live", "replacement", "fires"),
+    [
+        (1.0, 0.0, True),  # green's flow broke, blue's works: the canary to stop
+        (None, 0.0, True),  # blue has no verdict (bootstrap image): green is still judged
+        (0.0, 0.0, False),  # both fail alike: nothing registered, or an outage of both
+        (1.0, 1.0, False),
+        (1.0, None, False),  # no replacement verdict this minute
+        (0.0, 1.0, False),  # blue broke, green fine: synthetic-flow's business, not a stop
+    ],
+)
+def test_the_replacement_alarm_fires_when_green_fails_where_the_live_route_does_not(
+    service: dict[str, Any],
+    environment: str,
+    live: float | None,
+    replacement: float | None,
+    fires: bool,
+) -> None:
+    # GIVEN one minute's SyntheticSuccess of each route
+    alarm = props(service, f"{environment}SyntheticReplacementAlarm")
+    routes = {
+        query["Id"]: {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    assert {dims["Route"] for dims in routes.values()} == {"live", "replacement"}
+    values = {
+        query_id: live if dims["Route"] == "live" else replacement
+        for query_id, dims in routes.items()
+    }
+    (returned,) = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
+
+    # WHEN the alarm's expression is evaluated
+    value = evaluate(
+        returned["Expression"], values, present=any(v is not None for v in values.values())
+    )
+
+    # THEN it breaches exactly when the replacement failed and the live route did not
+    breaching = value is not None and _BREACHES[alarm["ComparisonOperator"]](
+        value, float(alarm["Threshold"])
+    )
+    assert breaching is fires
+    assert alarm["TreatMissingData"] == "notBreaching"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from synthetic_client.config import load_settings
+from synthetic_client.run import Route
 
 from tests.support import PIPELINE_DIR, REPO_ROOT, load_template, resources_of_type
 from tools.cfn_render import Renderer
@@ -64,10 +65,15 @@ def test_the_synthetic_client_runs_every_minute_against_each_environments_endpoi
         "AuthServiceStack": "auth-service",
         "NotificationServiceStack": "notification-service",
     }
+    load_balancer = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/m/1"
     attributes = {
         f"{logical}.Outputs.{environment.title()}Endpoint": f"http://alb:{index}"
         for index, logical in enumerate(stack)
+    } | {
+        f"{logical}.Outputs.{environment.title()}TestEndpoint": f"http://alb:{9000 + index}"
+        for index, logical in enumerate(stack)
     }
+    attributes["NetworkStack.Outputs.LoadBalancerArn"] = load_balancer
     variables = Renderer(root, {}, attributes).render(function["Environment"]["Variables"])
 
     # WHEN the function reads them (the same strict loader the Lambda uses)
@@ -78,6 +84,28 @@ def test_the_synthetic_client_runs_every_minute_against_each_environments_endpoi
     assert settings.client_secret_id == f"<{environment.title()}SyntheticClientSecret>"
     assert settings.endpoints == {
         service: f"http://alb:{index}" for index, service in enumerate(stack.values())
+    }
+    # and, for the replacement route, each service's test listener in that environment, all on
+    # the environment's load balancer, the only host the client sends to
+    assert settings.routes[Route.REPLACEMENT] == {
+        service: f"http://alb:{9000 + index}" for index, service in enumerate(stack.values())
+    }
+    assert settings.load_balancer_arn == load_balancer
+
+
+@pytest.mark.parametrize("environment", ["Staging", "Production"])
+def test_the_synthetic_client_runs_in_the_vpc_with_its_environments_security_group(
+    root: dict[str, Any], environment: str
+) -> None:
+    # The test listeners admit only security groups inside the VPC (test_network.py)
+    function = root["Resources"][f"{environment}SyntheticClientFunction"]["Properties"]
+    assert function["VpcConfig"] == {
+        "SubnetIds": {
+            "Fn::Split": [",", {"Fn::GetAtt": ["NetworkStack", "Outputs.HookSubnetIds"]}]
+        },
+        "SecurityGroupIds": [
+            {"Fn::GetAtt": ["NetworkStack", f"Outputs.{environment}SyntheticClientSecurityGroupId"]}
+        ],
     }
 
 

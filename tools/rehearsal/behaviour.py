@@ -28,6 +28,10 @@ class Behaviour:
     errors_after_seconds: float = 0.0
     errors_after: str = "first_traffic"
     broken_with: BrokenWith | None = None
+    # Its step of the business flow (token, items, notification with a bearer token) fails, so
+    # every synthetic check of it fails; /health and the smoke paths the hooks request still
+    # answer 200. Users see `error_rate` (the share of their requests on that flow).
+    failing_flow: bool = False
     latency_ms: float = HEALTHY_LATENCY_MS
     # Environments where it fails or is slow (empty: all); [production] is a defect that only
     # production's data or load brings out.
@@ -35,7 +39,13 @@ class Behaviour:
 
     @property
     def defective(self) -> bool:
-        return not self.starts or bool(self.failing_paths) or self.error_rate > 0
+        return (
+            not self.starts or bool(self.failing_paths) or self.failing_flow or self.error_rate > 0
+        )
+
+    def flow_fails_in(self, environment: str) -> bool:
+        """Whether the synthetic client's business flow fails on this release here."""
+        return self.failing_flow and (not self.environments or environment in self.environments)
 
     def latency_in(self, environment: str) -> float:
         """Milliseconds per request in this environment (a healthy release's elsewhere)."""

@@ -40,6 +40,7 @@ class BehaviourModel(_Strict):
     errors_after_seconds: float = Field(0.0, ge=0)
     errors_after: Literal["first_traffic", "full_traffic"] = "first_traffic"
     broken_with: BrokenWithModel | None = None
+    failing_flow: bool = False
     latency_ms: float = Field(HEALTHY_LATENCY_MS, gt=0)
     environments: tuple[Literal["staging", "production"], ...] = ()
 
@@ -53,6 +54,7 @@ class BehaviourModel(_Strict):
             broken_with=None
             if self.broken_with is None
             else BrokenWith(self.broken_with.service, self.broken_with.release),
+            failing_flow=self.failing_flow,
             latency_ms=self.latency_ms,
             environments=self.environments,
         )

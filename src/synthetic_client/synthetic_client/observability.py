@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import SingleMetric
 
-from synthetic_client.run import Outcome, ServiceResult
+from synthetic_client.run import Outcome, Route, ServiceResult
 
 SERVICE = "synthetic-client"
 # The alarms in pipeline/service.yaml and template.yaml read exactly these names and dimensions.
@@ -19,36 +19,41 @@ NAMESPACE = "MicroservicesPipeline/Synthetics"
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 
 
-def publish(environment: str, results: Mapping[str, ServiceResult]) -> None:
-    """Per judged service: SyntheticSuccess (1/0) and SyntheticLatency (slowest request, s);
-    then SyntheticRuns, the heartbeat that proves the environment had traffic this minute."""
+def publish(environment: str, route: Route, results: Mapping[str, ServiceResult]) -> None:
+    """Per judged service of one route: SyntheticSuccess (1/0) and SyntheticLatency (slowest
+    request, s), with the route as a dimension: the listener says which task set answered
+    (the test listener: the replacement one during a deployment), which a target group name
+    would not say without reading the listeners, and the alarms stay the same whichever target
+    group is green."""
     for result in results.values():
         if result.outcome is not Outcome.UNJUDGED:
             _emit(
                 "SyntheticSuccess",
                 MetricUnit.Count,
                 1 if result.outcome is Outcome.PASSED else 0,
-                environment,
-                result.service,
+                {"Environment": environment, "Service": result.service, "Route": route.value},
             )
         if result.slowest_seconds is not None and not result.bootstrap:
             _emit(
                 "SyntheticLatency",
                 MetricUnit.Seconds,
                 result.slowest_seconds,
-                environment,
-                result.service,
+                {"Environment": environment, "Service": result.service, "Route": route.value},
             )
-    _emit("SyntheticRuns", MetricUnit.Count, 1, environment, None)
 
 
-def _emit(name: str, unit: MetricUnit, value: float, environment: str, service: str | None) -> None:
+def publish_heartbeat(environment: str) -> None:
+    """SyntheticRuns, the heartbeat that proves the environment had traffic this minute: once
+    per completed run, after both routes."""
+    _emit("SyntheticRuns", MetricUnit.Count, 1, {"Environment": environment})
+
+
+def _emit(name: str, unit: MetricUnit, value: float, dimensions: Mapping[str, str]) -> None:
     """One EMF record per datapoint, with exactly the dimensions the alarms name. Not
     `single_metric`: it adds a `service` dimension from POWERTOOLS_SERVICE_NAME, which the
     function sets, and a metric with a dimension more is another metric to the alarms."""
     metric = SingleMetric(namespace=NAMESPACE, service="")
     metric.add_metric(name=name, unit=unit, value=value)
-    metric.add_dimension(name="Environment", value=environment)
-    if service is not None:
-        metric.add_dimension(name="Service", value=service)
+    for key, dimension in dimensions.items():
+        metric.add_dimension(name=key, value=dimension)
     print(json.dumps(metric.serialize_metric_set(), separators=(",", ":")))

@@ -50,6 +50,22 @@ class Credentials:
     client_secret: str = field(repr=False)
 
 
+class Route(Enum):
+    """Which listener a run's requests went through: the `Route` dimension of its metrics.
+
+    LIVE is the production listener, what users get (during a canary, mostly the original task
+    set). REPLACEMENT is the test listener: during a blue/green deployment CodeDeploy routes it
+    to the replacement task set only, from before AfterAllowTestTraffic until the deployment
+    ends, and otherwise it forwards to the live target group like the production listener
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/update-blue-green-deployment-v2.html,
+    https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-ecs).
+    So every run judges the new release on its own, however little production traffic it has.
+    """
+
+    LIVE = "live"
+    REPLACEMENT = "replacement"
+
+
 class Outcome(Enum):
     PASSED = "passed"
     FAILED = "failed"
@@ -167,12 +183,19 @@ def notify(
         result.failures.append(f"POST /notifications: {describe(reply)}")
 
 
-def plain_http_refusal(environment: str, endpoints: Mapping[str, str]) -> str | None:
+def plain_http_refusal(
+    environment: str, endpoints: Mapping[str, str], route: Route = Route.LIVE
+) -> str | None:
     """Why the flow must not run, or None. Every step of the flow carries a credential (the
     client secret, then the bearer token), and production's listeners are public: there they go
     over HTTPS only. A stack that opted out of HTTPS (AllowPlainHttpProduction) still gets its
-    health and smoke paths checked, and its heartbeat."""
-    if environment != "production":
+    health and smoke paths checked, and its heartbeat.
+
+    The test listeners are plain HTTP by design in every stack (the smoke hook expects it) and
+    are not public: only the hooks' and this client's security groups reach them, and the
+    transport sends only to the configured load balancer's private addresses, so the request
+    never leaves the VPC (docs/security.md, "The synthetic client's replacement route")."""
+    if environment != "production" or route is Route.REPLACEMENT:
         return None
     plain = sorted(s for s, url in endpoints.items() if urlsplit(url).scheme != "https")
     if not plain:
@@ -188,8 +211,10 @@ def run_checks(
     request_id: str,
     *,
     environment: str,
+    route: Route = Route.LIVE,
 ) -> dict[str, ServiceResult]:
-    """Every service's health and smoke paths, then the business flow; one result per service.
+    """Every service's health and smoke paths, then the business flow, through one route's
+    endpoints; one result per service.
 
     `credentials` is called only when auth-service is live and the endpoints may carry them, so
     a stack still on the bootstrap image needs no registered client yet.
@@ -202,7 +227,7 @@ def run_checks(
             check_smoke_paths(http, endpoints[service], smoke_paths.get(service, ()), result)
 
     auth, api, notification = results[AUTH], results[API], results[NOTIFICATION]
-    refusal = plain_http_refusal(environment, endpoints)
+    refusal = plain_http_refusal(environment, endpoints, route)
     if refusal is not None:
         auth.blocked.append(f"POST /token: {refusal}")
         api.blocked.append(f"GET /items: {refusal}")

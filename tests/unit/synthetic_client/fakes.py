@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 from synthetic_client.config import (
     ENVIRONMENT_VARIABLE,
+    LOAD_BALANCER_VARIABLE,
     SECRET_VARIABLE,
     endpoint_variable,
 )
-from synthetic_client.run import Credentials, Reply
+from synthetic_client.run import Credentials, Reply, Route
 
 ENDPOINTS = {
     "api-service": "http://alb.example:8180",
@@ -94,14 +96,59 @@ class FakeContext:
     aws_request_id: str = "req-1"
 
 
+@dataclass(frozen=True)
+class FakeLoadBalancer:
+    arn: str
+    dns_name: str
+
+    def url(self, local_url: str) -> str:
+        """http://127.0.0.1:port -> http://<its DNS name>:port: a listener of this load
+        balancer, whose private address (moto's interface) is 127.0.0.1."""
+        return local_url.replace("127.0.0.1", self.dns_name)
+
+
+def fake_load_balancer() -> FakeLoadBalancer:
+    """Inside mock_aws: an application load balancer whose network interface, described as ELB
+    describes its own, has the private address 127.0.0.1, where the tests' services listen."""
+    ec2, elbv2 = boto3.client("ec2"), boto3.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, z in ((0, "a"), (1, "b"))
+    ]
+    balancer = elbv2.create_load_balancer(Name="microservices-dev", Subnets=subnets)[
+        "LoadBalancers"
+    ][0]
+    arn = balancer["LoadBalancerArn"]
+    ec2.create_network_interface(
+        SubnetId=subnets[0],
+        PrivateIpAddress="127.0.0.1",
+        Description="ELB " + arn.partition(":loadbalancer/")[2],
+    )
+    return FakeLoadBalancer(arn, balancer["DNSName"])
+
+
 def configure(
-    monkeypatch: pytest.MonkeyPatch, environment: str, secret_arn: str, endpoints: Mapping[str, str]
+    monkeypatch: pytest.MonkeyPatch,
+    environment: str,
+    secret_arn: str,
+    endpoints: Mapping[str, str],
+    *,
+    load_balancer: FakeLoadBalancer,
+    test_endpoints: Mapping[str, str] | None = None,
 ) -> None:
-    """The variables template.yaml gives the environment's synthetic client function."""
+    """The variables template.yaml gives the environment's synthetic client function; endpoints
+    on 127.0.0.1 become the load balancer's listeners. Without `test_endpoints` the test
+    listeners answer like the production ones, as outside a deployment."""
     monkeypatch.setenv(ENVIRONMENT_VARIABLE, environment)
     monkeypatch.setenv(SECRET_VARIABLE, secret_arn)
-    for service, url in endpoints.items():
-        monkeypatch.setenv(endpoint_variable(service), url)
+    monkeypatch.setenv(LOAD_BALANCER_VARIABLE, load_balancer.arn)
+    routes = {Route.LIVE: endpoints, Route.REPLACEMENT: test_endpoints or endpoints}
+    for route, urls in routes.items():
+        for service, url in urls.items():
+            monkeypatch.setenv(endpoint_variable(service, route), load_balancer.url(url))
 
 
 def emf_metrics(output: str) -> list[dict[str, Any]]:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import pytest
 from synthetic_client.config import ConfigurationError, Settings, load_settings
+from synthetic_client.run import Route
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:synthetic-client-staging-dev-AbCdEf"
+)
+LOAD_BALANCER_ARN = (
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:"
+    "loadbalancer/app/microservices-dev/50dc6c495c0c9188"
 )
 STAGING = {
     "ENVIRONMENT_NAME": "staging",
@@ -15,6 +20,10 @@ STAGING = {
     "API_SERVICE_ENDPOINT": "http://alb.example:8180",
     "AUTH_SERVICE_ENDPOINT": "http://alb.example:8181",
     "NOTIFICATION_SERVICE_ENDPOINT": "http://alb.example:8182",
+    "API_SERVICE_TEST_ENDPOINT": "http://alb.example:9180",
+    "AUTH_SERVICE_TEST_ENDPOINT": "http://alb.example:9181",
+    "NOTIFICATION_SERVICE_TEST_ENDPOINT": "http://alb.example:9182",
+    "LOAD_BALANCER_ARN": LOAD_BALANCER_ARN,
     "REQUEST_TIMEOUT_SECONDS": "5",
 }
 
@@ -22,12 +31,20 @@ STAGING = {
 def test_the_templates_variables_make_the_environments_settings() -> None:
     assert load_settings(STAGING) == Settings(
         environment="staging",
-        endpoints={
-            "api-service": "http://alb.example:8180",
-            "auth-service": "http://alb.example:8181",
-            "notification-service": "http://alb.example:8182",
+        routes={
+            Route.LIVE: {
+                "api-service": "http://alb.example:8180",
+                "auth-service": "http://alb.example:8181",
+                "notification-service": "http://alb.example:8182",
+            },
+            Route.REPLACEMENT: {
+                "api-service": "http://alb.example:9180",
+                "auth-service": "http://alb.example:9181",
+                "notification-service": "http://alb.example:9182",
+            },
         },
         client_secret_id=STAGING["CLIENT_SECRET_ARN"],
+        load_balancer_arn=LOAD_BALANCER_ARN,
         request_timeout_seconds=5.0,
     )
 
@@ -42,6 +59,9 @@ def test_the_templates_variables_make_the_environments_settings() -> None:
         ({"API_SERVICE_ENDPOINT": "file:///etc/passwd"}, "API_SERVICE_ENDPOINT is not an http"),
         ({"AUTH_SERVICE_ENDPOINT": "http://"}, "AUTH_SERVICE_ENDPOINT is not an http"),
         ({"REQUEST_TIMEOUT_SECONDS": "soon"}, "REQUEST_TIMEOUT_SECONDS"),
+        ({"AUTH_SERVICE_TEST_ENDPOINT": None}, "AUTH_SERVICE_TEST_ENDPOINT"),
+        ({"LOAD_BALANCER_ARN": None}, "LOAD_BALANCER_ARN"),
+        ({"LOAD_BALANCER_ARN": "alb.example"}, "LOAD_BALANCER_ARN"),
     ],
     ids=[
         "unknown-environment",
@@ -51,6 +71,9 @@ def test_the_templates_variables_make_the_environments_settings() -> None:
         "not-http",
         "no-host",
         "bad-timeout",
+        "no-test-endpoint",
+        "no-load-balancer",
+        "load-balancer-not-an-arn",
     ],
 )
 def test_a_bad_variable_is_rejected_with_its_name(

@@ -23,7 +23,12 @@ from synthetic_client.aws import default_gateway
 from synthetic_client.handler import lambda_handler
 
 from tests.support import load_event, serving
-from tests.unit.synthetic_client.fakes import FakeContext, configure, emf_metrics
+from tests.unit.synthetic_client.fakes import (
+    FakeContext,
+    configure,
+    emf_metrics,
+    fake_load_balancer,
+)
 
 SERVICES = ("api-service", "auth-service", "notification-service")
 STAGING_SECRET = "staging-client-secret"  # pragma: allowlist secret
@@ -97,6 +102,8 @@ class Deployment:
     """The staging function as its template configures it, with both environments' secrets."""
 
     staging: Recorder
+    # Staging's test listeners (the replacement route): its own services too.
+    staging_replacement: Recorder
     attacker: Recorder
     attacker_endpoints: dict[str, str]
     secret_arns: dict[str, str]
@@ -104,10 +111,11 @@ class Deployment:
 
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    staging, attacker = Recorder(), Recorder()
+    staging, replacement, attacker = Recorder(), Recorder(), Recorder()
     with (
         mock_aws(),
         three_services(staging) as staging_endpoints,
+        three_services(replacement) as replacement_endpoints,
         three_services(attacker) as attacker_endpoints,
     ):
         default_gateway.cache_clear()
@@ -129,8 +137,15 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
                     Type="String",
                     Value=json.dumps({"smoke_paths": ["/health"]}),
                 )
-        configure(monkeypatch, "staging", arns["staging"], staging_endpoints)
-        yield Deployment(staging, attacker, attacker_endpoints, arns)
+        configure(
+            monkeypatch,
+            "staging",
+            arns["staging"],
+            staging_endpoints,
+            load_balancer=fake_load_balancer(),
+            test_endpoints=replacement_endpoints,
+        )
+        yield Deployment(staging, replacement, attacker, attacker_endpoints, arns)
         default_gateway.cache_clear()
 
 
@@ -160,8 +175,10 @@ def test_the_scheduled_run_sends_its_own_secret_to_its_own_auth_service(
     # WHEN the schedule invokes the staging function
     published = run(event, capsys)
 
-    # THEN staging's auth-service got staging's secret, and every service passed in staging
+    # THEN staging's auth-service got staging's secret on each route (its production listener,
+    # then its test listener), and every service passed in staging
     assert deployment.staging.secrets_seen() == [STAGING_SECRET]
+    assert deployment.staging_replacement.secrets_seen() == [STAGING_SECRET]
     assert {(m["name"], m["value"]) for m in published} >= {("SyntheticRuns", 1)}
     success = {
         m["dimensions"]["Service"]: m["value"] for m in published if m["name"] == "SyntheticSuccess"
@@ -195,6 +212,7 @@ def test_an_event_naming_an_attackers_endpoints_gets_them_no_secret(
     # with staging's own secret (never production's, whatever the event names)
     assert deployment.attacker.requests == []
     assert deployment.staging.secrets_seen() == [STAGING_SECRET]
+    assert deployment.staging_replacement.secrets_seen() == [STAGING_SECRET]
 
 
 def test_a_forged_event_cannot_publish_a_heartbeat_for_the_other_environment(

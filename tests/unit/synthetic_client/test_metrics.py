@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from synthetic_client.observability import NAMESPACE, publish
-from synthetic_client.run import ServiceResult
+from synthetic_client.observability import NAMESPACE, publish, publish_heartbeat
+from synthetic_client.run import Route, ServiceResult
 
 from tests.support import REPO_ROOT, load_template, resources_of_type
 
@@ -41,12 +41,16 @@ def test_passed_failed_and_unjudged_services_publish_what_the_alarms_expect(
     failed = ServiceResult("auth-service", failures=["POST /token: HTTP 500"], slowest_seconds=0.1)
     bootstrap = ServiceResult("notification-service", bootstrap=True, slowest_seconds=0.01)
 
-    # WHEN the results are published
-    publish("staging", {r.service: r for r in (passed, failed, bootstrap)})
+    # WHEN the results of the replacement route are published, then the run's heartbeat
+    publish("staging", Route.REPLACEMENT, {r.service: r for r in (passed, failed, bootstrap)})
+    publish_heartbeat("staging")
 
-    # THEN success and latency per judged service, nothing for the bootstrap one, one heartbeat
+    # THEN success and latency per judged service with its route, nothing for the bootstrap
+    # one, one heartbeat (per environment only)
     def dims(service: str | None = None) -> dict[str, str]:
-        return {"Environment": "staging"} | ({"Service": service} if service else {})
+        if service is None:
+            return {"Environment": "staging"}
+        return {"Environment": "staging", "Service": service, "Route": "replacement"}
 
     assert emitted(capsys) == [
         {"name": "SyntheticSuccess", "value": 1, "dimensions": dims("api-service")},
@@ -57,22 +61,42 @@ def test_passed_failed_and_unjudged_services_publish_what_the_alarms_expect(
     ]
 
 
-def alarm_metrics(path: str) -> set[tuple[str, str, tuple[str, ...]]]:
+def synthetic_metrics_read(path: str) -> list[dict[str, Any]]:
+    """Every synthetic metric an alarm of the template reads, plain or in metric math."""
     template = load_template(REPO_ROOT / path)
-    found = set()
+    found = []
     for alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        if props.get("Namespace") == NAMESPACE:
-            names = tuple(sorted(d["Name"] for d in props["Dimensions"]))
-            found.add((props["Namespace"], props["MetricName"], names))
+        metrics = [props] + [
+            q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q
+        ]
+        found += [m for m in metrics if m.get("Namespace") == NAMESPACE]
     return found
+
+
+def alarm_metrics(path: str) -> set[tuple[str, str, tuple[str, ...]]]:
+    return {
+        (m["Namespace"], m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"])))
+        for m in synthetic_metrics_read(path)
+    }
 
 
 def test_every_synthetic_alarm_reads_a_metric_the_client_publishes() -> None:
     published = {
-        (NAMESPACE, "SyntheticSuccess", ("Environment", "Service")),
-        (NAMESPACE, "SyntheticLatency", ("Environment", "Service")),
+        (NAMESPACE, "SyntheticSuccess", ("Environment", "Route", "Service")),
+        (NAMESPACE, "SyntheticLatency", ("Environment", "Route", "Service")),
         (NAMESPACE, "SyntheticRuns", ("Environment",)),
     }
     read = alarm_metrics("pipeline/service.yaml") | alarm_metrics("template.yaml")
     assert read == published
+
+
+def test_every_route_an_alarm_reads_is_one_the_client_publishes() -> None:
+    read = {
+        d["Value"]
+        for path in ("pipeline/service.yaml", "template.yaml")
+        for m in synthetic_metrics_read(path)
+        for d in m["Dimensions"]
+        if d["Name"] == "Route"
+    }
+    assert read == {route.value for route in Route}

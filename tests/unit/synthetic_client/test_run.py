@@ -9,6 +9,7 @@ from synthetic_client.run import (
     Credentials,
     Outcome,
     Reply,
+    Route,
     ServiceResult,
     plain_http_refusal,
     run_checks,
@@ -194,7 +195,7 @@ class Run:
     secret_reads: int
 
 
-def run_in(environment: str, endpoints: dict[str, str]) -> Run:
+def run_in(environment: str, endpoints: dict[str, str], route: Route = Route.LIVE) -> Run:
     http = FakeHttp(endpoints=endpoints)
     reads: list[None] = []
 
@@ -203,7 +204,7 @@ def run_in(environment: str, endpoints: dict[str, str]) -> Run:
         return CREDENTIALS
 
     results = run_checks(
-        http, endpoints, SMOKE, credentials, "synthetic-1", environment=environment
+        http, endpoints, SMOKE, credentials, "synthetic-1", environment=environment, route=route
     )
     return Run(http, results, len(reads))
 
@@ -252,3 +253,18 @@ def test_plain_http_refusal_is_one_decision_over_environment_and_schemes(
     environment: str, endpoints: dict[str, str], refused: bool
 ) -> None:
     assert (plain_http_refusal(environment, endpoints) is not None) is refused
+
+
+def test_productions_test_listeners_walk_the_whole_flow_over_their_plain_http() -> None:
+    # GIVEN production's test listeners, plain HTTP by design and reachable inside the VPC only
+    # WHEN the client runs the replacement route
+    run = run_in("production", ENDPOINTS, Route.REPLACEMENT)
+    # THEN the flow is walked and judged there: the replacement task set's business flow is
+    # exactly what the route is for
+    assert run.secret_reads == 1
+    assert set(outcomes(run.results).values()) == {Outcome.PASSED}
+
+
+def test_the_live_route_is_the_default_and_keeps_productions_https_rule() -> None:
+    assert plain_http_refusal("production", ENDPOINTS) is not None
+    assert plain_http_refusal("production", ENDPOINTS, Route.REPLACEMENT) is None
