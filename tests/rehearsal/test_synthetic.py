@@ -8,6 +8,8 @@ during a deployment"
 
 from __future__ import annotations
 
+import pytest
+
 from tests.rehearsal.conftest import advance, model
 from tools.rehearsal.cloudwatch import metric_key
 from tools.rehearsal.synthetic import NAMESPACE
@@ -63,3 +65,41 @@ def test_outside_a_deployment_both_routes_judge_the_live_release() -> None:
         advance(world, 240)
         assert set(verdicts(world, "live", since)) == {1.0}
         assert set(verdicts(world, "replacement", since)) == {1.0}
+
+
+def random_failure(rate: float) -> dict[str, object]:
+    """r1 fails `rate` of api-service's production requests at random (no broken flow)."""
+    return {
+        "releases": {"r1": {"api-service": {"error_rate": rate, "environments": ["production"]}}},
+        "commits": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("reading", "rate", "run_fails"),
+    [
+        # 1 - 0.98^3 = 6 %: most runs of three requests pass a 2 % failure
+        ("median_run", 0.02, False),
+        # 1 - 0.6^3 = 78 %: most runs meet a 40 % failure
+        ("median_run", 0.4, True),
+        # the optimistic reading: any rate fails every run
+        ("every_run", 0.02, True),
+    ],
+)
+def test_a_random_failure_fails_the_replacement_route_only_as_often_as_a_run_meets_it(
+    reading: str, rate: float, run_fails: bool
+) -> None:
+    with model(**random_failure(rate), model={"synthetic_random_errors": reading}) as (_, world):
+        # GIVEN r1 on green behind the test listener
+        fleet = world.fleet("production", "api-service")
+        green = fleet.spec.green.arn
+        fleet.create_task_set("r1", green, start_now=True)
+        advance(world, 120)
+        fleet.route_test(green)
+        since = world.env.now + 60
+
+        # WHEN the client runs for a few minutes
+        advance(world, 240)
+
+        # THEN the replacement route's verdicts follow the reading
+        assert set(verdicts(world, "replacement", since)) == {0.0 if run_fails else 1.0}

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 _ids = itertools.count(1)
 
 
+# `synthetic_random_errors: median_run`: a run fails when at least this share of runs would.
+MOST_RUNS = 0.5
+
+
 class FleetHost(Protocol):
     """The world as a fleet uses it: the world passes itself down; fleet never imports it up."""
 
@@ -351,15 +355,29 @@ class Fleet:
 
     def synthetic_check_fails(self, release: str) -> bool:
         """Whether the synthetic client's checks of `release` fail here: its failing paths, or
-        errors that do not wait for user traffic to build up."""
+        errors that do not wait for user traffic to build up, as often as a run would see them
+        (assumption `synthetic_random_errors`)."""
         behaviour = self.world.behaviour(self.spec.service, release)
         if behaviour.environments and self.spec.environment not in behaviour.environments:
             return False
         if behaviour.failing_paths:
             return True
         if behaviour.error_rate and not behaviour.errors_after_seconds:
-            return behaviour.broken_with is None or self.error_rate(release, behaviour) > 0
-        return self.error_rate(release, behaviour) > 0
+            if behaviour.broken_with is None:
+                return self._run_sees(behaviour.error_rate)
+            return self._run_sees(self.error_rate(release, behaviour))
+        return self._run_sees(self.error_rate(release, behaviour))
+
+    def _run_sees(self, rate: float) -> bool:
+        """A run of a few requests meets a random failure of `rate`: under `median_run` only
+        when most runs would (1 - (1 - rate)^n >= 0.5), under `every_run` whenever rate > 0."""
+        if rate <= 0:
+            return False
+        assumptions = self.world.assumptions
+        if assumptions["synthetic_random_errors"] == "every_run":
+            return True
+        requests: int = assumptions["synthetic_requests_per_service"]
+        return bool(1 - (1 - rate) ** requests >= MOST_RUNS)
 
     def sample(self) -> None:
         """Gauges the load balancer and Container Insights publish every minute."""
