@@ -519,3 +519,24 @@ def test_the_readme_charts_are_what_the_current_code_draws(
     drawn = chart.render([chart_of(result) for result in runs])
     committed = (chart.REPO_ROOT / image).read_bytes()
     assert drawn == committed, f"{image} is stale: `make charts` redraws it"
+
+
+def test_clip_paths_are_named_by_their_shape_not_by_matplotlibs_float_hash() -> None:
+    # GIVEN one drawing written twice, matplotlib hashing the same rectangle two ways (its float
+    # bounds differed in bits the file does not show), and a second rectangle
+    def svg(first: str, second: str) -> bytes:
+        return (
+            f'<defs><clipPath id="{first}">\n <rect x="1" y="2" width="3" height="4"/>\n'
+            f'</clipPath><clipPath id="{second}"> <rect x="5" y="6" width="7" height="8"/>'
+            f'</clipPath></defs><path clip-path="url(#{first})"/><path clip-path="url(#{second})"/>'
+        ).encode()
+
+    # WHEN both are made stable
+    one = chart.stable_clip_ids(svg("p0c838b7f5b", "p1111111111"))
+    other = chart.stable_clip_ids(svg("p91960f34bb", "p2222222222"))
+
+    # THEN they are the same file, each shape under one name, every reference kept
+    assert one == other
+    assert one.count(b"<clipPath") == 2
+    assert b"url(#clip1)" in one
+    assert b"url(#clip2)" in one

@@ -957,7 +957,35 @@ def save(make: Callable[[], Figure], fmt: str = "svg") -> bytes:
         buffer = io.BytesIO()
         metadata = {"Date": None, "Creator": None} if fmt == "svg" else {}
         figure.savefig(buffer, format=fmt, metadata=metadata, dpi=100)
-    return buffer.getvalue()
+    return stable_clip_ids(buffer.getvalue()) if fmt == "svg" else buffer.getvalue()
+
+
+CLIP_PATH = re.compile(rb'<clipPath id="(p[0-9a-f]+)">\s*(.*?)\s*</clipPath>', re.DOTALL)
+
+
+def stable_clip_ids(svg: bytes) -> bytes:
+    """The SVG with each clip path named by what it draws, in order of first appearance.
+
+    matplotlib names a clip rectangle by a hash of its exact float bounds, and the last bits of
+    those bounds depend on the process's state (text metrics cached by earlier drawings): the
+    same chart, drawn after other charts, came out with other ids for rectangles whose written
+    bounds were identical. Naming by the written shape makes the file depend only on the drawing.
+    """
+    names: dict[bytes, bytes] = {}
+    renamed: dict[bytes, bytes] = {}
+    for old, shape in CLIP_PATH.findall(svg):
+        renamed[old] = names.setdefault(shape, b"clip%d" % (len(names) + 1))
+    seen: set[bytes] = set()
+
+    def definition(match: re.Match[bytes]) -> bytes:
+        name = renamed[match.group(1)]
+        if name in seen:
+            return b""  # the same shape defined again under another hash: once is enough
+        seen.add(name)
+        return match.group(0).replace(match.group(1), name, 1)
+
+    svg = CLIP_PATH.sub(definition, svg)
+    return re.sub(rb"url\(#(p[0-9a-f]+)\)", lambda m: b"url(#%s)" % renamed[m.group(1)], svg)
 
 
 def image_format(path: Path) -> str:
