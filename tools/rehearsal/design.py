@@ -1,12 +1,12 @@
 """Design variants applied on top of the templates' settings.
 
 `current` is the templates as they are. `original` is the design this project started from, for
-comparison in the same run: target-group health checks every 30 s with 5 checks to healthy, a 300 s
-deregistration delay, a 5XX alarm of "count > 10 over 2 x 300 s" (one: no canary comparison), no lifecycle hooks, and the
-validator after the deployments (as the pipeline template already places it), and no alarm on the
-synthetic client's replacement route (issue 25: the client's checks through the test listeners,
-whose results are then published but read by no alarm). Everything else (pipeline, deployment
-groups, traffic shifting) is the templates'.
+comparison in the same run: target-group health checks every 30 s with 5 checks to healthy, a
+300 s deregistration delay, one 5XX alarm of "count > 10 over 2 x 300 s" (no canary comparison),
+no lifecycle hooks, and no alarm on the synthetic client's replacement route (issue 25: the
+client's checks through the test listeners, whose results are then published but read by no
+alarm). Everything else (the pipeline with its validator, deployment groups, traffic shifting) is
+the templates'.
 """
 
 from __future__ import annotations
