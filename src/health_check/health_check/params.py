@@ -149,15 +149,15 @@ def configured(params: CheckParameters, targets: ReleaseTargets) -> CheckParamet
 
 def _agrees(params: CheckParameters, target: EnvironmentTarget) -> None:
     where = f"the function's configuration for {target.environment}"
-    if params.alarm_prefix and params.alarm_prefix != target.alarm_prefix:
-        raise ParameterError(
-            f"UserParameters.alarm_prefix {params.alarm_prefix!r} disagrees with {where} "
-            f"({target.alarm_prefix!r}): refused"
-        )
     if params.cluster is not None and params.cluster != target.cluster:
         raise ParameterError(
             f"UserParameters.cluster {params.cluster!r} is not {target.environment}'s cluster "
             f"{target.cluster!r} ({where}): refused"
+        )
+    if params.alarm_prefix and params.alarm_prefix != target.alarm_prefix:
+        raise ParameterError(
+            f"UserParameters.alarm_prefix {params.alarm_prefix!r} disagrees with {where} "
+            f"({target.alarm_prefix!r}): refused"
         )
     if params.services and sorted(params.services) != sorted(target.ecs_services):
         raise ParameterError(
