@@ -454,12 +454,11 @@ def test_health_validation_runs_after_or_beside_the_deployments_with_contract_us
     assert action["RunOrder"] == run_order == max(a["RunOrder"] for a in actions)
     assert action["Configuration"]["FunctionName"] == {"Ref": "HealthCheckFunctionName"}
     env = environment.lower()
+    # The environment and its bake only: cluster, services and alarm prefix are the function's
+    # own configuration (RELEASE_TARGETS), which an event may not name otherwise.
     assert json.loads(substituted(action["Configuration"]["UserParameters"])) == {
         "environment": env,
-        "alarm_prefix": f"{SUFFIX}-{env}-",
         "bake_seconds": 300,
-        "cluster": f"{env}-cluster-{SUFFIX}",
-        "services": [f"{service}-{SUFFIX}" for service in SERVICES],
         **beside,
     }
 

@@ -173,6 +173,40 @@ def first_alarm(endpoint_url: str, suffix: str, environment: str = ENVIRONMENT) 
     return str(names[0])
 
 
+def _release_targets(endpoint_url: str, suffix: str) -> str:
+    """RELEASE_TARGETS as template.yaml builds it for the health check, from the service stacks'
+    outputs in the emulator (the emulator runs no function, so has no configuration to read)."""
+    cloudformation = local_client("cloudformation", endpoint_url)
+    outputs = [
+        {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        for stack in cloudformation.describe_stacks()["Stacks"]
+    ]
+    targets: dict[str, Any] = {}
+    for environment in ("staging", "production"):
+        prefix = environment.capitalize()
+        services = {}
+        for service in SERVICES:
+            # Without the service's stack (the fixture template has none) nothing can match the
+            # cross-checks: every known-good record is refused, which is failing closed.
+            stack = next(
+                (o for o in outputs if o.get("RepositoryUri", "").endswith(f"/{service}-{suffix}")),
+                {},
+            )
+            services[service] = {
+                "ecs_service": f"{service}-{suffix}",
+                "family": stack.get(f"{prefix}TaskFamily", "no-such-family"),
+                "repository": stack.get("RepositoryUri", "no-such-repository"),
+                "task_role": stack.get(f"{prefix}TaskRoleArn", "no-such-role"),
+                "execution_role": stack.get(f"{prefix}ExecutionRoleArn", "no-such-role"),
+            }
+        targets[environment] = {
+            "cluster": f"{environment}-cluster-{suffix}",
+            "alarm_prefix": f"{suffix}-{environment}-",
+            "services": services,
+        }
+    return json.dumps(targets)
+
+
 def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[Any, list[Any]]:
     """The validator's job logic, as its Lambda runs it, with CodePipeline's report recorded."""
     # Imported here: health_check is the Lambda's package (src/health_check), not a dependency
@@ -215,6 +249,8 @@ def _run_pipeline_job(endpoint_url: str, suffix: str, topic_arn: str) -> tuple[A
         "CODEDEPLOY_APPLICATION": f"microservices-{suffix}",
         "SMOKE_TEST_HOOK_ARN": f"{functions}:CodeDeployHook_SmokeTest-{suffix}",
         "TRAFFIC_GUARD_HOOK_ARN": f"{functions}:CodeDeployHook_TrafficGuard-{suffix}",
+        # What each environment's release may be: the deployed function's own configuration.
+        "RELEASE_TARGETS": _release_targets(endpoint_url, suffix),
     }
     # The job logs its verdict as the Lambda would (a JSON line on stdout); here the drill prints
     # the outcome itself, so the log line would only interleave with its report.

@@ -228,13 +228,14 @@ class FakeAws:
         if release is None:
             raise ApiError("ClientException", f"Unable to describe task definition {arn}")
         family = arn.rsplit("/", 1)[-1].split(":")[0]
-        service = next(
-            f.spec.service for f in self.world.fleets.values() if f.spec.task_family == family
-        )
+        spec = next(f.spec for f in self.world.fleets.values() if f.spec.task_family == family)
+        service = spec.service
         return {
             "taskDefinition": {
                 "taskDefinitionArn": arn,
                 "family": family,
+                "taskRoleArn": spec.task_role,
+                "executionRoleArn": spec.execution_role,
                 "status": "INACTIVE" if self.world.task_definition_inactive(arn) else "ACTIVE",
                 "networkMode": "awsvpc",
                 "requiresCompatibilities": ["FARGATE"],
@@ -251,14 +252,14 @@ class FakeAws:
         }
 
     def register_task_definition(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A new revision of the family, running what its containers name (the release is the
-        image's tag, as the pipeline's images are tagged)."""
+        """A new revision of the family, running what its containers name (the release its
+        image's digest stands for: the pipeline deploys by digest)."""
         family = params["family"]
         fleet = next((f for f in self.world.fleets.values() if f.spec.task_family == family), None)
         if fleet is None:
             raise ApiError("ClientException", f"family {family} is not one of this system's")
         image = params["containerDefinitions"][0]["image"]
-        release = image.rsplit(":", 1)[-1]
+        release = self.world.release_of(image)
         arn = fleet.register_task_definition(release)
         self.world.task_definition_releases[arn] = release
         self.world.log(self._caller(), f"RegisterTaskDefinition {arn} ({release})")

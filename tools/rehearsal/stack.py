@@ -188,6 +188,14 @@ class RenderedStack:
                 if attribute == "Ref"
                 else arn.format(service="lambda", resource=f"function:{function}")
             )
+        if resource_type == "AWS::ECR::Repository":
+            name = props()["RepositoryName"]
+            uri = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}"
+            return {
+                "Ref": name,
+                "RepositoryUri": uri,
+                "Arn": arn.format(service="ecr", resource=f"repository/{name}"),
+            }[attribute]
         if resource_type == "AWS::IAM::Role":
             return arn.replace(REGION, "").format(service="iam", resource=f"role/{logical_id}")
         return f"{logical_id}-{unique[:8]}" if attribute == "Ref" else f"{logical_id}.{attribute}"

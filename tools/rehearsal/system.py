@@ -104,6 +104,9 @@ class ServiceEnvironment:
     cluster: str
     ecs_service: str
     task_family: str
+    # The roles its task definitions run with (what the validator's cross-checks expect).
+    task_role: str
+    execution_role: str
     desired_count: int
     grace_period: float
     blue: TargetGroupSpec
@@ -261,6 +264,7 @@ def _service_environment(
 ) -> ServiceEnvironment:
     prefix = environment.capitalize()
     ecs = stack.properties(f"{prefix}Service")
+    task = stack.properties(f"{prefix}TaskDefinition")
     group = stack.properties(f"{prefix}DeploymentGroup")
     config = stack.properties(f"{prefix}Config")
     alarm_ids = [
@@ -273,7 +277,9 @@ def _service_environment(
         service=service,
         cluster=ecs["Cluster"],
         ecs_service=ecs["ServiceName"],
-        task_family=ecs["TaskDefinition"],
+        task_family=task["Family"],
+        task_role=task["TaskRoleArn"],
+        execution_role=task["ExecutionRoleArn"],
         desired_count=_desired_count(stack, prefix, ecs),
         grace_period=float(ecs.get("HealthCheckGracePeriodSeconds", 0)),
         blue=_target_group(stack, f"{prefix}BlueTargetGroup"),

@@ -6,6 +6,7 @@ and changes this one object; the fake AWS answers the Lambda code's API calls fr
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Generator
@@ -59,6 +60,8 @@ class World:
     fleets: dict[tuple[str, str], Fleet] = field(default_factory=dict)
     alarms: dict[str, AlarmState] = field(default_factory=dict)
     task_definition_releases: dict[str, str] = field(default_factory=dict)
+    # Image digest -> the release it is (world.image_of pins every image by digest).
+    image_releases: dict[str, str] = field(default_factory=dict)
     # Task definitions deregistered (ECS: INACTIVE; no new task starts from them).
     inactive_task_definitions: set[str] = field(default_factory=set)
     ssm: dict[str, str] = field(default_factory=dict)
@@ -140,9 +143,17 @@ class World:
         return arn in self.inactive_task_definitions
 
     def image_of(self, service: str, release: str) -> str:
-        return (
-            f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{service}-{self.system.suffix}:{release}"
-        )
+        """The release's image as the build deploys it: the service's repository, pinned by
+        digest (buildspecs/build.yml writes {repository}@{digest})."""
+        digest = f"sha256:{hashlib.sha256(f'{service}/{release}'.encode()).hexdigest()}"
+        self.image_releases[digest] = release
+        repository = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{service}-{self.system.suffix}"
+        return f"{repository}@{digest}"
+
+    def release_of(self, image: str) -> str:
+        """The release an image of this system is (by digest, or a tag naming it)."""
+        reference = image.rpartition("@")[2] if "@" in image else image.rsplit(":", 1)[-1]
+        return self.image_releases.get(reference, reference)
 
     def fleet(self, environment: str, service: str) -> Fleet:
         return self.fleets[(environment, service)]

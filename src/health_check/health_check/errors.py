@@ -33,3 +33,13 @@ class AwsCallError(HealthCheckError):
 
 class ReportError(Exception):
     """CodePipeline did not accept the job result; deliberately not a HealthCheckError."""
+
+
+class JobNotLiveError(ReportError):
+    """CodePipeline refused a result for the job (InvalidJobState: it already has one, or it is
+    no job of a running action; JobNotFound: it never was one). Nothing that changes an
+    environment may follow: a forged or replayed event names such a job."""
+
+
+class ActionRefusedError(Exception):
+    """A restore step may not act now (its time is up): a human finishes the restore."""

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from health_check.clients import AwsClients
 from health_check.deployments import DeploymentFact
-from health_check.errors import AwsCallError, ReportError
+from health_check.errors import AwsCallError, JobNotLiveError, ReportError
 from health_check.verdict import AlarmFact, ServiceFact
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ def _aws_call(
 
 def _report_error(operation: str, detail: str) -> Exception:
     return ReportError(f"{operation} failed: {detail}")
+
+
+def _unknown_job(job_id: str) -> JobNotLiveError:
+    """JobNotFound: CodePipeline has no such job (PutJobSuccessResult API reference, Errors)."""
+    return JobNotLiveError(f"CodePipeline knows no job {job_id} (JobNotFound)")
 
 
 class AwsGateway:
@@ -181,6 +186,8 @@ class AwsGateway:
                     )
             except codepipeline.exceptions.InvalidJobStateException:
                 return False
+            except codepipeline.exceptions.JobNotFoundException:
+                raise _unknown_job(job_id) from None
         return True
 
     def put_job_failure(self, job_id: str, message: str) -> bool:
@@ -194,6 +201,8 @@ class AwsGateway:
                 )
             except codepipeline.exceptions.InvalidJobStateException:
                 return False
+            except codepipeline.exceptions.JobNotFoundException:
+                raise _unknown_job(job_id) from None
         return True
 
     # ------------------------------------------------------------ releases

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from health_check.errors import (
+    ActionRefusedError,
     AwsCallError,
     ConfigurationError,
     HealthCheckError,
+    JobNotLiveError,
     NotAJobEventError,
     ParameterError,
     TokenError,
@@ -23,6 +25,7 @@ from health_check.observability import logger
 from health_check.params import (
     BakeToken,
     CheckParameters,
+    configured,
     decode_token,
     encode_token,
     new_token,
@@ -163,23 +166,25 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
     ends_at = clock.monotonic() + _seconds_left(remaining_millis)
     deadline = ends_at - REPORT_MARGIN_SECONDS
     notification: tuple[str, str] | None = None
+    live = LiveJob(gateway, job_id)
+    checked: tuple[Settings, CheckParameters] | None = None
     with gateway.within(lambda: clock.monotonic() >= deadline):
         try:
             settings = Settings.from_environ(runtime.environ)
             params, token, result = _check(job, gateway, settings, clock.time())
+            checked = settings, params
             if params.check == "idle":
                 result = _idle_gate(
                     gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
                 )
-            elif result.outcome is Outcome.SUCCEEDED:
-                note = record_known_good(gateway, settings, params, job_id, clock.time())
-                result = replace(result, message=result.message + note)
             elif token.restoring_since is not None:
                 result, notification = _restore_step(
-                    gateway, settings, params=params, job_id=job_id, token=token, now=clock.time()
+                    gateway, settings, params=params, live=live, token=token, now=clock.time()
                 )
             if params.check == "health" and not result.outcome.continues:
                 _resume_scaling(gateway, settings, params.environment)
+        except JobNotLiveError as error:
+            result = JobResult(job_id, Outcome.JOB_NOT_LIVE, f"{error}: nothing restored")
         except HealthCheckError as error:
             result = JobResult(job_id, outcome_of(error), str(error))
         except Exception as error:
@@ -187,21 +192,95 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
             logger.exception("unexpected error while checking")
             result = JobResult(job_id, Outcome.FAILED_INTERNAL, f"internal error: {error!r}")
     logger.info("verdict", outcome=result.outcome.value, verdict_message=result.message)
-    # Outside the try on purpose: if CodePipeline refuses the result the error propagates, the
-    # asynchronous invocation is retried by Lambda and, failing that, the action times out.
-    # Either way the stage fails; catching it here would leave the job unreported.
-    if result.outcome.succeeded:
-        reported = gateway.put_job_success(
-            job_id, result.message, result.percent_complete, result.continuation_token
-        )
-    else:
-        reported = gateway.put_job_failure(job_id, result.message)
-    if not reported:
-        logger.info("job already had its result: an earlier attempt reported it")
-    if notification is not None and reported:
-        with gateway.within(lambda: clock.monotonic() >= ends_at - ACTIONS_MARGIN_SECONDS):
+    reported = _report(gateway, result, live)
+    with gateway.within(lambda: clock.monotonic() >= ends_at - ACTIONS_MARGIN_SECONDS):
+        if reported and result.outcome is Outcome.SUCCEEDED and checked is not None:
+            result, notification = _record_known_good(gateway, *checked, result, clock.time())
+        if notification is not None and reported:
             _notify(gateway, runtime.environ, *notification)
     return result
+
+
+@dataclass
+class LiveJob:
+    """The job's side of a restore step (release.Confirmation): before the step's first action
+    that changes the environment, its continuation is reported, and the step acts only once
+    CodePipeline accepted it, that is once the job is one of an action in progress. A job
+    CodePipeline refuses (InvalidJobState, JobNotFound: a forged or replayed event) raises
+    JobNotLiveError, and nothing is done. GetJobDetails would say the same without reporting,
+    but it is "Used for custom actions only" (CodePipeline API reference, GetJobDetails:
+    https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetJobDetails.html), not
+    for a Lambda invoke action's job."""
+
+    gateway: AwsGateway
+    job_id: str
+    # What the continuation carries (set by the restore step before it acts).
+    continuation_token: str | None = None
+    summary: str = ""
+    # Set when the step may no longer act (its time is up): every action is refused.
+    refusal: str | None = None
+    # True once CodePipeline accepted the continuation: the invocation has reported.
+    continued: bool = field(default=False, init=False)
+
+    def confirm(self, action: str) -> None:
+        if self.refusal is not None:
+            raise ActionRefusedError(f"{action}: not done, {self.refusal}")
+        if self.continued:
+            return
+        if self.continuation_token is None:
+            raise JobNotLiveError("no continuation to confirm the job with: nothing done")
+        accepted = self.gateway.put_job_success(
+            self.job_id, f"{self.summary}: {action}", 0, self.continuation_token
+        )
+        if not accepted:
+            raise JobNotLiveError(
+                f"CodePipeline refused a result for job {self.job_id} (InvalidJobState)"
+            )
+        self.continued = True
+
+
+def _report(gateway: AwsGateway, result: JobResult, live: LiveJob) -> bool:
+    """Report the result once; True if CodePipeline accepted it (in this invocation: also by
+    the restore step's confirmation). Not inside the check's try on purpose: if CodePipeline
+    refuses the result the error propagates, the asynchronous invocation is retried by Lambda
+    and, failing that, the action times out. Either way the stage fails; catching it here would
+    leave the job unreported."""
+    if result.outcome is Outcome.JOB_NOT_LIVE:
+        logger.error("job refused by CodePipeline: nothing done", extra={"why": result.message})
+        return False
+    if live.continued:
+        if not result.outcome.continues:
+            logger.warning("final result after the continuation went out: the next reports it")
+        return True
+    if result.outcome.succeeded:
+        reported = gateway.put_job_success(
+            result.job_id, result.message, result.percent_complete, result.continuation_token
+        )
+    else:
+        reported = gateway.put_job_failure(result.job_id, result.message)
+    if not reported:
+        logger.info("job already had its result: an earlier attempt reported it")
+    return reported
+
+
+def _record_known_good(
+    gateway: AwsGateway, settings: Settings, params: CheckParameters, result: JobResult, now: float
+) -> tuple[JobResult, tuple[str, str] | None]:
+    """After CodePipeline accepted the final success (never before: a success it refuses is no
+    job's), record the known-good release; a refused record is notified."""
+    note, refused = record_known_good(gateway, settings, params, result.job_id, now)
+    logger.info("known-good release", extra={"note": note})
+    notification = None
+    if refused:
+        subject = f"Known-good release refused: {params.environment}"
+        body = (
+            f"Environment: {params.environment}\nPipeline job: {result.job_id}\n"
+            "Not recorded as known-good (targets.refusal):\n"
+            + "\n".join(f"  - {line}" for line in refused)
+            + "\n"
+        )
+        notification = (subject, body)
+    return replace(result, message=result.message + note), notification
 
 
 def _resume_scaling(gateway: AwsGateway, settings: Settings, environment: str) -> None:
@@ -230,7 +309,7 @@ def _check(
     restore goes on with (`restoring_since` set), in which case nothing is decided again. A
     check beside the stage's deployments judges their rollout too (rollout.py)."""
     raw_parameters, raw_token = _job_inputs(job)
-    params = parse_user_parameters(raw_parameters)
+    params = _job_parameters(raw_parameters, settings)
     logger.append_keys(environment=params.environment)
     if raw_token is None:
         token = new_token(params, int(checked_at))
@@ -323,15 +402,22 @@ def _restore_step(
     settings: Settings,
     *,
     params: CheckParameters,
-    job_id: str,
+    live: LiveJob,
     token: BakeToken,
     now: float,
 ) -> tuple[JobResult, tuple[str, str] | None]:
     """One step of the failed environment's restore, as the job's result: a continuation while
     anything is in progress, the failure (and a notification) once every service is final or the
-    restore ran out of time."""
+    restore ran out of time. Nothing is acted on before `live` confirmed the job, and nothing
+    once the restore's time is up (a human finishes it)."""
+    job_id = live.job_id
     since = float(token.restoring_since if token.restoring_since is not None else now)
-    steps = restore(gateway, settings, params, now, since)
+    waited = now - since
+    live.continuation_token = encode_token(token)
+    live.summary = "environment failed, restoring its last known-good release"
+    if waited >= RESTORE_LIMIT_SECONDS:
+        live.refusal = f"the restore's {RESTORE_LIMIT_SECONDS} s are up"
+    steps = restore(gateway, settings, params, now, since, confirmation=live)
     lines = "; ".join(str(step) for step in steps)
     subject = f"Health check failed: {params.environment}"
     body = (
@@ -339,10 +425,9 @@ def _restore_step(
         "Restore:\n" + "\n".join(f"  - {step}" for step in steps) + "\n"
     )
     failed = Outcome(token.failed_as)
-    if all(step.state.final for step in steps):
+    if all(step.state.final for step in steps) and not live.continued:
         message = f"{token.cause}; restore of the last known-good release: {lines}"
         return JobResult(job_id, failed, message), (subject, body)
-    waited = now - since
     if waited >= RESTORE_LIMIT_SECONDS:
         message = (
             f"{token.cause}; restore NOT complete after {waited:.0f} s, a human must finish "
@@ -351,9 +436,16 @@ def _restore_step(
         return JobResult(job_id, failed, message), (subject, body)
     message = f"environment failed, restoring its last known-good release: {lines}"
     return (
-        JobResult(job_id, Outcome.RESTORING, message, 0, encode_token(token)),
+        JobResult(job_id, Outcome.RESTORING, message, 0, live.continuation_token),
         None,
     )
+
+
+def _job_parameters(raw: object, settings: Settings) -> CheckParameters:
+    """UserParameters bound to the function's configuration: the event chooses the environment
+    (one of RELEASE_TARGETS'); cluster, services and alarm prefix are the configuration's, and
+    an event naming others is refused (params.configured)."""
+    return configured(parse_user_parameters(raw), settings.release_targets())
 
 
 def _job_inputs(job: CodePipelineJobEvent) -> tuple[object, object]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeGuard
 
 from health_check.errors import ParameterError, TokenError
+from health_check.targets import EnvironmentTarget, ReleaseTargets
 from health_check.verdict import Outcome
 
 # Five minutes healthy in a row: long enough for every alarm to evaluate at least one full
@@ -145,11 +146,52 @@ def parse_user_parameters(raw: object) -> CheckParameters:
         raise ParameterError("UserParameters.beside_deployments needs .cluster and .services")
     return CheckParameters(
         environment=environment,
-        alarm_prefix=_required_string(data, "alarm_prefix"),
+        alarm_prefix=_optional_string(data, "alarm_prefix"),
         bake_seconds=_bake_seconds(data.get("bake_seconds", DEFAULT_BAKE_SECONDS)),
         beside_deployments=beside,
         **target,
     )
+
+
+def configured(params: CheckParameters, targets: ReleaseTargets) -> CheckParameters:
+    """The job's parameters as the function's configuration has them: the event only chooses
+    which configured environment; its cluster, services and alarm prefix come from
+    RELEASE_TARGETS. An event that names any of them differently (another environment's
+    cluster, say) is refused, never followed: ParameterError names the disagreement."""
+    if params.environment not in targets.environments:
+        raise ParameterError(
+            f"UserParameters.environment {params.environment!r} is not one this function is "
+            f"configured for ({', '.join(sorted(targets.environments))})"
+        )
+    target = targets.of(params.environment)
+    if params.check == "idle":
+        return params
+    _agrees(params, target)
+    return replace(
+        params,
+        alarm_prefix=target.alarm_prefix,
+        cluster=target.cluster,
+        services=target.ecs_services,
+    )
+
+
+def _agrees(params: CheckParameters, target: EnvironmentTarget) -> None:
+    where = f"the function's configuration for {target.environment}"
+    if params.cluster is not None and params.cluster != target.cluster:
+        raise ParameterError(
+            f"UserParameters.cluster {params.cluster!r} is not {target.environment}'s cluster "
+            f"{target.cluster!r} ({where}): refused"
+        )
+    if params.alarm_prefix and params.alarm_prefix != target.alarm_prefix:
+        raise ParameterError(
+            f"UserParameters.alarm_prefix {params.alarm_prefix!r} disagrees with {where} "
+            f"({target.alarm_prefix!r}): refused"
+        )
+    if params.services and sorted(params.services) != sorted(target.ecs_services):
+        raise ParameterError(
+            f"UserParameters.services {list(params.services)} disagree with {where} "
+            f"({list(target.ecs_services)}): refused"
+        )
 
 
 def _required_string(data: dict[str, Any], key: str) -> str:
@@ -159,6 +201,11 @@ def _required_string(data: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ParameterError(f"UserParameters.{key} must be a non-empty string")
     return value
+
+
+def _optional_string(data: dict[str, Any], key: str) -> str:
+    """Absent is empty; present, it must be a non-empty string like a required one."""
+    return _required_string(data, key) if key in data else ""
 
 
 def _bake_seconds(value: object) -> int:

@@ -15,11 +15,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from health_check.deployments import RestoreRecord, must_not_stop, restore_parameter
-from health_check.errors import AwsCallError
+from health_check.errors import ActionRefusedError, AwsCallError, ConfigurationError
 from health_check.observability import logger
+from health_check.targets import ServiceTarget, refusal
 
 if TYPE_CHECKING:
     from health_check.gateway import AwsGateway
@@ -105,38 +106,58 @@ def suffix_of(application: str) -> str:
 
 def record_known_good(
     gateway: AwsGateway, settings: Settings, params: CheckParameters, job_id: str, now: float
-) -> str:
+) -> tuple[str, list[str]]:
     """Record what every service of the environment runs now as its known-good release, and tag
-    its image so the ECR lifecycle never expires it. Returns a note for the job's message; a
-    failure is a note, never a failed release (the previous record stays a good one)."""
+    its image so the ECR lifecycle never expires it. Only after CodePipeline accepted the job's
+    final success (job.py), and only a task definition that passes the cross-checks of
+    targets.refusal: anything else is refused and named. Returns a note for the job's log and
+    the refusals (for a notification); a failure is a note, never a failed release (the
+    previous record stays a good one)."""
     if not params.cluster:
-        return ""
-    suffix = suffix_of(settings.codedeploy_application)
+        return "", []
     stamp = dt.datetime.fromtimestamp(now, tz=dt.UTC)
     recorded: list[str] = []
+    refused: list[str] = []
     try:
-        running = gateway.primary_task_definitions(params.cluster, params.services)
-        for ecs_service in params.services:
-            service = service_of(ecs_service, suffix)
-            task_definition = running.get(ecs_service)
+        environment = settings.release_targets().of(params.environment)
+        running = gateway.primary_task_definitions(environment.cluster, environment.ecs_services)
+        for target in environment.services:
+            task_definition = running.get(target.ecs_service)
             if task_definition is None:
                 continue
-            image = gateway.image_of(task_definition, service)
+            described = gateway.describe_task_definition(task_definition)
+            problem = refusal(described, target)
+            if problem is not None:
+                logger.error("known-good release refused", extra={"refused": problem})
+                refused.append(f"{target.service}: not recorded, {problem}")
+                continue
+            image = image_of(described, target.service)
             record = _succeeding(
-                read_known_good(gateway, params.environment, service),
+                read_known_good(gateway, params.environment, target.service),
                 KnownGood(task_definition, image, stamp.isoformat(), job_id),
             )
             gateway.write_parameter(
-                KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=service),
+                KNOWN_GOOD_PARAMETER.format(environment=params.environment, service=target.service),
                 record.to_json(),
-                f"Last release of {service} that passed {params.environment}'s health check",
+                f"Last release of {target.service} that passed {params.environment}'s health check",
             )
             _protect_image(gateway, image, params.environment, stamp)
-            recorded.append(service)
-    except AwsCallError as error:
+            recorded.append(target.service)
+    except (AwsCallError, ConfigurationError) as error:
         logger.warning("known-good release not recorded", extra={"error": str(error)})
-        return f"; known-good release not recorded ({error})"
-    return f"; known-good release recorded for {', '.join(recorded)}" if recorded else ""
+        return f"; known-good release not recorded ({error})", refused
+    note = f"; known-good release recorded for {', '.join(recorded)}" if recorded else ""
+    if refused:
+        note += "; refused: " + "; ".join(refused)
+    return note, refused
+
+
+def image_of(described: dict[str, Any], container: str) -> str:
+    """The image of the task definition's container named `container` ("" if none)."""
+    for definition in described.get("containerDefinitions") or []:
+        if definition.get("name") == container:
+            return str(definition.get("image", ""))
+    return ""
 
 
 def _succeeding(current: KnownGood | None, passed: KnownGood) -> KnownGood:
@@ -169,6 +190,24 @@ def _protect_image(gateway: AwsGateway, image: str, environment: str, stamp: dt.
         logger.warning("known-good image not tagged", extra={"image": image, "error": str(error)})
 
 
+class Confirmation(Protocol):
+    """Asked before every action of a restore step that changes an environment (stopping a
+    deployment, registering, recording or creating a restore): it returns when the action may
+    go ahead, raises JobNotLiveError when the job it serves is not a live CodePipeline job
+    (nothing may then happen at all), ActionRefusedError when this service must wait for a
+    human."""
+
+    def confirm(self, action: str) -> None: ...
+
+
+class Unconfirmed:
+    """For callers that act on an AWS event of their own rather than on a job (the responder's
+    watch window): nothing to confirm."""
+
+    def confirm(self, action: str) -> None:
+        return None
+
+
 class RestoreState(StrEnum):
     DONE = "done"  # on its known-good release, nothing in progress
     WAITING = "waiting"  # a rollback, a stop or a restore still in progress: look again
@@ -199,15 +238,24 @@ def restore(
     params: CheckParameters,
     now: float,
     since: float | None = None,
+    *,
+    confirmation: Confirmation | None = None,
 ) -> list[ServiceRestore]:
     """One step towards every service of the environment on its known-good release. Idempotent,
     so it is called again until every service is final: a service already on it is left alone,
     a group busy with a rollback or a restore is waited for (one deployment per group), any
     other deployment is stopped with rollback and then waited for, and an idle group gets one
     restore, recorded by id so that nothing else stops it. A restore asked for since `since`
-    (this check's restore began) that did not succeed is not tried again: a human decides."""
+    (this check's restore began) that did not succeed is not tried again: a human decides.
+    A known-good record that fails the cross-checks (targets.refusal) is never restored, and
+    nothing changes an environment before `confirmation` allowed it."""
     if not params.cluster:
         return [ServiceRestore("-", RestoreState.NEEDS_HUMAN, "no cluster in the parameters")]
+    if settings.targets is None or params.environment not in settings.targets.environments:
+        why = f"no release targets configured for {params.environment}: nothing restored"
+        return [ServiceRestore("-", RestoreState.NEEDS_HUMAN, why)]
+    environment = settings.targets.of(params.environment)
+    confirmation = confirmation or Unconfirmed()
     suffix = suffix_of(settings.codedeploy_application)
     try:
         running = gateway.primary_task_definitions(params.cluster, params.services)
@@ -216,15 +264,23 @@ def restore(
     states = []
     for ecs_service in params.services:
         service = service_of(ecs_service, suffix)
+        target = environment.service(service)
+        if target is None or target.ecs_service != ecs_service:
+            why = f"{ecs_service} is not a service configured for {params.environment}"
+            states.append(ServiceRestore(service, RestoreState.NEEDS_HUMAN, why))
+            continue
         try:
             state, note = _restore_one(
                 gateway,
                 settings,
-                environment=params.environment,
-                service=service,
+                target=target,
                 running=running.get(ecs_service),
                 times=(now, now if since is None else since),
+                confirmation=confirmation,
             )
+        except ActionRefusedError as error:
+            # Not final: the restore is incomplete, and its caller fails the job saying so.
+            state, note = RestoreState.WAITING, f"a human must finish it: {error}"
         except AwsCallError as error:
             logger.warning("restore step failed", extra={"service": service, "error": str(error)})
             state, note = RestoreState.RETRY, f"AWS call failed, tried again next time ({error})"
@@ -236,16 +292,18 @@ def _restore_one(
     gateway: AwsGateway,
     settings: Settings,
     *,
-    environment: str,
-    service: str,
+    target: ServiceTarget,
     running: str | None,
     times: tuple[float, float],
+    confirmation: Confirmation,
 ) -> tuple[RestoreState, str]:
     now, since = times
+    environment, service = target.environment, target.service
     group = f"{environment}-{service}"
-    known_good = read_known_good(gateway, environment, service)
-    if known_good is None:
-        return RestoreState.NEEDS_HUMAN, "no known-good release recorded: a human must choose"
+    found = _vetted_known_good(gateway, target)
+    if isinstance(found, str):
+        return RestoreState.NEEDS_HUMAN, found
+    known_good, described = found
     record_name = restore_parameter(group)
     record = RestoreRecord.from_json(gateway.read_parameter(record_name))
     active = gateway.describe_deployments(
@@ -257,6 +315,7 @@ def _restore_one(
             why = must_not_stop(deployment, record)
             if why is None:
                 # One deployment per group: it must end (and its rollback with it) first.
+                confirmation.confirm(f"stop {deployment.describe()} of {group}")
                 gateway.stop_deployment(deployment.id)
                 why = "stopping it with rollback"
             waits.append(f"{deployment.describe()}: {why}")
@@ -271,7 +330,8 @@ def _restore_one(
                 f"restore {last.id} of {record.task_definition} ended {last.status}: "
                 "a human must restore it",
             )
-    task_definition = _startable(gateway, environment, service, known_good)
+    confirmation.confirm(f"restore {known_good.task_definition} in {group}")
+    task_definition = _startable(gateway, target, known_good, described)
     gateway.write_parameter(
         record_name,
         RestoreRecord(now, task_definition).to_json(),
@@ -302,11 +362,31 @@ def _restore_one(
     return RestoreState.STARTED, f"restoring {task_definition} (deployment {created})"
 
 
-def _startable(gateway: AwsGateway, environment: str, service: str, known_good: KnownGood) -> str:
-    """The known-good task definition, or, if it was deregistered (INACTIVE: ECS starts no new
-    task from it, DeregisterTaskDefinition), a new revision registered from its description;
-    the record then names the new revision."""
+def _vetted_known_good(
+    gateway: AwsGateway, target: ServiceTarget
+) -> tuple[KnownGood, dict[str, Any]] | str:
+    """The service's known-good record and its task definition as ECS describes it; or why
+    there is nothing to restore. Checked before anything else (even stopping a deployment for
+    it): a record that is not this service's release of this environment, pinned in its
+    repository and run by its roles, is never restored, whoever wrote it."""
+    known_good = read_known_good(gateway, target.environment, target.service)
+    if known_good is None:
+        return "no known-good release recorded: a human must choose"
     described = gateway.describe_task_definition(known_good.task_definition)
+    problem = refusal(described, target)
+    if problem is not None:
+        logger.error("known-good record refused", extra={"refused": problem})
+        return f"known-good record refused, nothing restored ({problem}): a human must choose"
+    return known_good, described
+
+
+def _startable(
+    gateway: AwsGateway, target: ServiceTarget, known_good: KnownGood, described: dict[str, Any]
+) -> str:
+    """The known-good task definition, or, if it was deregistered (INACTIVE: ECS starts no new
+    task from it, DeregisterTaskDefinition), a new revision registered from its description
+    (which passed the cross-checks); the record then names the new revision."""
+    environment, service = target.environment, target.service
     if described.get("status", "ACTIVE") == "ACTIVE":
         return known_good.task_definition
     arn = gateway.register_task_definition(registration_of(described))

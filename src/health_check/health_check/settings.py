@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from health_check.errors import ConfigurationError
+from health_check.targets import ReleaseTargets
 
 DEFAULT_WATCH_WINDOW_MINUTES = 60
 
@@ -23,6 +24,15 @@ class Settings:
     # The function whose failed events (its on-failure destination's invocation records) the
     # health check takes over; empty: none.
     release_responder_name: str = ""
+    # Each environment's cluster, services, alarms and what its releases may be (targets.py);
+    # None when RELEASE_TARGETS is not set, and then nothing is validated, recorded or restored.
+    targets: ReleaseTargets | None = None
+
+    def release_targets(self) -> ReleaseTargets:
+        """The configured targets; ConfigurationError (fail closed) when there are none."""
+        if self.targets is None:
+            raise ConfigurationError("environment variable(s) not set: RELEASE_TARGETS")
+        return self.targets
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -42,8 +52,10 @@ class Settings:
             raise ConfigurationError(
                 f"WATCH_WINDOW_MINUTES must be a whole number of minutes, got {raw_window!r}"
             )
+        raw_targets = environ.get("RELEASE_TARGETS", "")
         return cls(
             **values,
             watch_window_seconds=60 * int(raw_window),
             release_responder_name=environ.get("RELEASE_RESPONDER_NAME", ""),
+            targets=ReleaseTargets.from_json(raw_targets) if raw_targets else None,
         )

@@ -25,6 +25,10 @@ class Outcome(StrEnum):
     FAILED_CONTINUATION = "failed_continuation"  # unreadable continuation token
     FAILED_AWS_ERROR = "failed_aws_error"
     FAILED_INTERNAL = "failed_internal"
+    # CodePipeline refused a result for the job (InvalidJobState, JobNotFound): a forged or
+    # replayed event, or a retry after the result went out. Nothing is restored, recorded or
+    # reported.
+    JOB_NOT_LIVE = "job_not_live"
 
     @property
     def continues(self) -> bool:

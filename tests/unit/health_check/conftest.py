@@ -27,6 +27,8 @@ from tests.unit.health_check.fakes import (
     CallLog,
     CallRecorder,
     Clock,
+    release_targets,
+    task_definition_arguments,
 )
 
 # RegisterScalableTarget's SuspendedState: every kind of scaling of a target.
@@ -48,6 +50,12 @@ class Aws:
     topic_arn: str
     queue_url: str
     environ: dict[str, str] = field(default_factory=dict)
+    revisions: int = 0  # task definitions registered through task_definition()
+
+    def configure(self, **services: tuple[str, ...]) -> None:
+        """RELEASE_TARGETS naming only these services per environment (ECS service names
+        without the -dev suffix), for a check of exactly what the test created."""
+        self.environ["RELEASE_TARGETS"] = release_targets(services)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "test") -> None:
         put_alarm(self.gateway.clients.cloudwatch, name, state, reason)
@@ -59,10 +67,9 @@ class Aws:
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", str(running))
         ecs = self.gateway.clients.ecs
         ecs.create_cluster(clusterName=CLUSTER)
-        task = ecs.register_task_definition(
-            family="app",
-            containerDefinitions=[{"name": "app", "image": "app:1", "memory": 512}],
-        )["taskDefinition"]["taskDefinitionArn"]
+        task = ecs.register_task_definition(**task_definition_arguments("staging", "api-service"))[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
         for name in names:
             ecs.create_service(
                 cluster=CLUSTER, serviceName=name, taskDefinition=task, desiredCount=desired
@@ -120,9 +127,9 @@ class Aws:
     # ------------------------------------------------------------ releases (moto)
     def task_definition(self, environment: str, service: str) -> str:
         """A new (ACTIVE) revision of the service's task definition in the environment; its ARN."""
+        self.revisions += 1
         return self.gateway.clients.ecs.register_task_definition(
-            family=f"{service}-{environment}-dev",
-            containerDefinitions=[{"name": service, "image": f"{service}:1", "memory": 512}],
+            **task_definition_arguments(environment, service, str(self.revisions))
         )["taskDefinition"]["taskDefinitionArn"]
 
     def released(self, environment: str, service: str, running: str) -> None:
@@ -265,5 +272,6 @@ def aws() -> Iterator[Aws]:
                 "CODEDEPLOY_APPLICATION": APPLICATION,
                 "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
                 "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+                "RELEASE_TARGETS": release_targets(),
             },
         )

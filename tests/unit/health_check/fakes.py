@@ -4,6 +4,7 @@ injected clock and a CodePipeline job event builder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,63 @@ SMOKE_TEST_HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:CodeDeploy
 TRAFFIC_GUARD_HOOK_ARN = (
     "arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_TrafficGuard-dev"
 )
+ACCOUNT = "123456789012"
+SERVICES = ("api-service", "auth-service", "notification-service")
+
+
+def repository(service: str) -> str:
+    """The service's ECR repository URI, as the service stack creates it."""
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{service}-dev"
+
+
+def role(environment: str, service: str, kind: str) -> str:
+    """The service's task or execution role ARN in the environment (kind: task, execution)."""
+    return f"arn:aws:iam::{ACCOUNT}:role/{service}-{environment}-{kind}-dev"
+
+
+def pinned(service: str, release: str = "1") -> str:
+    """An image of the service's repository pinned by digest (the release names the digest)."""
+    return f"{repository(service)}@sha256:{hashlib.sha256(release.encode()).hexdigest()}"
+
+
+def release_targets(services: dict[str, tuple[str, ...]] | None = None) -> str:
+    """RELEASE_TARGETS as the template writes it: each environment's cluster, alarm prefix and
+    services (by default every service in both environments)."""
+    chosen = services or {"staging": SERVICES, "production": SERVICES}
+    return json.dumps(
+        {
+            environment: {
+                "cluster": f"{environment}-cluster-dev",
+                "alarm_prefix": f"dev-{environment}-",
+                "services": {
+                    service: {
+                        "ecs_service": f"{service}-dev",
+                        "family": f"{service}-{environment}-dev",
+                        "repository": repository(service),
+                        "task_role": role(environment, service, "task"),
+                        "execution_role": role(environment, service, "execution"),
+                    }
+                    for service in names
+                },
+            }
+            for environment, names in chosen.items()
+        }
+    )
+
+
+def task_definition_arguments(environment: str, service: str, release: str = "1") -> dict[str, Any]:
+    """RegisterTaskDefinition's arguments of a release the pipeline built for the service in
+    the environment: its family, its image pinned by digest, its roles."""
+    return {
+        "family": f"{service}-{environment}-dev",
+        "taskRoleArn": role(environment, service, "task"),
+        "executionRoleArn": role(environment, service, "execution"),
+        "containerDefinitions": [
+            {"name": service, "image": pinned(service, release), "memory": 512}
+        ],
+    }
+
+
 # More Lambda time than any check here needs: the deadline never cuts these short.
 PLENTY_MS = 300_000
 JOB_ID = "11111111-2222-3333-4444-555555555555"

@@ -28,6 +28,7 @@ from tests.unit.health_check.fakes import (
     AlarmTimestamps,
     CallRecorder,
     Clock,
+    release_targets,
 )
 
 
@@ -54,6 +55,7 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
         monkeypatch.setenv("CODEDEPLOY_APPLICATION", APPLICATION)
         monkeypatch.setenv("SMOKE_TEST_HOOK_ARN", SMOKE_TEST_HOOK_ARN)
         monkeypatch.setenv("TRAFFIC_GUARD_HOOK_ARN", TRAFFIC_GUARD_HOOK_ARN)
+        monkeypatch.setenv("RELEASE_TARGETS", release_targets())
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.create_cluster(clusterName="staging-cluster-dev")
@@ -110,7 +112,7 @@ def test_the_malformed_parameters_event_fails_its_job(reports: CallRecorder) -> 
     assert reply["outcome"] == "failed_parameters"
     (name, params) = reports.calls[0]
     assert name == "PutJobFailureResult"
-    assert "alarm_prefix is required" in params["failureDetails"]["message"]
+    assert "bake_seconds must not be negative" in params["failureDetails"]["message"]
 
 
 def test_the_continuation_event_resumes_the_bake_it_carries(reports: CallRecorder) -> None:

@@ -39,6 +39,18 @@ STAGING = {"environment": "staging", "alarm_prefix": PREFIX, "bake_seconds": 300
 REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
 
 
+@pytest.fixture(autouse=True)
+def _configured(aws: Aws) -> None:
+    """The function configured for staging's api-service only: what these tests create."""
+    aws.configure(staging=("api-service",))
+
+
+@pytest.fixture
+def steady(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """staging's configured service, running every task it wants: a check of alarms."""
+    aws.services(monkeypatch, ["api-service-dev"], running=2)
+
+
 def run(aws: Aws, clock: Clock, event: dict[str, Any]) -> JobResult:
     return run_job(event, Runtime(aws.gateway, clock, aws.environ), lambda: PLENTY_MS)
 
@@ -57,10 +69,10 @@ def failure_message(aws: Aws) -> str:
     return message
 
 
-def test_a_breached_alarm_with_no_service_to_restore_fails_the_job_then_notifies(
-    aws: Aws, clock: Clock
+def test_a_breached_alarm_with_no_known_good_release_fails_the_job_then_notifies(
+    aws: Aws, clock: Clock, steady: None
 ) -> None:
-    # GIVEN one breached staging alarm, and a check of alarms only (no services to restore)
+    # GIVEN one breached staging alarm, and no known-good release recorded to restore
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
     aws.alarm(f"{PREFIX}auth-5xx", "OK")
     # WHEN
@@ -70,7 +82,10 @@ def test_a_breached_alarm_with_no_service_to_restore_fails_the_job_then_notifies
     message = failure_message(aws)
     assert f"{PREFIX}api-5xx" in message
     assert f"{PREFIX}auth-5xx" not in message
-    assert "restore of the last known-good release: -: no cluster in the parameters" in message
+    assert (
+        "restore of the last known-good release: api-service: no known-good release recorded"
+        in message
+    )
     # AND the notification names the alarm, the environment, the pipeline job and the restore
     (notification,) = aws.notifications()
     assert f"{PREFIX}api-5xx" in notification["Message"]
@@ -79,7 +94,9 @@ def test_a_breached_alarm_with_no_service_to_restore_fails_the_job_then_notifies
     assert "Restore:" in notification["Message"]
 
 
-def test_a_failed_notification_does_not_undo_the_reported_failure(aws: Aws, clock: Clock) -> None:
+def test_a_failed_notification_does_not_undo_the_reported_failure(
+    aws: Aws, clock: Clock, steady: None
+) -> None:
     # GIVEN a breached alarm and SNS refusing
     aws.alarm(f"{PREFIX}api-5xx", "ALARM")
     inject_client_error(aws.gateway.clients.sns, "Publish", "AuthorizationError")
@@ -92,7 +109,9 @@ def test_a_failed_notification_does_not_undo_the_reported_failure(aws: Aws, cloc
     assert "PutJobFailureResult" in str(aws.reports.calls[0])
 
 
-def test_no_alarm_matching_the_prefix_fails_as_misconfigured(aws: Aws, clock: Clock) -> None:
+def test_no_alarm_matching_the_prefix_fails_as_misconfigured(
+    aws: Aws, clock: Clock, steady: None
+) -> None:
     aws.alarm("dev-production-api-5xx", "OK")
     result = run(aws, clock, job_event(STAGING))
     assert result.outcome is Outcome.FAILED_MISCONFIGURED
@@ -100,7 +119,7 @@ def test_no_alarm_matching_the_prefix_fails_as_misconfigured(aws: Aws, clock: Cl
 
 
 def test_healthy_first_invocation_succeeds_with_a_continuation_token(
-    aws: Aws, clock: Clock
+    aws: Aws, clock: Clock, steady: None
 ) -> None:
     # GIVEN healthy alarms
     aws.alarm(f"{PREFIX}api-5xx", "OK")
@@ -113,7 +132,9 @@ def test_healthy_first_invocation_succeeds_with_a_continuation_token(
     assert params["executionDetails"]["percentComplete"] == 0
 
 
-def test_the_bake_ends_with_plain_success_once_its_time_has_passed(aws: Aws, clock: Clock) -> None:
+def test_the_bake_ends_with_plain_success_once_its_time_has_passed(
+    aws: Aws, clock: Clock, steady: None
+) -> None:
     # GIVEN a first invocation that started the bake
     aws.alarm(f"{PREFIX}api-5xx", "OK")
     first = run(aws, clock, job_event(STAGING))
@@ -133,7 +154,7 @@ def test_the_bake_ends_with_plain_success_once_its_time_has_passed(aws: Aws, clo
 
 
 def test_a_long_wait_then_one_healthy_check_bakes_instead_of_succeeding(
-    aws: Aws, clock: Clock
+    aws: Aws, clock: Clock, steady: None
 ) -> None:
     # GIVEN an alarm without data at the first invocation and 240 s later
     aws.alarm(f"{PREFIX}api-5xx", "INSUFFICIENT_DATA")
@@ -157,7 +178,7 @@ def test_a_long_wait_then_one_healthy_check_bakes_instead_of_succeeding(
 
 
 def test_an_alarm_that_changed_state_between_two_polls_restarts_the_bake(
-    aws: Aws, clock: Clock
+    aws: Aws, clock: Clock, steady: None
 ) -> None:
     # GIVEN a healthy bake begun at the first invocation
     aws.alarm(f"{PREFIX}api-5xx", "OK")
@@ -216,7 +237,7 @@ def test_a_subclass_of_a_check_error_is_mapped_and_reported_once(
 
 
 def test_insufficient_data_keeps_waiting_then_fails_closed_when_the_bake_ends(
-    aws: Aws, clock: Clock
+    aws: Aws, clock: Clock, steady: None
 ) -> None:
     aws.alarm(f"{PREFIX}new-alarm", "INSUFFICIENT_DATA")
     first = run(aws, clock, job_event(STAGING))
@@ -273,9 +294,7 @@ def _restorable(aws: Aws, monkeypatch: pytest.MonkeyPatch, *, on_known_good: boo
     aws.deployment_group(GROUP, SERVICE)
     known_good = _running(aws)
     if not on_known_good:
-        known_good = aws.gateway.clients.ecs.register_task_definition(
-            family="app", containerDefinitions=[{"name": "app", "image": "app:0", "memory": 512}]
-        )["taskDefinition"]["taskDefinitionArn"]
+        known_good = aws.task_definition("staging", "api-service")
     _known_good(aws, known_good)
 
 
@@ -459,6 +478,7 @@ def test_scaling_that_cannot_be_resumed_does_not_change_the_result(
 def test_steady_services_and_ok_alarms_with_no_bake_succeed_at_once(
     aws: Aws, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    aws.configure(staging=("api-service", "auth-service"))
     aws.alarm(f"{PREFIX}api-5xx", "OK")
     aws.services(monkeypatch, ["api-service-dev", "auth-service-dev"], running=2)
     params = {
@@ -486,7 +506,7 @@ def test_an_unreadable_token_fails_and_never_restarts_the_bake(
 def test_bad_user_parameters_fail_the_job_naming_the_problem(aws: Aws, clock: Clock) -> None:
     result = run(aws, clock, job_event({"environment": "staging", "bake_seconds": -5}))
     assert result.outcome is Outcome.FAILED_PARAMETERS
-    assert "alarm_prefix is required" in failure_message(aws)
+    assert "bake_seconds must not be negative" in failure_message(aws)
 
 
 def test_missing_function_configuration_fails_the_job(aws: Aws, clock: Clock) -> None:
@@ -563,15 +583,17 @@ def test_an_unexpected_bug_fails_the_job_instead_of_escaping(aws: Aws, clock: Cl
     assert "internal error" in failure_message(aws)
 
 
-def test_a_refused_job_result_is_raised_not_swallowed(aws: Aws, clock: Clock) -> None:
+def test_a_refused_job_result_is_raised_not_swallowed(aws: Aws, clock: Clock, steady: None) -> None:
     aws.alarm(f"{PREFIX}api-5xx", "OK")
     aws.reports.errors["PutJobSuccessResult"] = "JobNotFoundException"
-    with pytest.raises(ReportError, match="JobNotFoundException"):
+    with pytest.raises(ReportError, match="JobNotFound"):
         run(aws, clock, job_event(STAGING))
     assert len(aws.reports.calls) == 1
 
 
-def test_a_job_that_already_has_its_result_is_the_reports_success(aws: Aws, clock: Clock) -> None:
+def test_a_job_that_already_has_its_result_is_the_reports_success(
+    aws: Aws, clock: Clock, steady: None
+) -> None:
     # GIVEN CodePipeline already holds this job's result (an earlier attempt of this invocation
     # reported before Lambda retried it)
     aws.alarm(f"{PREFIX}api-5xx", "OK")

@@ -75,7 +75,7 @@ def test_bake_seconds_defaults_and_ecs_is_optional() -> None:
         ("{not json", "not valid JSON"),
         ('["staging"]', "must be a JSON object"),
         ('{"alarm_prefix": "p-"}', "environment is required"),
-        ('{"environment": "staging"}', "alarm_prefix is required"),
+        ('{"environment": "staging", "alarm_prefix": " "}', "alarm_prefix must be a non-empty"),
         ('{"environment": 7, "alarm_prefix": "p-"}', "environment must be a non-empty string"),
         ('{"environment": "Staging!", "alarm_prefix": "p-"}', "staging or production"),
         ('{"environment": "bogus", "alarm_prefix": "p-"}', "staging or production"),

@@ -24,6 +24,14 @@ from health_check.release import (
     restore,
 )
 from health_check.settings import Settings
+from health_check.targets import ReleaseTargets
+
+from tests.unit.health_check.fakes import (
+    pinned,
+    release_targets,
+    role,
+    task_definition_arguments,
+)
 
 SETTINGS = Settings(
     notification_topic_arn="arn:aws:sns:us-east-1:123456789012:pipeline-notifications-dev",
@@ -32,6 +40,7 @@ SETTINGS = Settings(
     traffic_guard_hook_arn=(
         "arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_TrafficGuard-dev"
     ),
+    targets=ReleaseTargets.from_json(release_targets({"production": ("api-service",)})),
 )
 PARAMS = parse_user_parameters(
     json.dumps(
@@ -46,7 +55,8 @@ PARAMS = parse_user_parameters(
 GOOD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:7"
 BAD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:8"
 REGISTERED = "arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-production-dev:9"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service-dev:tree-abc"
+# The build deploys by digest (buildspecs/build.yml).
+IMAGE = pinned("api-service", "tree-abc")
 GROUP = "production-api-service"
 KNOWN_GOOD_NAME = KNOWN_GOOD_PARAMETER.format(environment="production", service="api-service")
 RECORD_NAME = restore_parameter(GROUP)
@@ -105,7 +115,14 @@ class FakeGateway:
         return True
 
     def describe_task_definition(self, arn: str) -> dict[str, Any]:
-        return self.task_definitions.get(arn, {"taskDefinitionArn": arn, "status": "ACTIVE"})
+        """A release the pipeline built for production's api-service, unless arranged."""
+        built = task_definition_arguments("production", "api-service", "tree-abc")
+        return {
+            "taskDefinitionArn": arn,
+            "status": "ACTIVE",
+            **built,
+            **self.task_definitions.get(arn, {}),
+        }
 
     def register_task_definition(self, registration: dict[str, Any]) -> str:
         self.calls.append(("register", registration))
@@ -271,7 +288,8 @@ INACTIVE = {
     "compatibilities": ["EC2", "FARGATE"],
     "cpu": "256",
     "memory": "512",
-    "executionRoleArn": "arn:aws:iam::123456789012:role/execution",
+    "taskRoleArn": role("production", "api-service", "task"),
+    "executionRoleArn": role("production", "api-service", "execution"),
     "containerDefinitions": [{"name": "api-service", "image": IMAGE}],
     "volumes": [],
     "registeredAt": "2026-11-29T10:00:00+00:00",
@@ -291,7 +309,8 @@ def test_an_inactive_known_good_task_definition_is_registered_again_from_its_des
             "requiresCompatibilities": ["FARGATE"],
             "cpu": "256",
             "memory": "512",
-            "executionRoleArn": "arn:aws:iam::123456789012:role/execution",
+            "taskRoleArn": role("production", "api-service", "task"),
+            "executionRoleArn": role("production", "api-service", "execution"),
             "containerDefinitions": [{"name": "api-service", "image": IMAGE}],
         }
     ]
@@ -408,12 +427,12 @@ def test_services_that_cannot_be_read_leave_the_step_to_be_retried() -> None:
 
 def test_a_passed_environment_records_what_it_runs_and_protects_the_image() -> None:
     gateway = FakeGateway(running=GOOD)
-    note = record_known_good(gateway, SETTINGS, PARAMS, "job-9", 1_767_225_600.0)  # type: ignore[arg-type]
+    note, _ = record_known_good(gateway, SETTINGS, PARAMS, "job-9", 1_767_225_600.0)  # type: ignore[arg-type]
     [(write, (name, record)), (tag_call, (repository, reference, tag))] = gateway.calls
     assert (write, tag_call) == ("write", "tag")
     assert name == KNOWN_GOOD_PARAMETER.format(environment="production", service="api-service")
     assert (record["task_definition"], record["image"], record["job_id"]) == (GOOD, IMAGE, "job-9")
-    assert (repository, reference) == ("api-service-dev", {"imageTag": "tree-abc"})
+    assert (repository, reference) == ("api-service-dev", {"imageDigest": IMAGE.split("@")[1]})
     assert tag == "known-good-production-20260101000000"
     assert "recorded for api-service" in note
 
