@@ -14,6 +14,7 @@ from health_check.params import encode_token, new_token, parse_user_parameters
 from health_check.verdict import Outcome
 
 from tests.reliability.canned_aws import CannedAws
+from tests.unit.health_check.fakes import pinned, release_targets, role
 
 APPLICATION = "microservices-dev"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pipeline-notifications-dev"
@@ -23,6 +24,9 @@ ENVIRON = {
     "CODEDEPLOY_APPLICATION": APPLICATION,
     "SMOKE_TEST_HOOK_ARN": f"{_FUNCTION}CodeDeployHook_SmokeTest-dev",
     "TRAFFIC_GUARD_HOOK_ARN": f"{_FUNCTION}CodeDeployHook_TrafficGuard-dev",
+    # Each environment's cluster, services, families, repositories and roles (what the template
+    # writes): the event only chooses the environment.
+    "RELEASE_TARGETS": release_targets(),
 }
 _TASK_DEFINITION = "arn:aws:ecs:us-east-1:123456789012:task-definition/{service}-staging-dev:{n}"
 PREFIX = "dev-staging-"
@@ -133,12 +137,29 @@ def _parameter(params: dict[str, Any]) -> dict[str, Any]:
     _, _, _, service, kind = name.split("/")
     record = {
         "task_definition": _TASK_DEFINITION.format(service=service, n=1),
-        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{service}-dev:tree-1",
+        "image": pinned(service, "1"),
         "recorded_at": "2026-11-29T10:00:00+00:00",
         "job_id": "job-0",
     }
     value = json.dumps(record) if kind == "known-good" else ""
     return {"Parameter": {"Name": name, "Type": "String", "Value": value}}
+
+
+def _task_definition(arn: str, status: str) -> dict[str, Any]:
+    """A staging task definition as the pipeline builds it: the service's family, its image of
+    the service's repository pinned by digest (the revision names the digest), its roles."""
+    family, _, revision = arn.split("/")[1].partition(":")
+    service = family.removesuffix("-staging-dev")
+    return {
+        "taskDefinition": {
+            "taskDefinitionArn": arn,
+            "family": family,
+            "status": status,
+            "taskRoleArn": role("staging", service, "task"),
+            "executionRoleArn": role("staging", service, "execution"),
+            "containerDefinitions": [{"name": service, "image": pinned(service, revision)}],
+        }
+    }
 
 
 def arrange(
@@ -207,19 +228,9 @@ def arrange(
             "CreateDeployment": {"deploymentId": "d-restore"},
             "GetParameter": _parameter,
             "PutParameter": {"Version": 2},
-            "DescribeTaskDefinition": lambda params: {
-                "taskDefinition": {
-                    "taskDefinitionArn": params["taskDefinition"],
-                    "family": params["taskDefinition"].split("/")[1].split(":")[0],
-                    "status": world.task_definition_status,
-                    "containerDefinitions": [
-                        {
-                            "name": params["taskDefinition"].split("/")[1].split("-staging")[0],
-                            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:tree-2",
-                        }
-                    ],
-                }
-            },
+            "DescribeTaskDefinition": lambda params: _task_definition(
+                params["taskDefinition"], world.task_definition_status
+            ),
             "RegisterTaskDefinition": lambda params: {
                 "taskDefinition": {
                     "taskDefinitionArn": _TASK_DEFINITION.format(

@@ -60,6 +60,29 @@ class FakeContext:
 
 # What may follow the job result: the notification of a failed environment, once restored.
 AFTER_REPORT = {"Publish"}
+# After CodePipeline accepted the final success: recording the known-good release (its services'
+# task definitions and images), and the notification of a release refused as known-good.
+AFTER_SUCCESS = {
+    "GetParameter",
+    "DescribeServices",
+    "DescribeTaskDefinition",
+    "PutParameter",
+    "BatchGetImage",
+    "PutImage",
+    "Publish",
+}
+# After a restore step's continuation confirmed the job: the step itself (it acts only then).
+AFTER_CONFIRMATION = {
+    "DescribeServices",
+    "GetParameter",
+    "PutParameter",
+    "ListDeployments",
+    "GetDeployment",
+    "StopDeployment",
+    "DescribeTaskDefinition",
+    "RegisterTaskDefinition",
+    "CreateDeployment",
+}
 # A bake healthy so far, or waiting to become healthy: no alarm may be in ALARM.
 HEALTHY_OUTCOMES = {"succeeded", "baking", "waiting"}
 
@@ -179,12 +202,20 @@ def test_every_event_gets_one_result_for_its_job_or_raises_without_calling_aws(
     assert canned.unexpected == []
     [(operation, params)] = job_results(canned)
     assert params["jobId"] == job_id
-    # everything is done before the report: after it, only a failed environment's notification
+    # everything is decided before the report: after it, only a failed environment's
+    # notification, the known-good record of an accepted success, or the restore step that the
+    # accepted continuation confirmed
     operations = [call.operation for call in canned.calls]
     after = set(operations[operations.index(operation) + 1 :])
     if after:
-        assert reply["outcome"] in {"failed_alarm", "failed_unhealthy"}
-        assert after <= AFTER_REPORT, after
+        allowed = {
+            "failed_alarm": AFTER_REPORT,
+            "failed_unhealthy": AFTER_REPORT,
+            "succeeded": AFTER_SUCCESS,
+            "restoring": AFTER_CONFIRMATION,
+        }
+        assert reply["outcome"] in allowed
+        assert after <= allowed[reply["outcome"]], after
     label(f"outcome {reply['outcome']}")
     # every hostile input has a named outcome: none falls through to the catch-all for bugs
     assert reply["outcome"] != "failed_internal", reply["message"]

@@ -4,8 +4,10 @@ access denied, connect timeout and read timeout.
 Promises: a failed call never yields a wrong result (a check whose facts could not be read fails;
 a failed environment is never passed, only restored step by step, and a step that could not be
 taken is taken again at the next continuation; if the job result itself cannot be sent, the
-invocation fails and CodePipeline never sees a success); a restore is never created before its
-intent is recorded; exactly one job result is attempted; and the calls made, each costed at its
+invocation fails and CodePipeline never sees a success); nothing in an environment changes before
+CodePipeline accepted the job's continuation, and the known-good release is recorded only after it
+accepted the success; a restore is never created before its intent is recorded; exactly one job
+result is attempted; and the calls made, each costed at its
 worst under the function's real client configuration, fit in the Lambda timeout, so the result
 is reported before the function would be killed.
 """
@@ -94,19 +96,36 @@ class FaultCase:
     operation: str
     from_call: int
     scene: Scene
-    named: str  # what the report, the raised error or the continuation must say
+    named: str  # what the result, the raised error or the continuation must say
     # facts: the verdict's reads (a failure fails the job); record: the known-good record after a
     # passed check (a failure is a note, the release still passes); scaling: resuming the idle
     # groups' scaling (a failure changes nothing); restoring: a restore step (a failure is
     # waited out: the job continues); report: the job result; after: the notification that
     # follows a reported failure.
     phase: str
+    # What the continuation reported says, when it went out before the failed call (the step's
+    # confirmation names the action it is about to take); None: `named`.
+    confirmed: str | None = None
 
     def __str__(self) -> str:
         return f"{self.scene.name}-{self.operation}-{self.from_call}"
 
 
 NOT_READ = "known-good release not recorded"
+# What a restore step's confirmation says it is about to do (its continuation's summary).
+STOPPED = "stop deployment d-staging-api-service of staging-api-service"
+RESTORED_1 = (
+    "restore arn:aws:ecs:us-east-1:123456789012:task-definition/api-service-staging-dev:1 "
+    "in staging-api-service"
+)
+# The calls that change an environment: none before CodePipeline accepted the job.
+CHANGES = (
+    "StopDeployment",
+    "CreateDeployment",
+    "RegisterTaskDefinition",
+    "PutParameter",
+    "PutImage",
+)
 CALLS = [
     FaultCase("DescribeAlarms", 0, PASSED, "cloudwatch:DescribeAlarms failed", "facts"),
     FaultCase("DescribeAlarms", 1, PASSED, "cloudwatch:DescribeAlarms failed", "facts"),  # page 2
@@ -129,7 +148,9 @@ CALLS = [
     FaultCase("GetParameter", 1, STOPPING, "ssm:GetParameter failed", "restoring"),  # restore
     FaultCase("ListDeployments", 0, STOPPING, "codedeploy:ListDeployments failed", "restoring"),
     FaultCase("GetDeployment", 0, STOPPING, "codedeploy:GetDeployment failed", "restoring"),
-    FaultCase("StopDeployment", 0, STOPPING, "codedeploy:StopDeployment failed", "restoring"),
+    FaultCase(
+        "StopDeployment", 0, STOPPING, "codedeploy:StopDeployment failed", "restoring", STOPPED
+    ),
     # The continuation that carries the restore on, refused.
     FaultCase(
         "PutJobSuccessResult", 0, STOPPING, "codepipeline:PutJobSuccessResult failed", "report"
@@ -137,14 +158,26 @@ CALLS = [
     FaultCase(
         "DescribeTaskDefinition", 0, CREATING, "ecs:DescribeTaskDefinition failed", "restoring"
     ),
-    FaultCase("PutParameter", 0, CREATING, "ssm:PutParameter failed", "restoring"),  # the intent
-    FaultCase("CreateDeployment", 0, CREATING, "codedeploy:CreateDeployment failed", "restoring"),
-    FaultCase("PutParameter", 1, CREATING, "ssm:PutParameter failed", "restoring"),  # its id
+    FaultCase("PutParameter", 0, CREATING, "ssm:PutParameter failed", "restoring", RESTORED_1),
     FaultCase(
-        "RegisterTaskDefinition", 0, REREGISTERING, "ecs:RegisterTaskDefinition failed", "restoring"
+        "CreateDeployment",
+        0,
+        CREATING,
+        "codedeploy:CreateDeployment failed",
+        "restoring",
+        RESTORED_1,
+    ),
+    FaultCase("PutParameter", 1, CREATING, "ssm:PutParameter failed", "restoring", RESTORED_1),
+    FaultCase(
+        "RegisterTaskDefinition",
+        0,
+        REREGISTERING,
+        "ecs:RegisterTaskDefinition failed",
+        "restoring",
+        RESTORED_1,
     ),
     # The known-good record rewritten with the new revision.
-    FaultCase("PutParameter", 0, REREGISTERING, "ssm:PutParameter failed", "restoring"),
+    FaultCase("PutParameter", 0, REREGISTERING, "ssm:PutParameter failed", "restoring", RESTORED_1),
     FaultCase("DescribeServices", 0, RESTORED, "ecs:DescribeServices failed", "restoring"),
     FaultCase("ListDeploymentGroups", 0, RESTORED, "", "scaling"),
     FaultCase("RegisterScalableTarget", 0, RESTORED, "", "scaling"),
@@ -208,6 +241,15 @@ def test_the_fault_table_covers_every_call_the_function_makes(
     assert all((case.operation, case.from_call) in made[case.scene.name] for case in CALLS)
 
 
+def calls_before_the_report(canned: CannedAws, operations: set[str]) -> list[str]:
+    """Calls of `operations` sent before the invocation's job result (or continuation)."""
+    sent = [call.operation for call in canned.calls]
+    reported = next(
+        (n for n, operation in enumerate(sent) if operation in ("PutJobSuccessResult",)), len(sent)
+    )
+    return [operation for operation in sent[:reported] if operation in operations]
+
+
 def restores_created_before_their_intent(canned: CannedAws) -> list[str]:
     """Groups whose CreateDeployment was sent before a restore record of theirs was written."""
     recorded: set[str] = set()
@@ -253,21 +295,34 @@ def test_a_failed_call_never_yields_a_wrong_result_and_fits_in_time(
         assert case.named in params["failureDetails"]["message"]
         assert not accepted_success(canned)
     elif case.phase == "record":
-        # the environment passed; a record that could not be made is said, the last one stays
+        # the environment passed and was reported first; only then is the known-good release
+        # recorded, and a record that could not be made is said (logged), the last one stays
         assert result is not None
         assert (reported, result.outcome) == ("PutJobSuccessResult", Outcome.SUCCEEDED)
-        assert case.named in params["executionDetails"]["summary"]
+        assert case.named in result.message
+        assert calls_before_the_report(canned, set(CHANGES)) == []
+        failed = [
+            call
+            for call, n in numbered(canned)
+            if (call.operation, n) == (case.operation, case.from_call)
+        ]
+        operations = [call.operation for call in canned.calls]
+        assert canned.calls.index(failed[0]) > operations.index("PutJobSuccessResult")
     elif case.phase == "scaling":
         # scaling that could not be resumed is logged: the result is the one without the fault
         assert result is not None
         assert result.outcome is case.scene.outcome
     elif case.phase == "restoring":
         # a step that could not be taken is waited out: the job keeps the stage with the restore
-        # (never a final success), saying what failed
+        # (never a final success); the continuation says what failed, or, when it confirmed the
+        # job before the step acted, the action the step was taking; the result names the failure
         assert result is not None
         assert (reported, result.outcome) == ("PutJobSuccessResult", Outcome.RESTORING)
         assert json.loads(params["continuationToken"])["restoring_since"] is not None
-        assert case.named in params["executionDetails"]["summary"]
+        assert (case.confirmed or case.named) in params["executionDetails"]["summary"]
+        assert case.named in result.message
+        # AND nothing changed in the environment before CodePipeline accepted the continuation
+        assert calls_before_the_report(canned, set(CHANGES)) == []
     else:
         # the failure was reported first; a notification that could not be sent is logged
         assert result is not None

@@ -18,6 +18,7 @@ from health_check.errors import (
     JobNotLiveError,
     NotAJobEventError,
     ParameterError,
+    ReportError,
     TokenError,
 )
 from health_check.gateway import AwsGateway, default_gateway
@@ -185,6 +186,11 @@ def run_job(event: object, runtime: Runtime, remaining_millis: Callable[[], int]
                 _resume_scaling(gateway, settings, params.environment)
         except JobNotLiveError as error:
             result = JobResult(job_id, Outcome.JOB_NOT_LIVE, f"{error}: nothing restored")
+        except ReportError:
+            # The restore step's continuation could not be sent (a throttled or failed call, not
+            # a refusal): nothing was done, and a second report would make two results for one
+            # invocation. Raised, so Lambda retries the invocation (as _report's own failure).
+            raise
         except HealthCheckError as error:
             result = JobResult(job_id, outcome_of(error), str(error))
         except Exception as error:

@@ -141,9 +141,6 @@ def parse_user_parameters(raw: object) -> CheckParameters:
     if not isinstance(beside, bool):
         raise ParameterError("UserParameters.beside_deployments must be true or false")
     target = _ecs_target(data)
-    if beside and not target:
-        # Without the services there are no deployment groups to wait for.
-        raise ParameterError("UserParameters.beside_deployments needs .cluster and .services")
     return CheckParameters(
         environment=environment,
         alarm_prefix=_optional_string(data, "alarm_prefix"),

@@ -11,14 +11,18 @@ from health_check.params import (
     DEFAULT_BAKE_SECONDS,
     TOKEN_CAUSE_CHARS,
     CheckParameters,
+    configured,
     decode_token,
     encode_token,
     new_token,
     parse_user_parameters,
 )
+from health_check.targets import ReleaseTargets
 from health_check.verdict import Outcome
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.unit.health_check.fakes import SERVICES, release_targets
 
 NOW = 1_800_000_000.0
 PARAMS = CheckParameters(environment="staging", alarm_prefix="dev-staging-", bake_seconds=300)
@@ -346,13 +350,16 @@ def test_a_token_is_stale_an_hour_after_the_move_not_after_its_start() -> None:
     assert decode_token(encode_token(moved), PARAMS, NOW + 3600).moved_at == int(NOW) + 3000
 
 
-def test_beside_deployments_is_read_and_needs_the_services() -> None:
-    base = {"environment": "production", "alarm_prefix": "dev-production-"}
-    target = {"cluster": "production-cluster-dev", "services": ["api-service-dev"]}
-    parsed = parse_user_parameters(json.dumps({**base, **target, "beside_deployments": True}))
+def test_beside_deployments_is_read_and_its_services_come_from_the_configuration() -> None:
+    # GIVEN the pipeline's production event: the environment, its bake, beside the deployments
+    event = {"environment": "production", "bake_seconds": 300}
+    parsed = parse_user_parameters(json.dumps({**event, "beside_deployments": True}))
     assert parsed.beside_deployments
-    assert not parse_user_parameters(json.dumps({**base, **target})).beside_deployments
-    with pytest.raises(ParameterError, match=r"needs \.cluster"):
-        parse_user_parameters(json.dumps({**base, "beside_deployments": True}))
+    assert not parse_user_parameters(json.dumps(event)).beside_deployments
     with pytest.raises(ParameterError, match="true or false"):
-        parse_user_parameters(json.dumps({**base, **target, "beside_deployments": "yes"}))
+        parse_user_parameters(json.dumps({**event, "beside_deployments": "yes"}))
+    # WHEN bound to the function's configuration, THEN the groups to wait for are its services
+    bound = configured(parsed, ReleaseTargets.from_json(release_targets()))
+    assert bound.beside_deployments
+    assert bound.services == tuple(f"{service}-dev" for service in SERVICES)
+    # (RELEASE_TARGETS itself refuses an environment without services: there is always a group)
