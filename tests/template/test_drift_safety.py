@@ -213,6 +213,7 @@ SAMPLE_CHANGES: dict[str, list[dict[str, Any]]] = {
     "EnvironmentSuffix": [{"EnvironmentSuffix": "other"}],
     "NotificationEmail": [{"NotificationEmail": "ops@example.com"}],
     "CertificateArn": [{"CertificateArn": CERTIFICATE}],
+    "DomainName": [{"DomainName": "api.example.com"}],
     "StagingIngressCidr": [{"StagingIngressCidr": "203.0.113.0/24"}],
     "StagingIngressPrefixListId": [{"StagingIngressPrefixListId": "pl-0abc"}],
     "DesiredCount": [{"DesiredCount": 1}, {"DesiredCount": 5}],

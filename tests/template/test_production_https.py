@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, load_template
 from tools.cfn_render import Renderer
 from tools.local_deploy.deploy import RulesRefused, check_rules, local_parameters
 
@@ -36,8 +36,55 @@ def test_a_stack_without_a_certificate_is_refused_by_default(root_template: dict
     assert "AllowPlainHttpProduction=true" in refusal
 
 
-def test_a_certificate_lets_the_stack_deploy(root_template: dict[str, Any]) -> None:
-    assert refusals(root_template, {"CertificateArn": CERTIFICATE}) == []
+def test_a_certificate_with_the_name_it_covers_lets_the_stack_deploy(
+    root_template: dict[str, Any],
+) -> None:
+    parameters = {"CertificateArn": CERTIFICATE, "DomainName": "api.example.com"}
+    assert refusals(root_template, parameters) == []
+
+
+def test_a_certificate_without_the_name_it_covers_is_refused(
+    root_template: dict[str, Any],
+) -> None:
+    # The endpoints would name the load balancer's own DNS name, which no certificate covers:
+    # every synthetic check and the load test would fail their TLS check, and staging with them.
+    (refusal,) = refusals(root_template, {"CertificateArn": CERTIFICATE})
+    assert refusal.startswith("CertificateNeedsDomainName:")
+    assert "DomainName" in refusal
+
+
+def test_the_endpoints_name_the_domain_name_when_one_is_given(
+    root_template: dict[str, Any],
+) -> None:
+    service = load_template(REPO_ROOT / "pipeline/service.yaml")
+    outputs = service["Outputs"]
+    for name, port in (("StagingEndpoint", "8180"), ("ProductionEndpoint", "8080")):
+        with_name = Renderer(
+            service,
+            {
+                "ServiceIndex": "0",
+                "CertificateArn": CERTIFICATE,
+                "PublicHostName": "api.example.com",
+                "LoadBalancerDnsName": "alb-1.eu-west-1.elb.amazonaws.com",
+            },
+        ).render(outputs[name]["Value"])
+        assert with_name == f"https://api.example.com:{port}"
+        without = Renderer(
+            service,
+            {"ServiceIndex": "0", "LoadBalancerDnsName": "alb-1.eu-west-1.elb.amazonaws.com"},
+        ).render(outputs[name]["Value"])
+        assert without == f"http://alb-1.eu-west-1.elb.amazonaws.com:{port}"
+    # AND the root hands its DomainName to every service stack and to both synthetic clients
+    resources = root_template["Resources"]
+    stacks = [r for r in resources.values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    services = [s for s in stacks if "PublicHostName" in s["Properties"].get("Parameters", {})]
+    assert len(services) == 3
+    assert all(
+        s["Properties"]["Parameters"]["PublicHostName"] == {"Ref": "DomainName"} for s in services
+    )
+    for function in ("StagingSyntheticClientFunction", "ProductionSyntheticClientFunction"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["PUBLIC_HOST_NAME"] == {"Ref": "DomainName"}
 
 
 def test_the_explicit_opt_out_lets_a_stack_without_a_certificate_deploy(

@@ -21,6 +21,9 @@ ENVIRONMENT_VARIABLE = "ENVIRONMENT_NAME"
 SECRET_VARIABLE = "CLIENT_SECRET_ARN"  # noqa: S105  # pragma: allowlist secret
 LOAD_BALANCER_VARIABLE = "LOAD_BALANCER_ARN"
 TIMEOUT_VARIABLE = "REQUEST_TIMEOUT_SECONDS"
+# The DNS name the load balancer's certificate covers (root parameter DomainName), or empty: with
+# a certificate the endpoints name it, since none can cover the load balancer's own name.
+PUBLIC_HOST_VARIABLE = "PUBLIC_HOST_NAME"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
@@ -43,6 +46,7 @@ class Settings:
     client_secret_id: str
     load_balancer_arn: str
     request_timeout_seconds: float
+    public_host_name: str | None = None
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -74,7 +78,8 @@ def load_settings(variables: Mapping[str, str]) -> Settings:
         timeout = float(variables.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT_SECONDS))
     except ValueError:
         raise ConfigurationError(f"{TIMEOUT_VARIABLE} must be a number of seconds") from None
-    return Settings(environment, routes, secret_id, load_balancer, timeout)
+    public_host_name = variables.get(PUBLIC_HOST_VARIABLE, "").strip() or None
+    return Settings(environment, routes, secret_id, load_balancer, timeout, public_host_name)
 
 
 def _endpoint(variables: Mapping[str, str], service: str, route: Route) -> str:

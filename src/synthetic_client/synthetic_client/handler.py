@@ -32,6 +32,7 @@ def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
     http = PinnedHttp(
         settings.request_timeout_seconds,
         gateway.load_balancer_addresses(settings.load_balancer_arn),
+        settings.public_host_name,
     )
     smoke_paths = gateway.smoke_paths(settings.environment, SERVICES)
     summary: dict[str, Any] = {}

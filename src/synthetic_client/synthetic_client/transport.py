@@ -36,13 +36,22 @@ class LoadBalancerAddresses:
 
 
 class PinnedHttp:
-    """Sends a request only when its URL names the load balancer; the connection goes to one of
-    its private addresses, in turn. Any other host gets no connection, so neither the client
-    secret nor a token can go anywhere but the configured load balancer."""
+    """Sends a request only when its URL names the load balancer (its own DNS name, or the
+    configured public host name that points at it and that its certificate covers); the
+    connection goes to one of its private addresses, in turn. Any other host gets no connection,
+    so neither the client secret nor a token can go anywhere but the configured load balancer."""
 
-    def __init__(self, timeout_seconds: float, load_balancer: LoadBalancerAddresses) -> None:
+    def __init__(
+        self,
+        timeout_seconds: float,
+        load_balancer: LoadBalancerAddresses,
+        public_host_name: str | None = None,
+    ) -> None:
         self._timeout = timeout_seconds
         self._load_balancer = load_balancer
+        self._host_names = {load_balancer.dns_name.lower()} | (
+            {public_host_name.lower()} if public_host_name else set()
+        )
         self._next = 0
 
     def __call__(
@@ -50,7 +59,7 @@ class PinnedHttp:
     ) -> Reply:
         parts = urlsplit(url)
         started = time.perf_counter()
-        if (parts.hostname or "").lower() != self._load_balancer.dns_name.lower():
+        if (parts.hostname or "").lower() not in self._host_names:
             return Reply(
                 None, b"", 0.0, error=f"refused: {parts.hostname!r} is not the load balancer"
             )

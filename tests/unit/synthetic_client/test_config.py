@@ -92,3 +92,12 @@ def test_a_trailing_slash_is_dropped_so_paths_join_cleanly() -> None:
 def test_the_timeout_defaults_to_five_seconds() -> None:
     variables = {k: v for k, v in STAGING.items() if k != "REQUEST_TIMEOUT_SECONDS"}
     assert load_settings(variables).request_timeout_seconds == 5.0
+
+
+def test_the_public_host_name_is_read_when_set_and_none_when_empty() -> None:
+    # The template passes the root's DomainName, empty when the stack has none.
+    assert load_settings(STAGING | {"PUBLIC_HOST_NAME": "api.example.com"}).public_host_name == (
+        "api.example.com"
+    )
+    assert load_settings(STAGING | {"PUBLIC_HOST_NAME": ""}).public_host_name is None
+    assert load_settings(STAGING).public_host_name is None

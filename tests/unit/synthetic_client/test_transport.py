@@ -71,6 +71,21 @@ def test_another_host_gets_no_connection(port: int) -> None:
     assert SEEN_HOSTS == []
 
 
+def test_the_public_host_name_its_certificate_covers_goes_to_the_same_private_address(
+    port: int,
+) -> None:
+    # GIVEN the DNS name the load balancer's certificate covers, configured beside it
+    SEEN_HOSTS.clear()
+    http = PinnedHttp(2, LoadBalancerAddresses(DNS, ("127.0.0.1",)), "api.example.com")
+    # WHEN an endpoint names it, THEN the private address answered, asked for that name
+    reply = http("GET", f"http://api.example.com:{port}/health", {}, None)
+    assert reply.status == 200
+    assert SEEN_HOSTS == [f"api.example.com:{port}"]
+    # AND any other host still gets no connection
+    assert http("GET", f"http://localhost:{port}/token", {}, None).status is None
+    assert SEEN_HOSTS == [f"api.example.com:{port}"]
+
+
 def test_requests_take_the_private_addresses_in_turn(port: int) -> None:
     # GIVEN two addresses, the first of which refuses connections
     http = pinned(1, "127.0.0.2", "127.0.0.1")
