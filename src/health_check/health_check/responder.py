@@ -127,6 +127,10 @@ def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> d
     reply: dict[str, Any] = {"environment": release.environment}
     # An error raises: Lambda retries the event (EventInvokeConfig bounds how often).
     if release.trouble is not None:
+        unconfirmed = _unconfirmed(runtime, release)
+        if unconfirmed is not None:
+            logger.warning("trouble not confirmed by AWS: nothing done", extra={"why": unconfirmed})
+            return reply | {"ignored": unconfirmed}
         stopped, busy = _stop_others(runtime, settings, release)
         reply |= {"cause": release.trouble, "stopped": stopped}
         if release.alarm is not None and not busy:
@@ -137,6 +141,32 @@ def handle(event: dict[str, Any], context: LambdaContext, runtime: Runtime) -> d
         reply["scaling"] = _hold_or_resume_scaling(runtime, settings, release.group, release.state)
     logger.info("release event", extra=reply)
     return reply
+
+
+# The status a deployment event's state means, as GetDeployment reports it.
+STATUS_OF_STATE = {"FAILURE": "Failed", "STOP": "Stopped"}
+
+
+def _unconfirmed(runtime: Runtime, release: ReleaseEvent) -> str | None:
+    """Why the trouble an event claims is not so in AWS now, or None. The event is not trusted:
+    whoever the account lets invoke this function (or the health check, which takes over its
+    failed events) could send one naming any alarm or deployment, and a stop with rollback or a
+    watch restore must follow AWS's state, never the event's. Raises AwsCallError (Lambda
+    retries the event) when AWS cannot be read."""
+    gateway = runtime.gateway
+    if release.alarm is not None:
+        if release.alarm not in gateway.alarms_in_alarm([release.alarm]):
+            return f"alarm {release.alarm} is not in ALARM now"
+        return None
+    if release.deployment_id is None:
+        return "no alarm or deployment to confirm"
+    described = gateway.describe_deployments([release.deployment_id])
+    if not described or described[0].group != release.group:
+        return f"no deployment {release.deployment_id} in {release.group}"
+    expected = STATUS_OF_STATE.get(release.state or "")
+    if expected is not None and described[0].status != expected:
+        return f"deployment {release.deployment_id} is {described[0].status}, not {expected}"
+    return None
 
 
 def is_invocation_record(event: object) -> bool:

@@ -101,6 +101,19 @@ class Aws:
             description=description,
         )["deploymentId"]
 
+    def ended(self, deployment_id: str, status: str) -> None:
+        """GetDeployment answers `status` (Failed, Stopped) for the deployment from now on: moto
+        keeps every deployment `Created` and implements no StopDeployment."""
+
+        def _status(parsed: dict[str, Any], **_: Any) -> None:
+            info = parsed.get("deploymentInfo", {})
+            if info.get("deploymentId") == deployment_id:
+                info["status"] = status
+
+        self.gateway.clients.codedeploy.meta.events.register(
+            "after-call.codedeploy.GetDeployment", _status
+        )
+
     def scalable(self, ecs_service: str, *, suspended: bool) -> None:
         """An Application Auto Scaling target on the service's desired count (the service must
         exist), its scaling suspended or not."""

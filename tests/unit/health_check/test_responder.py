@@ -43,8 +43,9 @@ def _deployment(
     creator: str = "user",
     rollback_of: str | None = None,
     created_at: float = CREATED,
+    status: str = "InProgress",
 ) -> DeploymentFact:
-    return DeploymentFact(deployment_id, group, "InProgress", creator, rollback_of, created_at)
+    return DeploymentFact(deployment_id, group, status, creator, rollback_of, created_at)
 
 
 @dataclass
@@ -60,6 +61,11 @@ class Release:
     unreadable: bool = False
     # Deployments that completed before a StopDeployment reached them.
     completed: set[str] = field(default_factory=set)
+    # The alarms in ALARM now; None: every alarm an event names (the tests about what follows).
+    firing: set[str] | None = None
+
+    def alarms_in_alarm(self, names: list[str]) -> list[str]:
+        return sorted(n for n in names if self.firing is None or n in self.firing)
 
     def active_deployments(
         self, application: str, group_prefix: str, *, exact: bool = False
@@ -108,6 +114,16 @@ def _handle(event: dict[str, Any], gateway: Any, environ: dict[str, str] = ENVIR
     return responder.handle(event, None, runtime)  # type: ignore[arg-type]
 
 
+def _alarm_event(aws: Aws, name: str | None = None) -> dict[str, Any]:
+    """events/alarm_in_alarm.json (or with another alarm's name), its alarm in ALARM in moto as
+    CloudWatch's event says: the responder reads the state back before acting on it."""
+    event = load_event("alarm_in_alarm.json")
+    if name is not None:
+        event["detail"]["alarmName"] = name
+    aws.alarm(event["detail"]["alarmName"], "ALARM")
+    return event
+
+
 def _deployment_event(state: str) -> dict[str, Any]:
     """events/deployment_failed.json, in another state of the same deployment."""
     event = load_event("deployment_failed.json")
@@ -134,7 +150,10 @@ def test_an_alarm_in_alarm_rolls_back_every_deployment_of_its_environment() -> N
 
 def test_a_failed_deployment_rolls_back_its_siblings() -> None:
     release = Release(
-        [_deployment(FAILED_ID, FAILED_GROUP), _deployment("d-auth", "staging-auth-service")]
+        [
+            _deployment(FAILED_ID, FAILED_GROUP, status="Failed"),
+            _deployment("d-auth", "staging-auth-service"),
+        ]
     )
     reply = _handle(load_event("deployment_failed.json"), release)
     assert release.stopped == ["d-auth"]
@@ -195,7 +214,7 @@ def test_a_deployment_only_described_as_a_restore_is_stopped(aws: Aws) -> None:
         description="Restore of the last known-good release of production api-service",
     )
     # WHEN an alarm of its environment goes into ALARM
-    _handle(load_event("alarm_in_alarm.json"), aws.gateway, aws.environ)
+    _handle(_alarm_event(aws), aws.gateway, aws.environ)
     # THEN it is stopped like any release
     assert aws.stops.named("StopDeployment") == [
         {"deploymentId": forged, "autoRollbackEnabled": True}
@@ -209,9 +228,44 @@ def test_a_restore_recorded_in_ssm_is_left_to_finish(aws: Aws) -> None:
     record = RestoreRecord(CREATED, "td:7", deployment_id=restore)
     aws.gateway.write_parameter(restore_parameter("production-api-service"), record.to_json(), "")
     # WHEN an alarm of its environment goes into ALARM
-    reply = _handle(load_event("alarm_in_alarm.json"), aws.gateway, aws.environ)
+    reply = _handle(_alarm_event(aws), aws.gateway, aws.environ)
     # THEN nothing is stopped
     assert (reply["stopped"], aws.stops.calls) == ([], [])
+
+
+def test_a_forged_alarm_event_stops_nothing_while_the_alarm_is_not_in_alarm() -> None:
+    # GIVEN production's deployments in progress and its 5XX alarm not in ALARM
+    release = Release([_deployment("d-api", "production-api-service")], firing=set())
+    # WHEN an event claims it went into ALARM (anyone allowed to invoke the responder can send
+    # one)
+    reply = _handle(load_event("alarm_in_alarm.json"), release)
+    # THEN the alarm is read back and nothing is stopped
+    assert release.stopped == []
+    assert "not in ALARM now" in reply["ignored"]
+
+
+def test_a_forged_failure_of_a_deployment_still_in_progress_stops_nothing() -> None:
+    # GIVEN staging's deployments in progress, the one the event names included
+    release = Release(
+        [_deployment(FAILED_ID, FAILED_GROUP), _deployment("d-auth", "staging-auth-service")]
+    )
+    # WHEN an event claims it failed
+    reply = _handle(load_event("deployment_failed.json"), release)
+    # THEN GetDeployment says otherwise, and its siblings are left alone
+    assert release.stopped == []
+    assert f"{FAILED_ID} is InProgress, not Failed" in reply["ignored"]
+
+
+def test_a_failure_event_naming_a_deployment_of_another_group_stops_nothing() -> None:
+    release = Release(
+        [
+            _deployment(FAILED_ID, "staging-auth-service", status="Failed"),
+            _deployment("d-notify", "staging-notification-service"),
+        ]
+    )
+    reply = _handle(load_event("deployment_failed.json"), release)
+    assert release.stopped == []
+    assert f"no deployment {FAILED_ID} in {FAILED_GROUP}" in reply["ignored"]
 
 
 def test_a_deployment_that_completed_before_its_stop_is_not_reported_stopped() -> None:
@@ -347,7 +401,12 @@ def test_scaling_stays_suspended_while_the_group_is_still_busy() -> None:
 
 
 def test_a_failed_deployment_resumes_its_services_scaling_once_the_group_is_idle() -> None:
-    release = Release([_deployment("d-auth", "staging-auth-service")])
+    release = Release(
+        [
+            _deployment(FAILED_ID, FAILED_GROUP, status="Failed"),
+            _deployment("d-auth", "staging-auth-service"),
+        ]
+    )
     _handle(load_event("deployment_failed.json"), release)
     assert release.scaling == [("api-service-dev", False)]
 
@@ -365,7 +424,7 @@ MINUTES_AGO, HOURS_AGO = 600.0, 3 * 3_600.0
 
 def _alarm(aws: Aws, clock: Clock) -> Any:
     runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
-    return responder.handle(load_event("alarm_in_alarm.json"), None, runtime)  # type: ignore[arg-type]
+    return responder.handle(_alarm_event(aws), None, runtime)  # type: ignore[arg-type]
 
 
 def _subjects(aws: Aws) -> list[str]:
@@ -438,7 +497,7 @@ def test_an_environment_wide_alarm_never_starts_the_watch(
     # GIVEN production's api-service inside its watch window, nothing of production deploying
     record = watched_release(aws, clock.now - MINUTES_AGO).record(clock.now - MINUTES_AGO)
     runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
-    event = _with(load_event("alarm_in_alarm.json"), ("detail", "alarmName"), alarm)
+    event = _alarm_event(aws, alarm)
     # WHEN an alarm of the environment that is no service's goes into ALARM
     reply = responder.handle(event, None, runtime)  # type: ignore[arg-type]
     # THEN the record stays, nothing is deployed, nobody is told: the validator judges it
@@ -528,11 +587,16 @@ def test_a_deployment_that_failed_or_was_stopped_never_starts_the_watch(
         clock.now - MINUTES_AGO
     )
     runtime = Runtime(gateway=aws.gateway, clock=clock, environ=aws.environ)
+    ended = aws.deployment(FAILED_GROUP)
+    aws.ended(ended, responder.STATUS_OF_STATE[state])
+    event = _deployment_event(state)
+    event["detail"]["deploymentId"] = ended
     # WHEN a deployment of staging's api-service ends so (its rollback is CodeDeploy's)
-    reply = responder.handle(_deployment_event(state), None, runtime)  # type: ignore[arg-type]
+    reply = responder.handle(event, None, runtime)  # type: ignore[arg-type]
     # THEN the record stays, and no restore is created
     assert (
         aws.known_good("staging", "api-service"),
         aws.deployments_of(FAILED_GROUP),
         "restore" in reply,
-    ) == (record, [], False)
+        "ignored" in reply,
+    ) == (record, [ended], False, False)

@@ -62,12 +62,32 @@ def test_the_responders_failed_alarm_is_acted_on_by_the_health_check(
     # GIVEN production's api-service inside its watch window, and the responder's record of the
     # alarm it could not act on
     release = watched_release(aws, clock.now - MINUTES_AGO)
-    record = _record(load_event("alarm_in_alarm.json"), RESPONDER_ARN + qualifier)
+    event = load_event("alarm_in_alarm.json")
+    aws.alarm(event["detail"]["alarmName"], "ALARM")
+    record = _record(event, RESPONDER_ARN + qualifier)
     # WHEN the health check receives it
     _take_over(aws, clock, record)
     # THEN it restores the release before, as the responder would have
     [created] = aws.deployments_of("production-api-service")
     assert aws.deployed_task_definition(created) == release.before
+
+
+def test_a_forged_record_of_an_alarm_that_is_not_in_alarm_restores_nothing(
+    aws: Aws, clock: Clock
+) -> None:
+    # GIVEN production's api-service inside its watch window, its 5XX alarm OK, and a record
+    # claiming the responder could not act on that alarm going into ALARM (anyone the account
+    # lets invoke the health check can send one; its sender is only a string in it)
+    release = watched_release(aws, clock.now - MINUTES_AGO)
+    event = load_event("alarm_in_alarm.json")
+    aws.alarm(event["detail"]["alarmName"], "OK")
+    # WHEN the health check receives it
+    reply = _take_over(aws, clock, _record(event))
+    # THEN it reads the alarm back and does nothing: no stop, no restore, the record kept
+    assert "not in ALARM now" in reply["ignored"]
+    assert aws.deployments_of("production-api-service") == []
+    assert aws.stops.calls == []
+    assert aws.known_good("production", "api-service") == release.record(clock.now - MINUTES_AGO)
 
 
 def test_a_taken_over_event_is_answered_as_the_responder_answers_it(aws: Aws, clock: Clock) -> None:
