@@ -36,7 +36,7 @@ from health_check.release import record_known_good, restore, suffix_of
 from health_check.rollout import judge, observe
 from health_check.scaling import resume_environment
 from health_check.settings import Settings
-from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, decide
+from health_check.verdict import AlarmFact, BakeClock, Outcome, ServiceFact, Verdict, decide
 
 # The one place errors become outcomes: matched by isinstance, most specific type first, so a
 # subclass maps like its parent; a HealthCheckError outside the table is a bug, so internal.
@@ -327,21 +327,11 @@ def _check(
         return params, token, JobResult(job.get_id, Outcome.WAITING, "")
     if token.restoring_since is not None:
         return params, token, JobResult(job.get_id, Outcome.RESTORING, token.cause)
-    alarms, services = collect_facts(gateway, params)
     if params.beside_deployments:
-        rollout = observe(gateway, settings, params, token.started_at)
-        suffix = suffix_of(settings.codedeploy_application)
-        verdict, moved_at = judge(
-            alarms,
-            services,
-            params=params,
-            token=token,
-            now=checked_at,
-            rollout=rollout,
-            suffix=suffix,
-        )
+        verdict, moved_at = _beside_deployments(gateway, settings, params, token, checked_at)
         token = token.with_move(moved_at)
     else:
+        alarms, services = collect_facts(gateway, params)
         clock = BakeClock(checked_at, token.started_at, token.healthy_since)
         verdict = decide(alarms, services, params.bake_seconds, clock)
     if verdict.outcome.environment_unhealthy:
@@ -359,6 +349,41 @@ def _check(
         else None,
     )
     return params, token, result
+
+
+def _beside_deployments(
+    gateway: AwsGateway,
+    settings: Settings,
+    params: CheckParameters,
+    token: BakeToken,
+    checked_at: float,
+) -> tuple[Verdict, float | None]:
+    """The verdict beside the stage's deployments (rollout.py), failing closed: while they wait
+    out their termination, a release this check could not validate (facts unreadable, a group
+    holding someone else's deployment, no alarm to judge by) must not be left to go live when
+    the waits end, so any failure becomes the environment's, and its restore step moves the
+    traffic back. Elsewhere such a failure only fails the job: nothing is left deploying."""
+    try:
+        alarms, services = collect_facts(gateway, params)
+        rollout = observe(gateway, settings, params, token.started_at)
+        verdict, moved_at = judge(
+            alarms,
+            services,
+            params=params,
+            token=token,
+            now=checked_at,
+            rollout=rollout,
+            suffix=suffix_of(settings.codedeploy_application),
+        )
+    except AwsCallError as error:
+        verdict, moved_at = Verdict(Outcome.FAILED_AWS_ERROR, str(error)), token.moved_at
+    if verdict.outcome.succeeded or verdict.outcome.environment_unhealthy:
+        return verdict, moved_at
+    message = (
+        f"not validated beside the stage's deployments ({verdict.outcome.value}: "
+        f"{verdict.message}): failing closed, their traffic goes back"
+    )
+    return Verdict(Outcome.FAILED_UNHEALTHY, message), moved_at
 
 
 def _idle_gate(

@@ -4,12 +4,18 @@ functions of deployment, alarm and service facts."""
 from __future__ import annotations
 
 from health_check.deployments import DeploymentFact
+from health_check.errors import AwsCallError
 from health_check.params import CheckParameters, new_token
 from health_check.rollout import SHIFT_LIMIT_SECONDS, Phase, Rollout, judge, rollout_of
+from health_check.settings import Settings
 from health_check.verdict import AlarmFact, Outcome, ServiceFact
+
+from health_check import job
+from tests.unit.health_check.fakes import APPLICATION, SMOKE_TEST_HOOK_ARN, TRAFFIC_GUARD_HOOK_ARN
 
 NOW = 1_800_000_000.0
 API, AUTH = "production-api-service", "production-auth-service"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pipeline-notifications-dev"
 PARAMS = CheckParameters(
     environment="production",
     alarm_prefix="dev-production-",
@@ -148,7 +154,62 @@ def test_a_failed_deployment_fails_the_check_as_an_unhealthy_environment() -> No
     assert verdict.outcome.environment_unhealthy
 
 
-def test_an_ambiguous_rollout_fails_closed_without_a_restore() -> None:
+def test_an_ambiguous_rollout_is_judged_misconfigured() -> None:
     verdict, _ = _judge(Rollout(Phase.AMBIGUOUS, "two deployments"))
     assert verdict.outcome is Outcome.FAILED_MISCONFIGURED
-    assert not verdict.outcome.environment_unhealthy
+
+
+# ---------------------------------------------------------------- the job's side: fail closed
+class Unreadable:
+    """A gateway whose CloudWatch does not answer (after the SDK's retries)."""
+
+    def describe_alarms(self, prefix: str) -> list[AlarmFact]:
+        raise AwsCallError("cloudwatch:DescribeAlarms", "ThrottlingException: slow down")
+
+
+class Ambiguous:
+    """Two deployments of this stage's time in api-service's group, the alarms quiet."""
+
+    def describe_alarms(self, prefix: str) -> list[AlarmFact]:
+        return OK
+
+    def describe_services(self, cluster: str, names: tuple[str, ...]) -> list[ServiceFact]:
+        return IN_WAIT
+
+    def read_parameter(self, name: str) -> str | None:
+        return None
+
+    def deployments_created_since(self, application: str, group: str, since: float) -> list[str]:
+        return ["d-1", "d-2"] if group == API else ["d-3"]
+
+    def describe_deployments(self, ids: list[str]) -> list[DeploymentFact]:
+        group = {"d-1": API, "d-2": API, "d-3": AUTH}
+        return [deployment(i, group[i], moved=True) for i in ids]
+
+
+def _beside(gateway: object) -> Outcome:
+    settings = Settings.from_environ(
+        {
+            "CODEDEPLOY_APPLICATION": APPLICATION,
+            "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+            "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
+            "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+        }
+    )
+    token = new_token(PARAMS, int(NOW - 120))
+    verdict, _ = job._beside_deployments(gateway, settings, PARAMS, token, NOW)  # type: ignore[arg-type]
+    assert "failing closed" in verdict.message
+    return verdict.outcome
+
+
+def test_beside_the_deployments_unreadable_facts_fail_the_environment_so_traffic_goes_back() -> (
+    None
+):
+    # While the stage's deployments wait out their termination, a check that cannot read its
+    # facts must not let them complete: the failure is the environment's, and its restore step
+    # stops them with rollback (elsewhere it only fails the job: nothing is left deploying).
+    assert _beside(Unreadable()) is Outcome.FAILED_UNHEALTHY
+
+
+def test_beside_the_deployments_someone_elses_deployment_fails_the_environment() -> None:
+    assert _beside(Ambiguous()) is Outcome.FAILED_UNHEALTHY
