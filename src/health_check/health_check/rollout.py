@@ -20,8 +20,15 @@ deployment in each service's group and judges:
 "This stage's deployment" is read from CodeDeploy, never from an event: the group's deployments
 created since the check's first invocation (less CREATED_SKEW_SECONDS: CodePipeline starts the
 actions of one RunOrder together), without CodeDeploy's rollbacks (`creator`) and our recorded
-restores. WaitForIdle (RunOrder 1) saw every group idle and the stage is locked to this
-execution (QUEUED mode), so another deployment there is someone else's and is refused.
+restores. The first invocation that gets through may be late (Lambda's retry of a first attempt
+that died, a throttled event held up to the function's maximum event age, an operator's retry
+of the action), so a deployment created up to LOOKBACK_SECONDS before it counts too while it
+has not failed or been stopped: one that ended so before the check began is an earlier
+execution's (WaitForIdle let this one in only after it ended), or this stage's whose deploy action
+fails the stage anyway. WaitForIdle (RunOrder 1) saw every group idle and the stage is locked to
+this execution (QUEUED mode), so another deployment there is someone else's and is refused. A
+group with no deployment of this stage MISSING_LIMIT_SECONDS after the check began fails it (a
+deploy action creates its deployment within seconds): with the rest of the check, closed.
 
 Sources: DeploymentInfo (instanceTerminationWaitTimeStarted, createTime, creator)
 https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_DeploymentInfo.html;
@@ -55,6 +62,12 @@ if TYPE_CHECKING:
 # CodePipeline starts the deployment actions and this one together; the deployment may be
 # created a little before the function's first invocation runs.
 CREATED_SKEW_SECONDS = 60
+# How long before the check's first successful invocation this stage's deployment may have been
+# created: the function's maximum event age (template.yaml, HealthCheckFunction's
+# EventInvokeConfig, 1200 s) and the skew (tests/template/test_health_check.py keeps them equal).
+LOOKBACK_SECONDS = 1200 + CREATED_SKEW_SECONDS
+# A group still without a deployment of this stage this long after the check began fails it.
+MISSING_LIMIT_SECONDS = 600
 # A rollout that has not moved all traffic this long after the check began is failed: a stuck
 # deployment fails itself long before (CodeDeploy's hook timeout is an hour, but the hooks report
 # within minutes); this bounds the wait below the token's hour of lateness (params.py).
@@ -75,6 +88,10 @@ class Rollout:
     note: str
     # Groups whose deployment moved all traffic but has not succeeded: blue still runs there.
     blue_waiting: tuple[str, ...] = ()
+    # Groups without a deployment of this stage yet.
+    missing: tuple[str, ...] = ()
+    # When the earliest of the stage's deployments was created (alarms since then are its doing).
+    began_at: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -85,7 +102,9 @@ class Rollout:
 def rollout_of(deployments: Mapping[str, list[DeploymentFact]]) -> Rollout:
     """The stage's rollout from each group's deployments created since the check began (our
     restores and CodeDeploy's rollbacks already left out)."""
-    waiting, shifting = [], []
+    waiting, shifting, missing = [], [], []
+    created = [d.created_at for found in deployments.values() for d in found if d.created_at]
+    began_at = min(created) if created else None
     for group, found in sorted(deployments.items()):
         if len(found) > 1:
             ids = ", ".join(sorted(d.id for d in found))
@@ -96,6 +115,7 @@ def rollout_of(deployments: Mapping[str, list[DeploymentFact]]) -> Rollout:
             )
         if not found:
             shifting.append(f"{group}: no deployment of this stage yet")
+            missing.append(group)
             continue
         [deployment] = found
         if deployment.status in TERMINAL_FAILURES:
@@ -111,13 +131,15 @@ def rollout_of(deployments: Mapping[str, list[DeploymentFact]]) -> Rollout:
         else:
             shifting.append(f"{group}: {deployment.id} {deployment.status}, traffic moving")
     if shifting:
-        return Rollout(Phase.SHIFTING, "; ".join(shifting))
+        return Rollout(
+            Phase.SHIFTING, "; ".join(shifting), missing=tuple(missing), began_at=began_at
+        )
     note = (
         f"original task sets of {', '.join(waiting)} still run (blue termination wait)"
         if waiting
         else "every deployment succeeded"
     )
-    return Rollout(Phase.MOVED, note, tuple(waiting))
+    return Rollout(Phase.MOVED, note, tuple(waiting), began_at=began_at)
 
 
 def observe(
@@ -125,18 +147,30 @@ def observe(
 ) -> Rollout:
     application = settings.codedeploy_application
     suffix = suffix_of(application)
-    since = started_at - CREATED_SKEW_SECONDS
     found: dict[str, list[DeploymentFact]] = {}
     for ecs_service in params.services:
         group = f"{params.environment}-{service_of(ecs_service, suffix)}"
         record = RestoreRecord.from_json(gateway.read_parameter(restore_parameter(group)))
         facts = gateway.describe_deployments(
-            gateway.deployments_created_since(application, group, since)
+            gateway.deployments_created_since(application, group, started_at - LOOKBACK_SECONDS)
         )
         found[group] = [
-            d for d in facts if not d.is_rollback and not (record is not None and record.covers(d))
+            d
+            for d in facts
+            if not d.is_rollback
+            and not (record is not None and record.covers(d))
+            and _of_this_stage(d, started_at)
         ]
     return rollout_of(found)
+
+
+def _of_this_stage(deployment: DeploymentFact, started_at: float) -> bool:
+    """Created since the check began, or before it (a late first invocation) and not ended
+    Failed or Stopped then: see the module's docstring."""
+    created = deployment.created_at
+    if created is None or created >= started_at - CREATED_SKEW_SECONDS:
+        return True
+    return deployment.status not in TERMINAL_FAILURES
 
 
 def _shifting_failure(
@@ -162,6 +196,33 @@ def _shifting_failure(
     return verdict if verdict.outcome is Outcome.FAILED_MISCONFIGURED else None
 
 
+def _while_shifting(
+    alarms: list[AlarmFact],
+    services: list[ServiceFact],
+    *,
+    token: BakeToken,
+    now: float,
+    rollout: Rollout,
+) -> Verdict:
+    """Nothing bakes while traffic moves; what fails the check then (see _shifting_failure), a
+    group still without its deployment, or a rollout that never moves."""
+    since = min(token.started_at, rollout.began_at or token.started_at)
+    early = _shifting_failure(alarms, services, since)
+    if early is not None:
+        return early
+    waited = now - token.started_at
+    if rollout.missing and waited >= MISSING_LIMIT_SECONDS:
+        message = (
+            f"no deployment of this stage in {', '.join(rollout.missing)} "
+            f"{waited:.0f} s after the check began"
+        )
+        return Verdict(Outcome.FAILED_MISCONFIGURED, message)
+    if waited >= SHIFT_LIMIT_SECONDS:
+        message = f"traffic not moved {waited:.0f} s after the check began: {rollout.note}"
+        return Verdict(Outcome.FAILED_UNHEALTHY, message)
+    return Verdict(Outcome.WAITING, f"waiting for the deployments: {rollout.note}")
+
+
 def judge(
     alarms: list[AlarmFact],
     services: list[ServiceFact],
@@ -178,14 +239,7 @@ def judge(
     if rollout.phase is Phase.FAILED:
         return Verdict(Outcome.FAILED_UNHEALTHY, rollout.note), token.moved_at
     if rollout.phase is Phase.SHIFTING:
-        early = _shifting_failure(alarms, services, token.started_at)
-        if early is not None:
-            return early, None
-        waited = now - token.started_at
-        if waited >= SHIFT_LIMIT_SECONDS:
-            message = f"traffic not moved {waited:.0f} s after the check began: {rollout.note}"
-            return Verdict(Outcome.FAILED_UNHEALTHY, message), None
-        return Verdict(Outcome.WAITING, f"waiting for the deployments: {rollout.note}"), None
+        return _while_shifting(alarms, services, token=token, now=now, rollout=rollout), None
     moved_at = float(token.moved_at) if token.moved_at is not None else now
     # The original task set waiting out its termination is expected beside the new one.
     expected = {group.removeprefix(f"{params.environment}-") for group in rollout.blue_waiting}

@@ -6,11 +6,22 @@ from __future__ import annotations
 from health_check.deployments import DeploymentFact
 from health_check.errors import AwsCallError
 from health_check.params import CheckParameters, new_token
-from health_check.rollout import SHIFT_LIMIT_SECONDS, Phase, Rollout, judge, rollout_of
+from health_check.rollout import (
+    CREATED_SKEW_SECONDS,
+    LOOKBACK_SECONDS,
+    MISSING_LIMIT_SECONDS,
+    SHIFT_LIMIT_SECONDS,
+    Phase,
+    Rollout,
+    judge,
+    observe,
+    rollout_of,
+)
 from health_check.settings import Settings
 from health_check.verdict import AlarmFact, Outcome, ServiceFact
 
 from health_check import job
+from tests.support import REPO_ROOT, load_template
 from tests.unit.health_check.fakes import APPLICATION, SMOKE_TEST_HOOK_ARN, TRAFFIC_GUARD_HOOK_ARN
 
 NOW = 1_800_000_000.0
@@ -213,3 +224,103 @@ def test_beside_the_deployments_unreadable_facts_fail_the_environment_so_traffic
 
 def test_beside_the_deployments_someone_elses_deployment_fails_the_environment() -> None:
     assert _beside(Ambiguous()) is Outcome.FAILED_UNHEALTHY
+
+
+# ---------------------------------------------------------------- a late first invocation
+class Groups:
+    """Each group's deployments (created_at, status, moved), as CodeDeploy lists and describes
+    them; ListDeployments' createTimeRange honoured."""
+
+    def __init__(self, **deployments: list[DeploymentFact]) -> None:
+        self.by_group = {group.replace("_", "-"): found for group, found in deployments.items()}
+
+    def read_parameter(self, name: str) -> str | None:
+        return None
+
+    def deployments_created_since(self, application: str, group: str, since: float) -> list[str]:
+        return [d.id for d in self.by_group.get(group, []) if (d.created_at or since) >= since]
+
+    def describe_deployments(self, ids: list[str]) -> list[DeploymentFact]:
+        every = [d for found in self.by_group.values() for d in found]
+        return [d for d in every if d.id in ids]
+
+
+def _created(
+    id_: str, group: str, created_at: float, status: str = "InProgress", moved: bool = False
+) -> DeploymentFact:
+    return DeploymentFact(id_, group, status, created_at=created_at, traffic_moved=moved)
+
+
+def _observe(groups: Groups, started_at: float) -> Rollout:
+    settings = Settings.from_environ(
+        {
+            "CODEDEPLOY_APPLICATION": APPLICATION,
+            "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+            "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
+            "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+        }
+    )
+    return observe(groups, settings, PARAMS, started_at)  # type: ignore[arg-type]
+
+
+def test_a_late_first_invocation_still_finds_the_stages_deployments() -> None:
+    # GIVEN the stage's deployments created 90 s before the check's first invocation got through
+    # (Lambda retried a first attempt that died), both in their termination wait
+    groups = Groups(
+        production_api_service=[_created("d-api", API, NOW - 90, moved=True)],
+        production_auth_service=[_created("d-auth", AUTH, NOW - 85, moved=True)],
+    )
+    # WHEN it looks, THEN it judges them: traffic moved, blue waiting, since when they began
+    rollout = _observe(groups, started_at=NOW)
+    assert rollout.phase is Phase.MOVED
+    assert rollout.blue_waiting == (API, AUTH)
+    assert rollout.began_at == NOW - 90
+
+
+def test_an_earlier_executions_failed_deployment_is_not_taken_for_this_stages() -> None:
+    # GIVEN api-service's group with an earlier execution's stopped deployment (WaitForIdle let
+    # this execution in after it ended), and this stage's not created yet
+    groups = Groups(
+        production_api_service=[_created("d-old", API, NOW - 600, status="Stopped")],
+        production_auth_service=[_created("d-auth", AUTH, NOW + 5)],
+    )
+    # WHEN the check looks, THEN api-service's deployment is still to come, not a failure
+    rollout = _observe(groups, started_at=NOW)
+    assert rollout.phase is Phase.SHIFTING
+    assert rollout.missing == (API,)
+
+
+def test_an_alarm_gone_into_alarm_after_a_late_checks_deployments_began_still_fails_it() -> None:
+    # GIVEN deployments created 90 s before the first invocation got through, traffic moving,
+    # and api-service's alarm in ALARM since 20 s after they began
+    rollout = Rollout(Phase.SHIFTING, "traffic moving", began_at=NOW - 90)
+    alarms = [AlarmFact("dev-production-api-service-5xx-rate", "ALARM", updated_at=NOW - 70)]
+    token = new_token(PARAMS, int(NOW))
+    # WHEN judged, THEN the alarm is the rollout's doing: the check fails at once
+    verdict, _ = judge(
+        alarms, IN_WAIT, params=PARAMS, token=token, now=NOW + 60, rollout=rollout, suffix="dev"
+    )
+    assert verdict.outcome is Outcome.FAILED_ALARM
+
+
+def test_a_group_still_without_its_deployment_fails_the_check_after_the_limit() -> None:
+    rollout = Rollout(Phase.SHIFTING, "no deployment yet", missing=(API,))
+    token = new_token(PARAMS, int(NOW))
+    early, _ = judge(
+        OK, IN_WAIT, params=PARAMS, token=token, now=NOW + MISSING_LIMIT_SECONDS - 1,
+        rollout=rollout, suffix="dev",
+    )  # fmt: skip
+    late, _ = judge(
+        OK, IN_WAIT, params=PARAMS, token=token, now=NOW + MISSING_LIMIT_SECONDS,
+        rollout=rollout, suffix="dev",
+    )  # fmt: skip
+    assert early.outcome is Outcome.WAITING
+    assert late.outcome is Outcome.FAILED_MISCONFIGURED
+    assert API in late.message
+
+
+def test_the_look_back_covers_the_functions_maximum_event_age() -> None:
+    # A first invocation Lambda held as long as it may still finds the stage's deployments.
+    function = load_template(REPO_ROOT / "template.yaml")["Resources"]["HealthCheckFunction"]
+    age = function["Properties"]["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+    assert age + CREATED_SKEW_SECONDS <= LOOKBACK_SECONDS
