@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -36,6 +37,7 @@ def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
     )
     smoke_paths = gateway.smoke_paths(settings.environment, SERVICES)
     summary: dict[str, Any] = {}
+    started = datetime.now(UTC)
     for route in Route:
         results = run_checks(
             http,
@@ -46,7 +48,7 @@ def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
             environment=settings.environment,
             route=route,
         )
-        publish(settings.environment, route, results)
+        publish(settings.environment, route, results, started)
         summary[route.value] = {
             service: {
                 "outcome": result.outcome.value,
@@ -56,7 +58,7 @@ def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
             }
             for service, result in results.items()
         }
-    publish_heartbeat(settings.environment)
+    publish_heartbeat(settings.environment, started)
     failed = sorted(
         f"{service} ({route})"
         for route, results in summary.items()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -206,3 +207,28 @@ def test_during_a_deployment_each_route_is_judged_and_published_on_its_own(
         ("replacement", "auth-service"): 1,
         ("replacement", "notification-service"): 1,
     }
+
+
+def test_both_routes_and_the_heartbeat_of_a_run_carry_the_runs_start_as_their_time(
+    aws: Aws,
+    endpoints: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a run whose routes take a while (the replacement alarm compares the two routes'
+    # verdicts minute by minute: stamped when printed, a run straddling a minute's end would set
+    # one run's live verdict against the next one's replacement verdict)
+    configure(monkeypatch, "staging", aws.secret_arn, endpoints, load_balancer=aws.load_balancer)
+    before = int(time.time() * 1000)
+
+    # WHEN the scheduled run happens
+    lambda_handler(SCHEDULED, FakeContext())
+
+    # THEN every datapoint of the run has one and the same timestamp, taken when it began
+    stamps = {
+        json.loads(line)["_aws"]["Timestamp"]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "CloudWatchMetrics" in line
+    }
+    (stamp,) = stamps
+    assert before - 1000 <= stamp <= int(time.time() * 1000)

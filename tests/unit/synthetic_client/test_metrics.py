@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from synthetic_client.observability import NAMESPACE, publish, publish_heartbeat
 from synthetic_client.run import Route, ServiceResult
 
 from tests.support import REPO_ROOT, load_template, resources_of_type
+
+AT = datetime(2027, 1, 15, 8, 0, 0, tzinfo=UTC)
 
 
 def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -42,8 +45,8 @@ def test_passed_failed_and_unjudged_services_publish_what_the_alarms_expect(
     bootstrap = ServiceResult("notification-service", bootstrap=True, slowest_seconds=0.01)
 
     # WHEN the results of the replacement route are published, then the run's heartbeat
-    publish("staging", Route.REPLACEMENT, {r.service: r for r in (passed, failed, bootstrap)})
-    publish_heartbeat("staging")
+    publish("staging", Route.REPLACEMENT, {r.service: r for r in (passed, failed, bootstrap)}, AT)
+    publish_heartbeat("staging", AT)
 
     # THEN success and latency per judged service with its route, nothing for the bootstrap
     # one, one heartbeat (per environment only)

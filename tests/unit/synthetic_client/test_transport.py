@@ -80,10 +80,10 @@ def test_the_public_host_name_its_certificate_covers_goes_to_the_same_private_ad
     # WHEN an endpoint names it, THEN the private address answered, asked for that name
     reply = http("GET", f"http://api.example.com:{port}/health", {}, None)
     assert reply.status == 200
-    assert SEEN_HOSTS == [f"api.example.com:{port}"]
+    assert [f"api.example.com:{port}"] == SEEN_HOSTS
     # AND any other host still gets no connection
     assert http("GET", f"http://localhost:{port}/token", {}, None).status is None
-    assert SEEN_HOSTS == [f"api.example.com:{port}"]
+    assert [f"api.example.com:{port}"] == SEEN_HOSTS
 
 
 def test_requests_take_the_private_addresses_in_turn(port: int) -> None:
