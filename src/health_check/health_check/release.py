@@ -332,6 +332,28 @@ def _restore_one(
             )
     confirmation.confirm(f"restore {known_good.task_definition} in {group}")
     task_definition = _startable(gateway, target, known_good, described)
+    return _create_restore(gateway, settings, target, task_definition, record=record, now=now)
+
+
+def _create_restore(
+    gateway: AwsGateway,
+    settings: Settings,
+    target: ServiceTarget,
+    task_definition: str,
+    *,
+    record: RestoreRecord | None,
+    now: float,
+) -> tuple[RestoreState, str]:
+    """The restore of an idle group: its intent recorded (unless the other restorer recorded
+    one since `record` was read), the deployment created, then its id recorded."""
+    environment, service = target.environment, target.service
+    group = f"{environment}-{service}"
+    record_name = restore_parameter(group)
+    if RestoreRecord.from_json(gateway.read_parameter(record_name)) != record:
+        # The other restorer (the validator and the responder share this step) recorded its
+        # restore of this group since we looked: writing our intent now would overwrite its id,
+        # and a restore with no record is one anybody may stop. Look again next step.
+        return RestoreState.RETRY, "another restore of this group was recorded meanwhile"
     gateway.write_parameter(
         record_name,
         RestoreRecord(now, task_definition).to_json(),

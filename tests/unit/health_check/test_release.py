@@ -398,6 +398,32 @@ def test_a_lost_race_leaves_alone_a_record_the_other_restorer_wrote_meanwhile() 
     assert step.state is RestoreState.RETRY
 
 
+def test_a_restore_the_other_restorer_recorded_since_the_step_looked_is_never_overwritten() -> None:
+    # GIVEN an idle group, and the other restorer's restore recorded between this step's first
+    # look at the record and its intent (both found the group idle)
+    theirs = RestoreRecord(NOW + 1, GOOD, "d-theirs")
+
+    class Overtaken(FakeGateway):
+        reads = 0
+
+        def read_parameter(self, name: str) -> str | None:
+            value = super().read_parameter(name)
+            if name == RECORD_NAME:
+                self.reads += 1
+                if self.reads == 1:
+                    self.parameters[RECORD_NAME] = theirs.to_json()
+            return value
+
+    gateway = Overtaken()
+    # WHEN a restore step runs
+    step = _step(gateway)
+    # THEN their record stands (their restore stays protected), nothing of ours is written or
+    # created, and the step is taken again
+    assert RestoreRecord.from_json(gateway.parameters[RECORD_NAME]) == theirs
+    assert (gateway.kinds("write"), gateway.kinds("restore")) == ([], [])
+    assert step.state is RestoreState.RETRY
+
+
 def test_an_aws_error_leaves_the_service_to_be_retried_with_the_error() -> None:
     # GIVEN CodeDeploy refusing to list the group's deployments
     gateway = FakeGateway(error=AwsCallError("codedeploy:ListDeployments", "ThrottlingException"))
