@@ -171,6 +171,16 @@ def test_an_ambiguous_rollout_is_judged_misconfigured() -> None:
 
 
 # ---------------------------------------------------------------- the job's side: fail closed
+SETTINGS = Settings.from_environ(
+    {
+        "CODEDEPLOY_APPLICATION": APPLICATION,
+        "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+        "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
+        "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
+    }
+)
+
+
 class Unreadable:
     """A gateway whose CloudWatch does not answer (after the SDK's retries)."""
 
@@ -199,16 +209,8 @@ class Ambiguous:
 
 
 def _beside(gateway: object) -> Outcome:
-    settings = Settings.from_environ(
-        {
-            "CODEDEPLOY_APPLICATION": APPLICATION,
-            "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
-            "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
-            "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
-        }
-    )
     token = new_token(PARAMS, int(NOW - 120))
-    verdict, _ = job._beside_deployments(gateway, settings, PARAMS, token, NOW)  # type: ignore[arg-type]
+    verdict, _ = job._beside_deployments(gateway, SETTINGS, PARAMS, token, NOW)  # type: ignore[arg-type]
     assert "failing closed" in verdict.message
     return verdict.outcome
 
@@ -252,15 +254,7 @@ def _created(
 
 
 def _observe(groups: Groups, started_at: float) -> Rollout:
-    settings = Settings.from_environ(
-        {
-            "CODEDEPLOY_APPLICATION": APPLICATION,
-            "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
-            "SMOKE_TEST_HOOK_ARN": SMOKE_TEST_HOOK_ARN,
-            "TRAFFIC_GUARD_HOOK_ARN": TRAFFIC_GUARD_HOOK_ARN,
-        }
-    )
-    return observe(groups, settings, PARAMS, started_at)  # type: ignore[arg-type]
+    return observe(groups, SETTINGS, PARAMS, started_at)  # type: ignore[arg-type]
 
 
 def test_a_late_first_invocation_still_finds_the_stages_deployments() -> None:
