@@ -222,7 +222,7 @@ SAMPLE_CHANGES: dict[str, list[dict[str, Any]]] = {
     "ProductionBlueTerminationWaitMinutes": [{"ProductionBlueTerminationWaitMinutes": 60}],
     "WatchWindowMinutes": [{"WatchWindowMinutes": "120"}],
     "LatencyThresholdSeconds": [{"LatencyThresholdSeconds": "1.5"}],
-    "ErrorRateThresholdPercent": [{"ErrorRateThresholdPercent": "2"}],
+    "ErrorRateThresholdPercent": [{"ErrorRateThresholdPercent": "5"}],
     "CanaryErrorMarginPercent": [{"CanaryErrorMarginPercent": "0.5"}],
     "StagingRequestFloor": [{"StagingRequestFloor": "50"}],
     "ProductionRequestFloor": [{"ProductionRequestFloor": "100"}],

@@ -126,7 +126,7 @@ def test_traffic_guard_judges_green_by_the_5xx_rate_alarms_threshold(
     assert variables["GREEN_MAX_5XX_PERCENT"] == {"Ref": "ErrorRateThresholdPercent"}
     assert variables["GREEN_MIN_REQUESTS_PER_MINUTE"] == {"Ref": "StagingRequestFloor"}
     settings = Settings.from_environ(with_defaults(variables))
-    assert (settings.green_max_5xx_percent, settings.green_min_requests_per_minute) == (5, 10)
+    assert (settings.green_max_5xx_percent, settings.green_min_requests_per_minute) == (2, 10)
 
 
 def test_smoke_test_timeout_covers_every_retry_and_the_reporting_margin(
