@@ -222,14 +222,6 @@ class AwsGateway:
                     found[service.get("serviceName", "?")] = arn
         return found
 
-    def image_of(self, task_definition: str, container: str) -> str:
-        with _aws_call("ecs:DescribeTaskDefinition"):
-            described = self.clients.ecs.describe_task_definition(taskDefinition=task_definition)
-        for definition in described["taskDefinition"].get("containerDefinitions", []):
-            if definition.get("name") == container:
-                return str(definition.get("image", ""))
-        return ""
-
     def read_parameter(self, name: str) -> str | None:
         ssm = self.clients.ssm
         with _aws_call("ssm:GetParameter"):

@@ -138,9 +138,6 @@ class FakeGateway:
         self.deployments[created] = DeploymentFact(created, group, "Created", created_at=NOW)
         return created
 
-    def image_of(self, task_definition: str, container: str) -> str:
-        return IMAGE
-
     def tag_image(self, repository: str, reference: dict[str, str], tag: str) -> None:
         self.calls.append(("tag", (repository, reference, tag)))
 
